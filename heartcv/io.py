@@ -1,0 +1,61 @@
+"""Saving and loading models as ``.h5`` (asked for by users) and ``.keras``.
+
+``import heartcv`` registers every custom object, so both formats load with plain
+``keras.models.load_model`` and no ``custom_objects``. Writes go to a temporary file in the
+same folder and are renamed into place, so an interrupted save never leaves a half file
+under the final name.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import keras
+
+FORMATS = (".h5", ".keras")
+
+
+def _check_suffix(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if suffix not in FORMATS:
+        raise ValueError(
+            f"Expected a model file ending in {' or '.join(FORMATS)}. Received: path={str(path)!r}"
+        )
+    return suffix
+
+
+def save_model(model, path, *, include_optimizer: bool = True) -> Path:
+    """Save ``model`` to ``path`` (``.h5`` or ``.keras``) atomically; returns the path."""
+    path = Path(path)
+    suffix = _check_suffix(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}{suffix}")
+    try:
+        if suffix == ".h5":
+            keras.saving.save_model(model, tmp, include_optimizer=include_optimizer)
+        else:
+            keras.saving.save_model(model, tmp)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
+
+
+def load_model(path, *, compile: bool = False):
+    """Load a ``.h5`` or ``.keras`` model saved by heartcv (or any Keras 3 model).
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        ValueError: wrong suffix, or a file Keras cannot read (the message names it).
+    """
+    path = Path(path)
+    _check_suffix(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"Model file not found: {path}")
+    try:
+        return keras.models.load_model(path, compile=compile)
+    except (OSError, ValueError, TypeError, KeyError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ValueError(f"{path}: cannot load model ({first})") from err

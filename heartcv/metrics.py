@@ -1,0 +1,51 @@
+"""Segmentation metrics, registered (package ``heartcv``)."""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+
+@keras.saving.register_keras_serializable(package="heartcv")
+class DiceCoefficient(keras.metrics.MeanMetricWrapper):
+    """Mean per-image Dice of masks thresholded at ``threshold``."""
+
+    def __init__(self, threshold=0.5, name="dice", dtype=None, **kwargs):
+        super().__init__(fn=_dice, name=name, dtype=dtype, threshold=threshold)
+        self.threshold = float(threshold)
+
+    def get_config(self):
+        return {"name": self.name, "dtype": self.dtype, "threshold": self.threshold}
+
+
+@keras.saving.register_keras_serializable(package="heartcv")
+class MaskIoU(keras.metrics.MeanMetricWrapper):
+    """Mean per-image intersection over union of masks thresholded at ``threshold``."""
+
+    def __init__(self, threshold=0.5, name="iou", dtype=None, **kwargs):
+        super().__init__(fn=_iou, name=name, dtype=dtype, threshold=threshold)
+        self.threshold = float(threshold)
+
+    def get_config(self):
+        return {"name": self.name, "dtype": self.dtype, "threshold": self.threshold}
+
+
+def _binarise(y_true, y_pred, threshold):
+    t = ops.cast(ops.cast(y_true, "float32") > 0.5, "float32")
+    p = ops.cast(ops.cast(y_pred, "float32") > threshold, "float32")
+    axes = tuple(range(1, len(y_pred.shape)))
+    return t, p, axes
+
+
+def _dice(y_true, y_pred, threshold=0.5):
+    t, p, axes = _binarise(y_true, y_pred, threshold)
+    inter = ops.sum(t * p, axis=axes)
+    denom = ops.sum(t, axis=axes) + ops.sum(p, axis=axes)
+    return ops.where(denom > 0, 2.0 * inter / ops.maximum(denom, 1.0), ops.ones_like(denom))
+
+
+def _iou(y_true, y_pred, threshold=0.5):
+    t, p, axes = _binarise(y_true, y_pred, threshold)
+    inter = ops.sum(t * p, axis=axes)
+    union = ops.sum(ops.maximum(t, p), axis=axes)
+    return ops.where(union > 0, inter / ops.maximum(union, 1.0), ops.ones_like(union))

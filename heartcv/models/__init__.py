@@ -1,0 +1,4 @@
+"""Model builders; importing this package registers every model."""
+
+from heartcv.models import classifiers  # noqa: F401
+from heartcv.models.backbones import BACKBONES, set_bn_momentum  # noqa: F401

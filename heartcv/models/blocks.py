@@ -1,0 +1,67 @@
+"""Building blocks shared by the model builders (functional API, named layers)."""
+
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+ACTIVATIONS = ("sigmoid", "softmax", "linear", None)
+
+
+def validate_common(*, input_shape, num_classes, dropout, classifier_activation=None):
+    """Keras-style argument checks shared by every builder."""
+    if not (isinstance(input_shape, (tuple, list)) and len(input_shape) == 3):
+        raise ValueError(
+            f"Expected `input_shape` as (height, width, channels). Received: input_shape={input_shape}"
+        )
+    if not isinstance(num_classes, int) or isinstance(num_classes, bool) or num_classes < 1:
+        raise ValueError(f"Expected `num_classes` >= 1. Received: num_classes={num_classes!r}")
+    if not (isinstance(dropout, (int, float)) and 0.0 <= dropout < 1.0):
+        raise ValueError(f"Expected `dropout` in [0, 1). Received: dropout={dropout}")
+    if classifier_activation not in ACTIVATIONS:
+        raise ValueError(
+            f"Expected `classifier_activation` in {ACTIVATIONS}. "
+            f"Received: classifier_activation={classifier_activation!r}"
+        )
+
+
+def default_activation(num_classes: int, classifier_activation):
+    """``"auto"`` → sigmoid for one output, softmax otherwise."""
+    if classifier_activation == "auto":
+        return "sigmoid" if num_classes == 1 else "softmax"
+    return classifier_activation
+
+
+def conv_bn_relu(x, filters, scope, kernel_size=3, strides=1):
+    """Conv → BatchNorm → ReLU, layers named ``{scope}_conv/_bn/_relu``."""
+    x = layers.Conv2D(filters, kernel_size, strides=strides, padding="same", use_bias=False,
+                      kernel_initializer="he_normal", name=f"{scope}_conv")(x)
+    x = layers.BatchNormalization(name=f"{scope}_bn")(x)
+    return layers.Activation("relu", name=f"{scope}_relu")(x)
+
+
+def classifier_head(x, *, num_classes, activation, dropout, hidden=0, hidden_activation="relu",
+                    scope="head"):
+    """Dropout → [Dense(hidden) → Dropout] → Dense(num_classes) named ``predictions``."""
+    if dropout:
+        x = layers.Dropout(dropout, name=f"{scope}_dropout")(x)
+    if hidden:
+        x = layers.Dense(hidden, activation=hidden_activation, kernel_initializer="glorot_uniform",
+                         name=f"{scope}_dense")(x)
+        if dropout:
+            x = layers.Dropout(dropout, name=f"{scope}_dropout2")(x)
+    # float32 output even under mixed precision, so losses and metrics stay stable.
+    return layers.Dense(num_classes, activation=activation, dtype="float32",
+                        name="predictions")(x)
+
+
+def freeze(model_or_layers, trainable=False):
+    for layer in getattr(model_or_layers, "layers", model_or_layers):
+        layer.trainable = trainable
+    return model_or_layers
+
+
+def feature_model(model: keras.Model, layer_names):
+    """A model mapping ``model.inputs`` to the named layers' outputs (for saliency, CAMs)."""
+    outs = [model.get_layer(n).output for n in layer_names]
+    return keras.Model(model.inputs, outs, name=f"{model.name}_features")

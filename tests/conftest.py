@@ -1,0 +1,44 @@
+"""Shared fixtures: real data beside the checkout (skipped when absent), small defaults."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("HEARTCV_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
+
+
+def _shared(sub):
+    path = SHARED_DATA / sub
+    if not path.exists():
+        pytest.skip(f"real data not available: {path} is absent (it lives in ../shared/data)")
+    return path
+
+
+@pytest.fixture
+def shared_data():
+    """Root of ``../shared/data``; skips the test when it is absent."""
+    return _shared("")
+
+
+@pytest.fixture
+def nih_dir():
+    return _shared("nih_cxr14")
+
+
+@pytest.fixture
+def jsrt_dir():
+    return _shared("jsrt_heart")
+
+
+@pytest.fixture
+def ecg_khan_dir():
+    return _shared("ecg_khan")
+
+
+@pytest.fixture
+def mitdb_dir():
+    return _shared("mitdb")
