@@ -15,6 +15,22 @@ from pathlib import Path
 import keras
 
 
+def _register_keras_application_layers() -> None:
+    """Make layers that keras.applications defines but does not register loadable from .h5.
+
+    InceptionResNetV2 is built with ``CustomScaleLayer``, which Keras 3.15 leaves out of its
+    serialisation registry: without this, ``load_model("x.h5")`` fails with "Unknown layer".
+    """
+    try:
+        from keras.src.applications.inception_resnet_v2 import CustomScaleLayer
+    except ImportError:  # a Keras that no longer has it needs nothing
+        return
+    keras.saving.get_custom_objects().setdefault("CustomScaleLayer", CustomScaleLayer)
+
+
+_register_keras_application_layers()
+
+
 class WeightsUnavailableError(RuntimeError):
     """Pretrained weights could not be found locally nor downloaded."""
 

@@ -1,0 +1,206 @@
+"""The ``heartcv`` command (also ``python -m heartcv``).
+
+Subcommands: ``list-models``, ``prep``, ``train``, ``evaluate``, ``predict``, ``explain``,
+``report``, ``demo``. ``main(argv)`` returns the exit code: 0 on success, 2 for bad input
+(one line on stderr naming the problem; ``--debug`` shows the traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+EXIT_OK, EXIT_BAD_INPUT = 0, 2
+
+
+class CLIError(ValueError):
+    """Bad command-line input; printed as one line, exit code 2."""
+
+
+def _add_overrides(p):
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config value, e.g. --set train.epochs=3 (repeatable)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="heartcv", description="Reproduce five heart-disease-from-images papers.")
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("list-models", help="list registered models")
+    p.add_argument("pattern", nargs="?", default="*", help="shell-style pattern, e.g. 'cxa_*'")
+    p.add_argument("--task", choices=("binary", "multiclass", "multilabel", "segmentation"))
+
+    p = sub.add_parser("prep", help="convert a raw dataset (or the synthetic phantom) to an HDF5 bundle")
+    p.add_argument("dataset", help="synthetic | cxr14 | jsrt | chd | ecg_khan | mitbih")
+    p.add_argument("--raw", help="raw dataset folder (not for synthetic)")
+    p.add_argument("--out", required=True, help="output bundle (.h5)")
+    p.add_argument("--size", type=int, default=320, help="image side in the bundle (default 320)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--kind", default="cardiomegaly", help="synthetic: cardiomegaly|chd|findings|view|segmentation")
+    p.add_argument("--n-patients", type=int, default=200, help="synthetic: number of patients")
+    p.add_argument("--images-per-patient", type=int, default=2)
+
+    p = sub.add_parser("train", help="train from a YAML config; writes a run directory")
+    p.add_argument("config", nargs="?", help="YAML run config (default: built-in defaults)")
+    _add_overrides(p)
+
+    p = sub.add_parser("evaluate", help="evaluate a saved model on a bundle split")
+    p.add_argument("model", help="model file (.h5 or .keras)")
+    p.add_argument("--data", required=True, help="HDF5 bundle")
+    p.add_argument("--split", default="test")
+    p.add_argument("--out", default=None, help="output folder (default: beside the model)")
+    p.add_argument("--threshold", type=float, default=0.5,
+                   help="decision threshold (choose it on validation data, never on test)")
+    p.add_argument("--prevalence", type=float, default=None, help="report PPV/NPV at this prevalence")
+    p.add_argument("--image-size", type=int, default=None, help="resize images (default: model input)")
+
+    p = sub.add_parser("predict", help="predict one image")
+    p.add_argument("image", help="PNG/JPG image")
+    p.add_argument("--model", required=True, help="model file (.h5 or .keras)")
+    p.add_argument("--out", default=".", help="folder for outputs (default: current directory)")
+
+    p = sub.add_parser("explain", help="saliency / Grad-CAM / deep Taylor maps (issues #5, #6)")
+    p.add_argument("image")
+    p.add_argument("--model", required=True)
+    p.add_argument("--method", default="saliency", choices=("saliency", "gradcam", "deep_taylor"))
+    p.add_argument("--out", default=".")
+
+    p = sub.add_parser("report", help="rewrite a run's tables from its metrics.json")
+    p.add_argument("run_dir")
+    p.add_argument("--expected", default=None, help="expected.csv with the paper's numbers")
+
+    p = sub.add_parser("demo", help="the main job on generated data (minutes on a CPU)")
+    p.add_argument("--output-dir", default="runs", help="where the run directory goes")
+    p.add_argument("--models-dir", default="models", help="where the demo model is saved")
+    p.add_argument("--quick", action=argparse.BooleanOptionalAction, default=False,
+                   help="an even smaller run (tests)")
+    _add_overrides(p)
+    return parser
+
+
+# ----------------------------------------------------------------------------- commands
+
+
+def cmd_list_models(args) -> int:
+    from heartcv.registry import get_spec, list_models
+
+    names = list_models(args.pattern, args.task)
+    if not names:
+        print(f"no registered model matches {args.pattern!r}")
+        return EXIT_OK
+    width = max(len(n) for n in names)
+    for n in names:
+        s = get_spec(n)
+        print(f"{n:<{width}}  {s.task:<12}  {s.description}")
+    return EXIT_OK
+
+
+def cmd_prep(args) -> int:
+    from heartcv.data import prepare
+
+    return prepare.run(args.dataset, raw=args.raw, out=args.out, size=args.size, seed=args.seed,
+                       kind=args.kind, n_patients=args.n_patients,
+                       images_per_patient=args.images_per_patient)
+
+
+def cmd_train(args) -> int:
+    from heartcv.config import load_config
+    from heartcv.train import train
+
+    cfg = load_config(args.config, args.overrides)
+    result = train(cfg)
+    print_summary(result)
+    return EXIT_OK
+
+
+def print_summary(result) -> None:
+    from heartcv.report import headline
+
+    print("")
+    print(headline(result.metrics))
+    for label, key in (("run directory", "run_dir"), ("table", "table_md"), ("metrics", "metrics_json"),
+                       ("model", "model_h5"), ("figures", "figures")):
+        if result.paths.get(key):
+            print(f"{label + ':':<15}{result.paths[key]}")
+    print(f"{'tensorboard:':<15}tensorboard --logdir {result.paths['tensorboard']}")
+
+
+def cmd_evaluate(args) -> int:
+    from heartcv.train import evaluate_saved_model
+
+    out = evaluate_saved_model(args.model, args.data, split=args.split, out_dir=args.out,
+                               threshold=args.threshold, prevalence=args.prevalence,
+                               image_size=args.image_size)
+    print(f"metrics written to {out}")
+    return EXIT_OK
+
+
+def cmd_predict(args) -> int:
+    from heartcv.predict import predict_image
+
+    result = predict_image(args.image, args.model, out_dir=args.out)
+    for name, p in result["probabilities"].items():
+        print(f"{name}: {p:.4f}")
+    for path in result.get("written", []):
+        print(f"wrote {path}")
+    return EXIT_OK
+
+
+def cmd_explain(args) -> int:
+    raise CLIError(
+        f"`heartcv explain --method {args.method}` needs the analysis tools of issues #5 "
+        "(saliency, deep Taylor) and #6 (Grad-CAM), which are not built yet."
+    )
+
+
+def cmd_report(args) -> int:
+    from heartcv.report import rewrite_run_report
+
+    paths = rewrite_run_report(args.run_dir, expected_csv=args.expected)
+    for p in paths.values():
+        print(f"wrote {p}")
+    return EXIT_OK
+
+
+def cmd_demo(args) -> int:
+    from heartcv.demo import run_demo
+
+    run_demo(output_dir=args.output_dir, models_dir=args.models_dir, quick=args.quick,
+             overrides=args.overrides)
+    return EXIT_OK
+
+
+COMMANDS = {"list-models": cmd_list_models, "prep": cmd_prep, "train": cmd_train,
+            "evaluate": cmd_evaluate, "predict": cmd_predict, "explain": cmd_explain,
+            "report": cmd_report, "demo": cmd_demo}
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse: --help (0) or usage errors (2)
+        return int(exc.code or 0)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    try:
+        return COMMANDS[args.command](args)
+    except KeyboardInterrupt:
+        print("heartcv: interrupted", file=sys.stderr)
+        return 130
+    except (CLIError, ValueError, TypeError, FileNotFoundError, KeyError) as err:
+        if args.debug:
+            raise
+        msg = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        if isinstance(err, FileNotFoundError) and getattr(err, "filename", None) and \
+                str(err.filename) not in msg:
+            msg = f"{msg}: {err.filename}"
+        print(f"heartcv: error: {msg}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

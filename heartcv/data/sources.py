@@ -1,0 +1,175 @@
+"""From a ``DataConfig`` to patient-disjoint train/val/test splits and their ``tf.data`` feeds.
+
+Two sources: the embedded synthetic phantom (``source: synthetic``) and HDF5 bundles written
+by ``data_prep/`` (``source: path/to/bundle.h5``). Splits are made by patient before anything
+is built, and every build asserts that no patient is in two splits.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+
+SPLITS = ("train", "val", "test")
+SYNTHETIC_KINDS = ("cardiomegaly", "chd", "findings", "view", "segmentation")
+
+
+@dataclasses.dataclass
+class SplitArrays:
+    """One split in memory: uint8 images and float32 targets (masks for segmentation)."""
+
+    images: np.ndarray
+    targets: np.ndarray
+    patient_id: np.ndarray
+    image_id: np.ndarray
+    heart_masks: np.ndarray | None = None  # for localization scores, when known
+
+    def __len__(self):
+        return len(self.images)
+
+    def subset(self, idx) -> "SplitArrays":
+        pick = (lambda a: None if a is None else a[idx])
+        return SplitArrays(self.images[idx], self.targets[idx], self.patient_id[idx],
+                           self.image_id[idx], pick(self.heart_masks))
+
+
+@dataclasses.dataclass
+class DataSplits:
+    """Patient-disjoint splits plus what the engine needs to know about the labels."""
+
+    splits: dict[str, SplitArrays]
+    class_names: list[str]
+    task: str  # binary | multiclass | multilabel | segmentation
+    source: str
+
+    def __post_init__(self):
+        from heartcv.data.splits import assert_disjoint
+
+        ids = np.concatenate([s.patient_id for s in self.splits.values()])
+        names = np.concatenate([np.full(len(s), k) for k, s in self.splits.items()])
+        assert_disjoint(ids, names)
+
+    @property
+    def num_outputs(self) -> int:
+        return 1 if self.task == "segmentation" else int(self.splits["train"].targets.shape[-1])
+
+    def dataset(self, split, *, batch_size, image_size, channels=3, training=False,
+                augment=None, seed=0, cache=True):
+        """A batched ``tf.data.Dataset`` of (float32 images in [0, 255], targets)."""
+        from heartcv.data.pipeline import make_dataset
+
+        s = self.splits[split]
+        if self.task == "segmentation":
+            return make_dataset(s.images, None, masks=s.targets, batch_size=batch_size,
+                                image_size=image_size, channels=channels, training=training,
+                                augment=augment, seed=seed, cache=cache)
+        return make_dataset(s.images, s.targets, batch_size=batch_size, image_size=image_size,
+                            channels=channels, training=training, augment=augment, seed=seed,
+                            cache=cache)
+
+    def combined(self) -> SplitArrays:
+        """All splits concatenated (for k-fold cross-validation)."""
+        parts = [self.splits[k] for k in SPLITS if k in self.splits]
+        cat = (lambda name: None if getattr(parts[0], name) is None
+               else np.concatenate([getattr(p, name) for p in parts]))
+        return SplitArrays(cat("images"), cat("targets"), cat("patient_id"), cat("image_id"),
+                           cat("heart_masks"))
+
+
+def stratify_labels(targets: np.ndarray, task: str):
+    """Per-sample class ints for stratified patient splits (None where it makes no sense)."""
+    if task == "binary":
+        return (np.nan_to_num(targets[:, 0]) > 0.5).astype(int)
+    if task == "multiclass":
+        return np.argmax(targets, axis=-1)
+    return None
+
+
+def split_arrays(arrays: SplitArrays, *, val_fraction, test_fraction, seed, task) -> dict:
+    """Seeded patient-wise train/val/test split of one ``SplitArrays``."""
+    from heartcv.data.splits import patient_split
+
+    fractions = {"train": 1.0 - val_fraction - test_fraction, "val": val_fraction,
+                 "test": test_fraction}
+    fractions = {k: v for k, v in fractions.items() if v > 0}
+    assign = patient_split(arrays.patient_id, fractions, seed=seed,
+                           stratify=None if task == "segmentation"
+                           else stratify_labels(arrays.targets, task))
+    return {k: arrays.subset(np.flatnonzero(assign == k)) for k in SPLITS if k in fractions}
+
+
+def synthetic_arrays(kind: str, *, n_patients, images_per_patient, image_size, seed):
+    """Generate the phantom for ``kind``; returns (SplitArrays, class_names, task)."""
+    from heartcv.data.synthetic import generate_chest_xrays
+
+    if kind not in SYNTHETIC_KINDS:
+        raise ValueError(f"Expected `data.synthetic` in {SYNTHETIC_KINDS}. Received: {kind!r}")
+    gen_task = "cardiomegaly" if kind == "segmentation" else kind
+    d = generate_chest_xrays(n_patients=n_patients, images_per_patient=images_per_patient,
+                             size=image_size, task=gen_task, seed=seed)
+    if kind == "segmentation":
+        targets, names, task = d["heart_masks"].astype(np.float32), ["heart"], "segmentation"
+    else:
+        targets, names, task = d["labels"].astype(np.float32), list(d["class_names"]), d["task_type"]
+        if task == "binary" and targets.shape[-1] != 1:
+            targets = targets[:, -1:]
+    arrays = SplitArrays(d["images"], targets, np.asarray(d["patient_id"]),
+                         np.asarray(d["image_id"]), d["heart_masks"])
+    return arrays, names, task
+
+
+def bundle_arrays(path: Path, *, task_hint=None):
+    """Read a whole bundle into memory; returns (dict split → SplitArrays, class_names, task)."""
+    from heartcv.data.h5 import read_bundle
+
+    b = read_bundle(path)
+    task = b.task
+    if task == "segmentation":
+        if b.masks is None:
+            raise ValueError(f"{path}: segmentation bundle without `masks`")
+        targets = b.masks.astype(np.float32)
+        if targets.ndim == 4:
+            targets = targets[..., 0]
+    else:
+        targets = b.labels.astype(np.float32)
+    heart = None
+    if task != "segmentation" and b.masks is not None:
+        heart = b.masks if b.masks.ndim == 3 else b.masks[..., 0]
+    full = SplitArrays(b.images, targets, np.asarray(b.patient_id).astype(str),
+                       np.asarray(b.image_id).astype(str), heart)
+    split = np.asarray(b.split).astype(str)
+    out = {k: full.subset(np.flatnonzero(split == k)) for k in SPLITS if np.any(split == k)}
+    return out, full, list(b.class_names), task
+
+
+def load_data(cfg) -> DataSplits:
+    """Build patient-disjoint splits for a ``DataConfig``.
+
+    Synthetic data is generated at ``cfg.image_size``; a bundle keeps its own splits when it
+    has them (official lists or data_prep's patient-wise split) and is otherwise split here
+    by patient with ``val_fraction``/``test_fraction`` and ``seed``.
+    """
+    if cfg.source == "synthetic":
+        arrays, names, task = synthetic_arrays(
+            cfg.synthetic, n_patients=cfg.n_patients, images_per_patient=cfg.images_per_patient,
+            image_size=cfg.image_size, seed=cfg.seed)
+        splits = split_arrays(arrays, val_fraction=cfg.val_fraction,
+                              test_fraction=cfg.test_fraction, seed=cfg.seed, task=task)
+        return DataSplits(splits, names, task, f"synthetic:{cfg.synthetic}")
+    path = Path(cfg.source)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"Data bundle not found: {path}. Expected `data.source` to be 'synthetic' or an "
+            f"HDF5 bundle written by data_prep/. Received: data.source={cfg.source!r}"
+        )
+    splits, full, names, task = bundle_arrays(path)
+    if not {"train", "test"} <= set(splits):
+        splits = split_arrays(full, val_fraction=cfg.val_fraction,
+                              test_fraction=cfg.test_fraction, seed=cfg.seed, task=task)
+    elif "val" not in splits and cfg.val_fraction > 0:
+        tr = split_arrays(splits["train"], val_fraction=cfg.val_fraction, test_fraction=0.0,
+                          seed=cfg.seed, task=task)
+        splits = {"train": tr["train"], "val": tr["val"], "test": splits["test"]}
+    return DataSplits(splits, names, task, str(path))

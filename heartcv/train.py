@@ -1,0 +1,540 @@
+"""The training engine: compile and fit from a ``RunConfig``, evaluate, write the run directory.
+
+A run directory (``output_dir/name``) holds ``config.yaml`` (the resolved config),
+``history.csv``, ``model.h5`` (best validation checkpoint) and ``model.keras``,
+``metrics.json`` and the report tables, ``tensorboard/`` (scalars, learning rate, images),
+``figures/`` and, while a run is in progress, ``backup/`` (``BackupAndRestore``: a killed run
+started again with the same command resumes). ``train.folds = k`` runs patient-wise k-fold
+cross-validation in ``fold1/`` … ``foldk/`` and reports mean ± sd per metric.
+
+Distribution: ``train.strategy`` auto picks ``MultiWorkerMirroredStrategy`` when ``TF_CONFIG``
+names several workers, ``MirroredStrategy`` with several GPUs, else the default strategy.
+``data.batch_size`` is the global batch. Non-chief workers write into ``workers/worker<i>``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import dataclasses
+import json
+import math
+import os
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from heartcv.config import ConfigError, RunConfig, save_config
+from heartcv.registry import get_spec
+
+
+@dataclasses.dataclass
+class RunResult:
+    run_dir: Path
+    metrics: dict
+    model_path: Path | None
+    paths: dict
+
+
+# ------------------------------------------------------------------------ distribution
+
+
+def _tf_config() -> dict:
+    raw = os.environ.get("TF_CONFIG", "")
+    if not raw:
+        return {}
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError:
+        raise ConfigError(f"TF_CONFIG is not valid JSON. Received: TF_CONFIG={raw[:80]!r}") from None
+
+
+def get_strategy(name: str = "auto"):
+    """Return a ``tf.distribute`` strategy by name (create it before any other TF work)."""
+    import tensorflow as tf
+
+    names = ("auto", "default", "mirrored", "multiworker")
+    if name not in names:
+        raise ConfigError(f"Expected `train.strategy` in {names}. Received: {name!r}")
+    if name == "auto":
+        cluster = _tf_config().get("cluster", {})
+        n_workers = len(cluster.get("worker", [])) + len(cluster.get("chief", []))
+        if n_workers > 1:
+            name = "multiworker"
+        elif len(tf.config.list_physical_devices("GPU")) > 1:
+            name = "mirrored"
+        else:
+            name = "default"
+    if name == "multiworker":
+        if not _tf_config():
+            raise ConfigError("train.strategy=multiworker needs TF_CONFIG to describe the cluster.")
+        options = tf.distribute.experimental.CommunicationOptions(
+            implementation=tf.distribute.experimental.CommunicationImplementation.RING)
+        return tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+def worker_identity() -> tuple[bool, int]:
+    """(is_chief, task index) from ``TF_CONFIG``; a single process is the chief."""
+    task = _tf_config().get("task", {})
+    kind, index = task.get("type", "worker"), int(task.get("index", 0))
+    cluster = _tf_config().get("cluster", {})
+    chief = kind == "chief" or (kind == "worker" and index == 0 and "chief" not in cluster)
+    return chief, index
+
+
+def worker_run_dir(run_dir: Path) -> Path:
+    chief, index = worker_identity()
+    return run_dir if chief else run_dir / "workers" / f"worker{index}"
+
+
+# ------------------------------------------------------------------------ model + compile
+
+
+def _from_scratch(params: dict) -> bool:
+    return params.get("backbone_weights", None) in (None, "none", "None")
+
+
+def build_for_run(cfg: RunConfig, data):
+    """Build the configured model for ``data`` and adjust BatchNorm momentum."""
+    from heartcv.models.backbones import set_bn_momentum
+    from heartcv.registry import build_model
+
+    spec = get_spec(cfg.model.name)
+    params = dict(cfg.model.params)
+    params.setdefault("input_shape", (cfg.data.image_size, cfg.data.image_size, cfg.data.channels))
+    if data.task != "segmentation" and "num_classes" in spec.parameters():
+        params.setdefault("num_classes", data.num_outputs)
+    model = build_model(cfg.model.name, **params)
+    bn = cfg.train.bn_momentum
+    if bn == "auto":
+        bn = 0.9 if _from_scratch({**spec.defaults, **params}) else None
+    elif isinstance(bn, str):
+        raise ConfigError(f"Expected `train.bn_momentum` as a float, null or 'auto'. Received: {bn!r}")
+    if bn is not None:
+        set_bn_momentum(model, float(bn))
+    return model
+
+
+def make_loss(cfg: RunConfig, data):
+    from heartcv.losses import BCEDiceLoss, DiceLoss, WeightedBinaryCrossentropy
+
+    loss = cfg.train.loss
+    if loss == "auto":
+        loss = {"binary": "binary_crossentropy", "multiclass": "categorical_crossentropy",
+                "multilabel": "weighted_bce", "segmentation": "bce_dice"}[data.task]
+    if loss == "weighted_bce":
+        from heartcv.data.pipeline import label_frequencies
+
+        freq = label_frequencies(data.splits["train"].targets)
+        return WeightedBinaryCrossentropy.from_frequencies(np.asarray(freq["positive"]).tolist())
+    table = {"binary_crossentropy": keras.losses.BinaryCrossentropy(),
+             "categorical_crossentropy": keras.losses.CategoricalCrossentropy(),
+             "dice": DiceLoss(), "bce_dice": BCEDiceLoss()}
+    if loss not in table:
+        raise ConfigError(f"Expected `train.loss` in {['auto', 'weighted_bce', *table]}. "
+                          f"Received: {loss!r}")
+    return table[loss]
+
+
+def make_metrics(data):
+    from heartcv.metrics import DiceCoefficient, MaskIoU
+
+    if data.task == "segmentation":
+        return [DiceCoefficient(), MaskIoU()]
+    if data.task == "binary":
+        return [keras.metrics.BinaryAccuracy(name="accuracy"), keras.metrics.AUC(name="auc")]
+    if data.task == "multiclass":
+        return [keras.metrics.CategoricalAccuracy(name="accuracy")]
+    if np.isnan(data.splits["train"].targets).any():
+        return []  # unknown labels: Keras' AUC cannot skip them; evaluation handles NaN
+    return [keras.metrics.AUC(name="auc", multi_label=True, num_labels=data.num_outputs)]
+
+
+def make_optimizer(cfg: RunConfig):
+    t = cfg.train
+    if t.optimizer == "adam":
+        return keras.optimizers.Adam(learning_rate=t.learning_rate)
+    if t.optimizer == "sgd":
+        return keras.optimizers.SGD(learning_rate=t.learning_rate, momentum=t.momentum)
+    raise ConfigError(f"Expected `train.optimizer` in ('adam', 'sgd'). Received: {t.optimizer!r}")
+
+
+def class_weight_for(cfg: RunConfig, data):
+    if cfg.train.class_weight is None:
+        return None
+    if cfg.train.class_weight != "balanced":
+        raise ConfigError(f"Expected `train.class_weight` null or 'balanced'. "
+                          f"Received: {cfg.train.class_weight!r}")
+    if data.task not in ("binary", "multiclass"):
+        raise ConfigError("train.class_weight is for single-label tasks (Keras argmaxes it); "
+                          "multilabel training uses train.loss=weighted_bce.")
+    from heartcv.data.pipeline import class_weights
+
+    return class_weights(data.splits["train"].targets, data.task)
+
+
+# ------------------------------------------------------------------------ callbacks
+
+
+def _best_so_far(history_csv: Path, monitor: str):
+    if not history_csv.is_file():
+        return None
+    with open(history_csv, newline="") as f:
+        values = [float(r[monitor]) for r in csv.DictReader(f) if r.get(monitor) not in (None, "")]
+    values = [v for v in values if math.isfinite(v)]
+    if not values:
+        return None
+    return min(values) if "loss" in monitor else max(values)
+
+
+def make_callbacks(cfg: RunConfig, run_dir: Path, monitor: str, sample_images=None,
+                   task="binary", render=None):
+    from heartcv.callbacks import ImageSummary, render_predictions
+
+    t = cfg.train
+    mode = "min" if "loss" in monitor else "max"
+    cbs = [
+        keras.callbacks.BackupAndRestore(str(run_dir / "backup"), save_freq="epoch",
+                                         delete_checkpoint=True),
+        keras.callbacks.TerminateOnNaN(),
+        keras.callbacks.ModelCheckpoint(
+            str(run_dir / "model.h5"), monitor=monitor, mode=mode, save_best_only=True,
+            initial_value_threshold=_best_so_far(run_dir / "history.csv", monitor),
+            verbose=0),
+        keras.callbacks.ReduceLROnPlateau(monitor=monitor, mode=mode, factor=t.reduce_lr_factor,
+                                          patience=t.reduce_lr_patience, min_lr=t.min_lr),
+    ]
+    if t.early_stopping_patience is not None:
+        cbs.append(keras.callbacks.EarlyStopping(monitor=monitor, mode=mode,
+                                                 patience=t.early_stopping_patience))
+    cbs.append(keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True))
+    cbs.append(keras.callbacks.TensorBoard(str(run_dir / "tensorboard"), write_graph=False,
+                                           update_freq="epoch"))
+    if t.tensorboard_images and sample_images is not None and len(sample_images):
+        render_fn = render or (lambda m, x: render_predictions(m, x, task))
+        cbs.append(ImageSummary(run_dir / "tensorboard", sample_images, render_fn))
+    return cbs
+
+
+# ------------------------------------------------------------------------ one fit
+
+
+@contextlib.contextmanager
+def _precision_policy(mixed: bool):
+    previous = keras.config.dtype_policy()
+    if mixed:
+        keras.config.set_dtype_policy("mixed_float16")
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+def fit_model(cfg: RunConfig, data, run_dir: Path, *, strategy=None, extra_callbacks=(),
+              render=None):
+    """Build, compile and fit on ``data.splits['train']`` (validating on ``'val'``).
+
+    Returns the model with the best checkpoint's weights loaded, and the Keras History.
+    """
+    import tensorflow as tf
+
+    strategy = strategy or tf.distribute.get_strategy()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    keras.utils.set_random_seed(cfg.train.seed)
+    d = cfg.data
+    has_val = "val" in data.splits and len(data.splits["val"]) > 0
+    monitor = cfg.train.monitor if has_val else cfg.train.monitor.replace("val_", "")
+
+    from heartcv.data.augment import augmenter_from_config
+
+    augment = augmenter_from_config(d.augment, seed=cfg.train.seed)
+    multiworker = isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+    train_ds = data.dataset("train", batch_size=d.batch_size, image_size=d.image_size,
+                            channels=d.channels, training=True, augment=augment,
+                            seed=cfg.train.seed, cache=d.cache)
+    val_ds = (data.dataset("val", batch_size=d.batch_size, image_size=d.image_size,
+                           channels=d.channels, cache=d.cache) if has_val else None)
+    steps = cfg.train.steps_per_epoch
+    val_steps = None
+    if multiworker:
+        # Every worker must run the same number of steps: shard by element, repeat, fix steps.
+        opts = tf.data.Options()
+        opts.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+        train_ds = train_ds.with_options(opts).repeat()
+        steps = steps or max(len(data.splits["train"]) // d.batch_size, 1)
+        if val_ds is not None:
+            val_ds = val_ds.with_options(opts).repeat()
+            val_steps = max(len(data.splits["val"]) // d.batch_size, 1)
+
+    with _precision_policy(cfg.train.mixed_precision), strategy.scope():
+        model = build_for_run(cfg, data)
+        model.compile(optimizer=make_optimizer(cfg), loss=make_loss(cfg, data),
+                      metrics=make_metrics(data))
+    samples = data.splits["val" if has_val else "train"].images[:8]
+    if samples is not None and samples.shape[1] != d.image_size:
+        import cv2
+
+        samples = np.stack([cv2.resize(s, (d.image_size, d.image_size)) for s in samples])
+        samples = samples[..., None] if samples.ndim == 3 else samples
+    if samples is not None and samples.shape[-1] != d.channels:
+        samples = np.repeat(samples, d.channels, axis=-1)
+    callbacks = make_callbacks(cfg, run_dir, monitor, samples.astype(np.float32), data.task,
+                               render) + list(extra_callbacks)
+    history = model.fit(train_ds, validation_data=val_ds, epochs=cfg.train.epochs,
+                        steps_per_epoch=steps, validation_steps=val_steps,
+                        class_weight=class_weight_for(cfg, data), callbacks=callbacks,
+                        verbose=cfg.train.verbose)
+    best = run_dir / "model.h5"
+    if best.is_file():
+        model.load_weights(best)
+    return model, history
+
+
+# ------------------------------------------------------------------------ evaluation
+
+
+def predict_split(model, data, split, cfg: RunConfig) -> np.ndarray:
+    d = cfg.data
+    ds = data.dataset(split, batch_size=d.batch_size, image_size=d.image_size,
+                      channels=d.channels, cache=False)
+    return np.asarray(model.predict(ds.map(lambda x, y: x), verbose=0), dtype=np.float32)
+
+
+def segmentation_scores(masks_true: np.ndarray, probs: np.ndarray, threshold=0.5) -> dict:
+    """Per-image Dice and IoU of thresholded masks (mean, sd, n)."""
+    import cv2
+
+    t = masks_true > 0.5
+    if t.shape[1:3] != probs.shape[1:3]:
+        t = np.stack([cv2.resize(m.astype(np.uint8), probs.shape[1:3][::-1],
+                                 interpolation=cv2.INTER_NEAREST) for m in t]) > 0
+    p = probs[..., 0] > threshold
+    inter = (t & p).sum(axis=(1, 2))
+    tot = t.sum(axis=(1, 2)) + p.sum(axis=(1, 2))
+    union = (t | p).sum(axis=(1, 2))
+    dice = np.where(tot > 0, 2 * inter / np.maximum(tot, 1), 1.0)
+    iou = np.where(union > 0, inter / np.maximum(union, 1), 1.0)
+    return {"task": "segmentation", "n_samples": int(len(t)),
+            "dice": {"mean": float(dice.mean()), "sd": float(dice.std(ddof=1)) if len(t) > 1 else 0.0},
+            "iou": {"mean": float(iou.mean()), "sd": float(iou.std(ddof=1)) if len(t) > 1 else 0.0},
+            "per_image_dice": dice.round(5).tolist()}
+
+
+def evaluate_run(model, data, cfg: RunConfig, out_dir: Path) -> dict:
+    """Evaluate on the test split (threshold chosen on validation), write report + figures."""
+    from heartcv import evaluate, report
+
+    e = cfg.eval
+    figures = out_dir / "figures"
+    test = data.splits["test"]
+    probs = predict_split(model, data, "test", cfg)
+    if data.task == "segmentation":
+        results = segmentation_scores(test.targets, probs)
+        results["class_names"] = data.class_names
+    else:
+        threshold, source = None, None
+        if data.task in ("binary", "multilabel"):
+            if e.threshold == "fixed" or "val" not in data.splits:
+                threshold, source = e.fixed_threshold, "fixed"
+            else:
+                val_probs = predict_split(model, data, "val", cfg)
+                y_val = data.splits["val"].targets
+                threshold = evaluate.choose_threshold(
+                    y_val[:, 0] if data.task == "binary" else y_val,
+                    val_probs[:, 0] if data.task == "binary" else val_probs, method=e.threshold)
+                if data.task == "multilabel":
+                    threshold = [0.5 if not np.isfinite(t) else t for t in threshold]
+                elif not np.isfinite(threshold):
+                    threshold, source = 0.5, "fixed (validation held one class)"
+                source = source or f"validation:{e.threshold}"
+        names = data.class_names
+        if data.task == "binary" and len(names) == 1:
+            names = [f"not {names[0]}", names[0]]
+        y_true = test.targets[:, 0] if data.task == "binary" else test.targets
+        results = evaluate.classification_report(
+            y_true, probs, task=data.task, class_names=names, threshold=threshold,
+            threshold_source=source, prevalence=e.prevalence if data.task == "binary" else None,
+            n_boot=e.bootstrap, ci=e.ci, seed=cfg.train.seed, curves=True)
+        curves = results.get("roc_curves")
+        if curves:
+            evaluate.plot_roc(curves, figures / "roc.png", title=f"{cfg.model.name}: ROC (test)")
+        if data.task != "multilabel" and "confusion_matrix" in results:
+            evaluate.plot_confusion_matrix(np.asarray(results["confusion_matrix"]), names,
+                                           figures / "confusion_matrix.png")
+        results["scores_file"] = "test_predictions.npz"
+        np.savez_compressed(out_dir / "test_predictions.npz", y_true=test.targets, y_score=probs,
+                            image_id=test.image_id, patient_id=test.patient_id)
+    results["model"] = cfg.model.name
+    results["data_source"] = data.source
+    results["split_sizes"] = {k: len(v) for k, v in data.splits.items()}
+    results["patients"] = {k: int(len(np.unique(v.patient_id))) for k, v in data.splits.items()}
+    report.write_report(results, out_dir, table=cfg.table or f"{cfg.model.name} on {data.source}")
+    return results
+
+
+def plot_history(history_csv: Path, path: Path) -> Path | None:
+    """Loss (and first metric) curves per epoch from the CSV log."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    from matplotlib.figure import Figure
+
+    if not history_csv.is_file():
+        return None
+    with open(history_csv, newline="") as f:
+        rows = list(csv.DictReader(f))
+    if not rows:
+        return None
+    fig = Figure(figsize=(6, 4))
+    ax = fig.subplots()
+    epochs = [int(r["epoch"]) + 1 for r in rows]
+    for key in ("loss", "val_loss"):
+        if key in rows[0]:
+            ax.plot(epochs, [float(r[key] or "nan") for r in rows], label=key)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss")
+    ax.legend()
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}.png")
+    fig.savefig(tmp, dpi=110)
+    os.replace(tmp, path)
+    return path
+
+
+def write_card(path: Path, cfg: RunConfig, data, results: dict) -> Path:
+    """The model's result card: what it is, what it was trained on, what it scored."""
+    from heartcv import __version__
+    from heartcv.config import config_to_dict
+
+    card = {"model": cfg.model.name, "task": data.task, "class_names": data.class_names,
+            "input_size": cfg.data.image_size, "channels": cfg.data.channels,
+            "input_range": "[0, 255]", "data_source": data.source,
+            "split_sizes": {k: len(v) for k, v in data.splits.items()},
+            "test_metrics": _headline_numbers(results), "heartcv_version": __version__,
+            "config": config_to_dict(cfg)}
+    tmp = path.with_name(path.name + f".tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(card, indent=2, default=float))
+    os.replace(tmp, path)
+    return path
+
+
+def _headline_numbers(results: dict) -> dict:
+    if results.get("task") == "segmentation":
+        return {"dice": results["dice"]["mean"], "iou": results["iou"]["mean"]}
+    out = {"accuracy": results.get("accuracy")}
+    auc = results.get("auroc") or {}
+    if isinstance(auc, dict) and "macro" in auc:
+        m = auc["macro"]
+        out["auroc"] = m.get("auroc") if isinstance(m, dict) else m
+        if isinstance(m, dict) and "ci" in m:
+            out["auroc_ci"] = m["ci"]
+    return out
+
+
+# ------------------------------------------------------------------------ entry points
+
+
+def _paths(run_dir: Path) -> dict:
+    return {"run_dir": run_dir, "table_md": run_dir / "metrics.md",
+            "metrics_json": run_dir / "metrics.json", "model_h5": run_dir / "model.h5",
+            "model_keras": run_dir / "model.keras", "figures": run_dir / "figures",
+            "tensorboard": run_dir / "tensorboard", "history_csv": run_dir / "history.csv",
+            "config": run_dir / "config.yaml", "card": run_dir / "model.card.json"}
+
+
+def train(cfg: RunConfig, *, data=None, strategy=None, extra_callbacks=(), render=None) -> RunResult:
+    """Train (or cross-validate, when ``train.folds > 1``) and evaluate one configured run."""
+    from heartcv.data.sources import load_data
+    from heartcv.io import save_model
+
+    strategy = strategy or get_strategy(cfg.train.strategy)
+    keras.utils.set_random_seed(cfg.train.seed)
+    get_spec(cfg.model.name)  # fail on a bad model name before any data work
+    run_dir = worker_run_dir(cfg.run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    save_config(cfg, run_dir / "config.yaml")
+    data = data if data is not None else load_data(cfg.data)
+    if cfg.train.folds and cfg.train.folds > 1:
+        return cross_validate(cfg, data, run_dir, strategy=strategy, render=render)
+    model, _ = fit_model(cfg, data, run_dir, strategy=strategy, extra_callbacks=extra_callbacks,
+                         render=render)
+    paths = _paths(run_dir)
+    save_model(model, paths["model_h5"])
+    save_model(model, paths["model_keras"])
+    results = evaluate_run(model, data, cfg, run_dir)
+    plot_history(paths["history_csv"], paths["figures"] / "history.png")
+    write_card(paths["card"], cfg, data, results)
+    return RunResult(run_dir, results, paths["model_h5"], paths)
+
+
+def cross_validate(cfg: RunConfig, data, run_dir: Path, *, strategy=None, render=None) -> RunResult:
+    """Patient-wise k-fold: each fold's held-out patients are its test set; mean ± sd."""
+    from heartcv import report
+    from heartcv.data.sources import DataSplits, split_arrays, stratify_labels
+    from heartcv.data.splits import patient_kfold
+
+    k = cfg.train.folds
+    full = data.combined()
+    folds = patient_kfold(full.patient_id, k, seed=cfg.train.seed,
+                          stratify=stratify_labels(full.targets, data.task)
+                          if data.task != "segmentation" else None)
+    fold_results = []
+    for i, (train_idx, test_idx) in enumerate(folds, start=1):
+        print(f"--- fold {i}/{k}: {len(train_idx)} train+val images, {len(test_idx)} test images")
+        inner = split_arrays(full.subset(train_idx), val_fraction=cfg.data.val_fraction,
+                             test_fraction=0.0, seed=cfg.train.seed + i, task=data.task)
+        fold_data = DataSplits({**inner, "test": full.subset(test_idx)}, data.class_names,
+                               data.task, f"{data.source} (fold {i}/{k})")
+        fold_dir = run_dir / f"fold{i}"
+        model, _ = fit_model(cfg, fold_data, fold_dir, strategy=strategy, render=render)
+        fold_results.append(evaluate_run(model, fold_data, cfg, fold_dir))
+        keras.backend.clear_session()
+    summary = report.aggregate_folds(fold_results)
+    summary.update({"task": data.task, "folds": k, "model": cfg.model.name,
+                    "data_source": data.source})
+    report.write_report(summary, run_dir, table=cfg.table or f"{cfg.model.name}: {k}-fold CV")
+    paths = _paths(run_dir)
+    return RunResult(run_dir, summary, None, paths)
+
+
+def evaluate_saved_model(model_path, bundle, *, split="test", out_dir=None, threshold=0.5,
+                         prevalence=None, image_size=None) -> Path:
+    """Evaluate a saved model on one split of a bundle; writes metrics.json/.md there."""
+    from heartcv import evaluate, report
+    from heartcv.data.sources import bundle_arrays
+    from heartcv.data.pipeline import make_dataset
+    from heartcv.io import load_model
+
+    model = load_model(model_path)
+    splits, full, names, task = bundle_arrays(Path(bundle))
+    if split not in splits:
+        raise ValueError(f"{bundle}: no split {split!r}; it has {sorted(splits)}. Received: split={split!r}")
+    s = splits[split]
+    size = image_size or model.input_shape[1]
+    if size is None:
+        raise ValueError("the model takes any input size: pass --image-size")
+    channels = model.input_shape[-1] or 3
+    ds = make_dataset(s.images, None, batch_size=16, image_size=size, channels=channels)
+    probs = np.asarray(model.predict(ds, verbose=0), np.float32)
+    out_dir = Path(out_dir) if out_dir else Path(model_path).parent / f"eval_{split}"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if task == "segmentation":
+        results = segmentation_scores(s.targets, probs)
+    else:
+        if task == "binary" and len(names) == 1:
+            names = [f"not {names[0]}", names[0]]
+        results = evaluate.classification_report(
+            s.targets[:, 0] if task == "binary" else s.targets, probs, task=task,
+            class_names=names, threshold=None if task == "multiclass" else threshold,
+            threshold_source="caller", prevalence=prevalence, curves=True)
+        if results.get("roc_curves"):
+            evaluate.plot_roc(results["roc_curves"], out_dir / "figures" / "roc.png")
+    results["model"] = str(model_path)
+    results["data_source"] = str(bundle)
+    report.write_report(results, out_dir, table=f"{Path(model_path).name} on {split}")
+    return out_dir
