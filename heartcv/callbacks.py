@@ -88,6 +88,47 @@ class ImageSummary(keras.callbacks.Callback):
             self._writer = None
 
 
+class BestModelCheckpoint(keras.callbacks.Callback):
+    """Save the whole model (``.h5`` or ``.keras``) whenever ``monitor`` improves.
+
+    Unlike ``keras.callbacks.ModelCheckpoint`` the file is written to a temporary name and
+    renamed (``heartcv.io.save_model``), so a run killed during a save never leaves a broken
+    best model behind.
+
+    Args:
+        path: model file to write.
+        monitor: a key of the epoch logs, e.g. ``val_loss``.
+        mode: ``min`` or ``max``.
+        best: the best value seen before (a resumed run), or None.
+    """
+
+    def __init__(self, path, monitor="val_loss", mode="min", best=None):
+        super().__init__()
+        if mode not in ("min", "max"):
+            raise ValueError(f"Expected `mode` 'min' or 'max'. Received: mode={mode!r}")
+        self.path = path
+        self.monitor = monitor
+        self.mode = mode
+        self.best = best
+
+    def _improved(self, value):
+        if self.best is None:
+            return True
+        return value < self.best if self.mode == "min" else value > self.best
+
+    def on_epoch_end(self, epoch, logs=None):
+        from heartcv.io import save_model
+
+        value = (logs or {}).get(self.monitor)
+        if value is None:
+            raise KeyError(f"BestModelCheckpoint: `{self.monitor}` is not in the epoch logs "
+                           f"({sorted(logs or {})}).")
+        value = float(np.asarray(value).ravel()[0])
+        if np.isfinite(value) and self._improved(value):
+            self.best = value
+            save_model(self.model, self.path)
+
+
 class StopAfter(keras.callbacks.Callback):
     """Simulate a crash: ``os._exit`` after ``batches`` training batches (tests of resume)."""
 

@@ -8,7 +8,6 @@ saves the model as ``models/<model>_demo.h5`` with its result card.
 
 from __future__ import annotations
 
-import shutil
 import time
 from pathlib import Path
 
@@ -32,6 +31,7 @@ QUICK_SETTINGS = ["data.n_patients=40", "data.image_size=32", "train.epochs=2",
 def run_demo(*, output_dir="runs", models_dir="models", quick=False, overrides=()):
     """Run the demo and print where its table, model and TensorBoard logs are."""
     from heartcv.cli import print_summary
+    from heartcv.io import atomic_copy
     from heartcv.train import train
 
     settings = DEMO_SETTINGS + (QUICK_SETTINGS if quick else []) + [f"output_dir={output_dir}"]
@@ -43,8 +43,8 @@ def run_demo(*, output_dir="runs", models_dir="models", quick=False, overrides=(
     models_dir = Path(models_dir)
     models_dir.mkdir(parents=True, exist_ok=True)
     saved = models_dir / f"{cfg.model.name}_demo.h5"
-    shutil.copyfile(result.paths["model_h5"], saved)
-    shutil.copyfile(result.paths["card"], saved.with_suffix(".card.json"))
+    atomic_copy(result.paths["model_h5"], saved)
+    atomic_copy(result.paths["card"], saved.with_suffix(".card.json"))
     result.paths["model_h5"] = saved
     print_summary(result)
     print(f"{'elapsed:':<15}{time.time() - start:.0f} s")

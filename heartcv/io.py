@@ -8,6 +8,8 @@ under the final name.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 from pathlib import Path
 
@@ -25,6 +27,18 @@ def _check_suffix(path: Path) -> str:
     return suffix
 
 
+@contextlib.contextmanager
+def _quiet_h5_notice():
+    """Hide Keras' "HDF5 is legacy" notice for this save only: users asked for .h5."""
+    logger = logging.getLogger("absl")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 def save_model(model, path, *, include_optimizer: bool = True) -> Path:
     """Save ``model`` to ``path`` (``.h5`` or ``.keras``) atomically; returns the path."""
     path = Path(path)
@@ -33,7 +47,8 @@ def save_model(model, path, *, include_optimizer: bool = True) -> Path:
     tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}{suffix}")
     try:
         if suffix == ".h5":
-            keras.saving.save_model(model, tmp, include_optimizer=include_optimizer)
+            with _quiet_h5_notice():
+                keras.saving.save_model(model, tmp, include_optimizer=include_optimizer)
         else:
             keras.saving.save_model(model, tmp)
         os.replace(tmp, path)
@@ -59,3 +74,19 @@ def load_model(path, *, compile: bool = False):
     except (OSError, ValueError, TypeError, KeyError) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise ValueError(f"{path}: cannot load model ({first})") from err
+
+
+def atomic_copy(src, dst) -> Path:
+    """Copy a file to ``dst`` through a temporary name in the same folder."""
+    import shutil
+
+    dst = Path(dst)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dst.with_name(f".{dst.name}.tmp-{os.getpid()}")
+    try:
+        shutil.copyfile(src, tmp)
+        os.replace(tmp, dst)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return dst

@@ -193,7 +193,7 @@ def _best_so_far(history_csv: Path, monitor: str):
 
 def make_callbacks(cfg: RunConfig, run_dir: Path, monitor: str, sample_images=None,
                    task="binary", render=None):
-    from heartcv.callbacks import ImageSummary, render_predictions
+    from heartcv.callbacks import BestModelCheckpoint, ImageSummary, render_predictions
 
     t = cfg.train
     mode = "min" if "loss" in monitor else "max"
@@ -201,10 +201,8 @@ def make_callbacks(cfg: RunConfig, run_dir: Path, monitor: str, sample_images=No
         keras.callbacks.BackupAndRestore(str(run_dir / "backup"), save_freq="epoch",
                                          delete_checkpoint=True),
         keras.callbacks.TerminateOnNaN(),
-        keras.callbacks.ModelCheckpoint(
-            str(run_dir / "model.h5"), monitor=monitor, mode=mode, save_best_only=True,
-            initial_value_threshold=_best_so_far(run_dir / "history.csv", monitor),
-            verbose=0),
+        BestModelCheckpoint(run_dir / "model.h5", monitor=monitor, mode=mode,
+                            best=_best_so_far(run_dir / "history.csv", monitor)),
         keras.callbacks.ReduceLROnPlateau(monitor=monitor, mode=mode, factor=t.reduce_lr_factor,
                                           patience=t.reduce_lr_patience, min_lr=t.min_lr),
     ]
@@ -336,6 +334,7 @@ def fit_model(cfg: RunConfig, data, run_dir: Path, *, strategy=None, extra_callb
     history = model.fit(train_ds, validation_data=val_ds, epochs=cfg.train.epochs,
                         steps_per_epoch=steps, validation_steps=val_steps,
                         class_weight=class_weight_for(cfg, data), callbacks=callbacks,
+                        shuffle=False,  # the tf.data pipeline shuffles (seeded)
                         verbose=cfg.train.verbose)
     best = run_dir / "model.h5"
     if best.is_file():

@@ -71,3 +71,5 @@ def test_parse_override_values():
     assert parse_override("a.b=3") == ("a.b", 3)
     assert parse_override("a=null") == ("a", None)
     assert parse_override("a=runs/x") == ("a", "runs/x")
+    assert parse_override("t=Table 4: per class") == ("t", "Table 4: per class")
+    assert parse_override("p={a: 1}") == ("p", {"a": 1})
