@@ -379,7 +379,6 @@ def evaluate_run(model, data, cfg: RunConfig, out_dir: Path) -> dict:
     from heartcv import evaluate, report
 
     e = cfg.eval
-    figures = out_dir / "figures"
     test = data.splits["test"]
     probs = predict_split(model, data, "test", cfg)
     if data.task == "segmentation":
@@ -409,12 +408,6 @@ def evaluate_run(model, data, cfg: RunConfig, out_dir: Path) -> dict:
             y_true, probs, task=data.task, class_names=names, threshold=threshold,
             threshold_source=source, prevalence=e.prevalence if data.task == "binary" else None,
             n_boot=e.bootstrap, ci=e.ci, seed=cfg.train.seed, curves=True)
-        curves = results.get("roc_curves")
-        if curves:
-            evaluate.plot_roc(curves, figures / "roc.png", title=f"{cfg.model.name}: ROC (test)")
-        if data.task != "multilabel" and "confusion_matrix" in results:
-            evaluate.plot_confusion_matrix(np.asarray(results["confusion_matrix"]), names,
-                                           figures / "confusion_matrix.png")
         results["scores_file"] = "test_predictions.npz"
         np.savez_compressed(out_dir / "test_predictions.npz", y_true=test.targets, y_score=probs,
                             image_id=test.image_id, patient_id=test.patient_id)
@@ -579,8 +572,6 @@ def evaluate_saved_model(model_path, bundle, *, split="test", out_dir=None, thre
             s.targets[:, 0] if task == "binary" else s.targets, probs, task=task,
             class_names=names, threshold=None if task == "multiclass" else threshold,
             threshold_source="caller", prevalence=prevalence, curves=True)
-        if results.get("roc_curves"):
-            evaluate.plot_roc(results["roc_curves"], out_dir / "figures" / "roc.png")
     results["model"] = str(model_path)
     results["data_source"] = str(bundle)
     report.write_report(results, out_dir, table=f"{Path(model_path).name} on {split}")
