@@ -1,3 +1,4 @@
 """Custom layers, one public class per file, all registered under package ``heartcv``."""
 
+from heartcv.layers.global_weighted_average_pooling import GlobalWeightedAveragePooling  # noqa: F401
 from heartcv.layers.image_preprocessing import ImagePreprocessing  # noqa: F401
