@@ -34,15 +34,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("pattern", nargs="?", default="*", help="shell-style pattern, e.g. 'cxa_*'")
     p.add_argument("--task", choices=("binary", "multiclass", "multilabel", "segmentation"))
 
-    p = sub.add_parser("prep", help="convert a raw dataset (or the synthetic phantom) to an HDF5 bundle")
+    p = sub.add_parser("prep", help="convert a raw dataset (or the synthetic phantom) to an HDF5 bundle",
+                       description="heartcv prep DATASET --help shows the dataset's own options.")
     p.add_argument("dataset", help="synthetic | cxr14 | jsrt | chd | ecg_khan | mitbih")
-    p.add_argument("--raw", help="raw dataset folder (not for synthetic)")
-    p.add_argument("--out", required=True, help="output bundle (.h5)")
-    p.add_argument("--size", type=int, default=320, help="image side in the bundle (default 320)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--kind", default="cardiomegaly", help="synthetic: cardiomegaly|chd|findings|view|segmentation")
-    p.add_argument("--n-patients", type=int, default=200, help="synthetic: number of patients")
-    p.add_argument("--images-per-patient", type=int, default=2)
+    p.add_argument("args", nargs=argparse.REMAINDER, help="the dataset's options (--raw, --out, --size, ...)")
 
     p = sub.add_parser("train", help="train from a YAML config; writes a run directory")
     p.add_argument("config", nargs="?", help="YAML run config (default: built-in defaults)")
@@ -102,9 +97,10 @@ def cmd_list_models(args) -> int:
 def cmd_prep(args) -> int:
     from heartcv.data import prepare
 
-    return prepare.run(args.dataset, raw=args.raw, out=args.out, size=args.size, seed=args.seed,
-                       kind=args.kind, n_patients=args.n_patients,
-                       images_per_patient=args.images_per_patient)
+    try:
+        return prepare.main(args.dataset, args.args)
+    except SystemExit as exc:  # the dataset's own argparse: --help or a usage error
+        return int(exc.code or 0)
 
 
 def cmd_train(args) -> int:
