@@ -1,0 +1,83 @@
+"""CLI flows on generated data: prep → train → evaluate → predict → report, and k-fold."""
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from heartcv.cli import main
+from heartcv.data.h5 import read_bundle
+
+QUIET = ["--set", "train.verbose=0", "--set", "eval.bootstrap=50",
+         "--set", "model.params={filters: [4, 8]}", "--set", "data.image_size=32"]
+
+
+@pytest.fixture(scope="module")
+def phantom_bundle(tmp_path_factory):
+    out = tmp_path_factory.mktemp("prep") / "phantom.h5"
+    assert main(["prep", "synthetic", "--out", str(out), "--n-patients", "24", "--size", "48"]) == 0
+    return out
+
+
+def test_prep_synthetic_bundle(phantom_bundle, capsys):
+    b = read_bundle(phantom_bundle)
+    assert b.images.shape == (48, 48, 48, 1) and b.task == "binary"
+    assert b.class_names == ["Cardiomegaly"] and set(b.split) == {"train", "val", "test"}
+    assert b.masks is not None and b.masks.shape == (48, 48, 48)
+
+
+def test_prep_unknown_dataset_and_missing_raw(capsys, tmp_path):
+    assert main(["prep", "cxr41", "--out", "x.h5"]) == 2
+    assert "Did you mean 'cxr14'" in capsys.readouterr().err
+    assert main(["prep", "jsrt", "--raw", str(tmp_path / "absent"), "--out", "x.h5"]) == 2
+    assert "raw dataset folder not found" in capsys.readouterr().err
+
+
+def test_train_evaluate_predict_report_from_bundle(phantom_bundle, tmp_path, capsys):
+    runs = tmp_path / "runs"
+    assert main(["train", "--set", f"data.source={phantom_bundle}", "--set", "train.epochs=1",
+                 "--set", f"output_dir={runs}", "--set", "name=b", *QUIET]) == 0
+    run = runs / "b"
+    metrics = json.loads((run / "metrics.json").read_text())
+    b = read_bundle(phantom_bundle)
+    assert metrics["split_sizes"] == {s: int((b.split == s).sum()) for s in ("train", "val", "test")}
+    capsys.readouterr()
+
+    out = tmp_path / "eval"
+    assert main(["evaluate", str(run / "model.h5"), "--data", str(phantom_bundle), "--split", "test",
+                 "--out", str(out), "--prevalence", "0.05"]) == 0
+    ev = json.loads((out / "metrics.json").read_text())
+    assert ev["n_samples"] == metrics["n_samples"] and "prevalence" in ev
+    assert (out / "report.md").read_text().count("|") > 20
+
+    image = tmp_path / "x.png"
+    cv2.imwrite(str(image), (np.random.default_rng(0).random((80, 80, 4)) * 255).astype(np.uint8))  # RGBA
+    assert main(["predict", str(image), "--model", str(run / "model.h5"), "--out", str(tmp_path / "p")]) == 0
+    printed = capsys.readouterr().out
+    assert "Cardiomegaly:" in printed
+    pred = json.loads((tmp_path / "p" / "x.prediction.json").read_text())
+    assert 0.0 <= pred["probabilities"]["Cardiomegaly"] <= 1.0
+
+    (run / "report.md").unlink()
+    assert main(["report", str(run)]) == 0
+    assert (run / "report.md").is_file()
+
+
+def test_kfold_cross_validation(tmp_path):
+    assert main(["train", "--set", "data.n_patients=18", "--set", "train.folds=3",
+                 "--set", "train.epochs=1", "--set", f"output_dir={tmp_path}", "--set", "name=cv",
+                 *QUIET]) == 0
+    run = tmp_path / "cv"
+    for i in (1, 2, 3):
+        assert (run / f"fold{i}" / "metrics.json").is_file()
+    summary = json.loads((run / "metrics.json").read_text())
+    acc = summary["accuracy"]
+    folds = [json.loads((run / f"fold{i}" / "metrics.json").read_text())["accuracy"] for i in (1, 2, 3)]
+    assert acc["mean"] == pytest.approx(np.mean(folds)) and acc["sd"] == pytest.approx(np.std(folds, ddof=1))
+    # every image is a test image in exactly one fold
+    ids = []
+    for i in (1, 2, 3):
+        ids += list(np.load(run / f"fold{i}" / "test_predictions.npz")["image_id"])
+    assert len(ids) == len(set(ids)) == 36
+    assert "±" in (run / "report.md").read_text()
