@@ -96,6 +96,9 @@ class TrainConfig:
     bn_momentum: Optional[float | str] = "auto"
     strategy: str = "auto"  # auto | default | mirrored | multiworker
     mixed_precision: bool = False
+    # XLA compilation of the train step: "auto" (Keras' choice), true or false. On a CPU,
+    # compiling a DenseNet with XLA costs minutes before the first step.
+    jit_compile: bool | str = "auto"
     seed: int = 0
     folds: int = 0  # k > 1: k-fold cross-validation by patient
     steps_per_epoch: Optional[int] = None

@@ -317,8 +317,11 @@ def fit_model(cfg: RunConfig, data, run_dir: Path, *, strategy=None, extra_callb
         model = build_for_run(cfg, data)
         if strategy.num_replicas_in_sync > 1:
             synchronize_batchnorm(model)
+        jit = cfg.train.jit_compile
+        if isinstance(jit, str) and jit != "auto":
+            raise ConfigError(f"Expected `train.jit_compile` true, false or 'auto'. Received: {jit!r}")
         model.compile(optimizer=make_optimizer(cfg), loss=make_loss(cfg, data),
-                      metrics=make_metrics(data))
+                      metrics=make_metrics(data), jit_compile=jit)
     if multiworker:
         prepare_multiworker(model, strategy, next(iter(train_ds.take(1))))
     samples = data.splits["val" if has_val else "train"].images[:8]
