@@ -144,11 +144,11 @@ def test_dicom_without_pydicom_says_how_to_install(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "pydicom", None)  # import pydicom -> ImportError
     path = tmp_path / "x.dcm"
     path.write_bytes(b"\0" * 128 + b"DICM" + b"\0" * 64)
-    with pytest.raises(ImportError, match=r"x\.dcm needs pydicom.*pip install heartcv\[dicom\]"):
+    with pytest.raises(ImportError, match=r"x\.dcm needs pydicom.*pip install pydicom"):
         read_image(path)
     no_ext = tmp_path / "IM0001"  # DICOM found by its DICM preamble, not the extension
     no_ext.write_bytes(path.read_bytes())
-    with pytest.raises(ImportError, match="pip install heartcv"):
+    with pytest.raises(ImportError, match="pip install pydicom"):
         read_image(no_ext)
 
 
@@ -237,3 +237,43 @@ def test_binarize_and_read_mask(tmp_path):
     with pytest.raises(FileNotFoundError):
         read_mask(tmp_path / "missing.png")
     assert im.SUPPORTED_EXTENSIONS[0] == ".png"
+
+
+def _write_dicom(path, pixels, photometric, window=None):
+    """A real DICOM file written with pydicom (secondary capture, 16-bit unsigned)."""
+    pydicom = pytest.importorskip("pydicom")
+    from pydicom.dataset import FileDataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
+
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = SecondaryCaptureImageStorage
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = FileDataset(str(path), {}, file_meta=meta, preamble=b"\0" * 128)
+    ds.SOPClassUID, ds.SOPInstanceUID = meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID
+    ds.Modality = "DX"
+    ds.Rows, ds.Columns = pixels.shape
+    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, photometric
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
+    ds.RescaleSlope, ds.RescaleIntercept = 1, 0
+    if window:
+        ds.WindowCenter, ds.WindowWidth = window
+    ds.PixelData = pixels.astype(np.uint16).tobytes()
+    ds.save_as(str(path), enforce_file_format=True)
+    return path
+
+
+@pytest.mark.parametrize("photometric", ["MONOCHROME2", "MONOCHROME1"])
+def test_real_dicom_voi_window_and_monochrome1(tmp_path, photometric):
+    ramp = np.tile(np.linspace(0, 4000, 64).astype(np.uint16), (32, 1))  # dark → bright
+    path = _write_dicom(tmp_path / "ramp.dcm", ramp, photometric, window=(2000, 2000))
+    out = read_image(path)
+    assert out.shape == (32, 64) and out.dtype == np.uint8
+    row = out[0].astype(int)
+    # the VOI window [1000, 3000] saturates both ends of the ramp
+    assert (row[:10] == row[0]).all() and (row[-10:] == row[-1]).all()
+    if photometric == "MONOCHROME1":  # low values are white: inverted so bright = dense
+        assert row[0] == 255 and row[-1] == 0
+    else:
+        assert row[0] == 0 and row[-1] == 255
+    assert np.all(np.diff(row) <= 0) if photometric == "MONOCHROME1" else np.all(np.diff(row) >= 0)

@@ -1,7 +1,7 @@
 """Robust image reading and resizing (pure NumPy/OpenCV).
 
 ``read_image`` reads PNG, JPEG, BMP and TIFF with OpenCV (``IMREAD_UNCHANGED``, from bytes,
-so non-ASCII paths work) and DICOM with pydicom (optional: ``pip install heartcv[dicom]``),
+so non-ASCII paths work) and DICOM with pydicom (a dependency of heartcv),
 and always returns ``uint8``:
 
 * grey (H, W) when ``grey=True`` (default), otherwise RGB (H, W, 3) -- RGB order, not
@@ -43,7 +43,7 @@ __all__ = [
 RASTER_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 DICOM_EXTENSIONS = (".dcm", ".dicom")
 SUPPORTED_EXTENSIONS = RASTER_EXTENSIONS + DICOM_EXTENSIONS
-DICOM_HINT = "pip install heartcv[dicom]  (or: pip install pydicom)"
+DICOM_HINT = "pip install pydicom (a heartcv dependency: reinstall heartcv)"
 
 
 class ImageReadError(ValueError):
