@@ -174,6 +174,7 @@ class _Prepared:
     orig_wh: np.ndarray | None  # (N, 2) float, NaN unknown
     meta: dict
     boxes: pd.DataFrame | None
+    negative_class: str | None = None  # binary: name of the negative class, kept in the bundle
 
 
 def _prepare(index, meta_columns):
@@ -282,6 +283,7 @@ def _prepare(index, meta_columns):
     return _Prepared(
         image_id, path, patient_id, split, labels, class_names, task, str(attrs["source"]),
         mask_cols, mask_names, orig_wh, meta, boxes,
+        attrs.get("negative_class") if task == "binary" else None,
     )
 
 
@@ -539,7 +541,8 @@ def _open_writer(out_path, partial, p, compression, n, state, entries):
     def new_writer(resume):
         return BundleWriter(
             out_path, task=p.task, class_names=p.class_names, source=p.source,
-            mask_names=p.mask_names, compression=compression, attrs={"n_source_rows": n},
+            mask_names=p.mask_names, compression=compression, attrs={"n_source_rows": n,
+                   **({"negative_class": p.negative_class} if p.negative_class else {})},
             temp_path=partial, resume=resume, keep_partial=True,
         )
 

@@ -139,9 +139,12 @@ def bundle_arrays(path: Path, *, task_hint=None):
         heart = b.masks if b.masks.ndim == 3 else b.masks[..., 0]
     full = SplitArrays(b.images, targets, np.asarray(b.patient_id).astype(str),
                        np.asarray(b.image_id).astype(str), heart)
+    names = list(b.class_names)
+    if task == "binary" and len(names) == 1:  # one label column: name the negative class too
+        names = [str(b.attrs.get("negative_class") or f"not {names[0]}"), names[0]]
     split = np.asarray(b.split).astype(str)
     out = {k: full.subset(np.flatnonzero(split == k)) for k in SPLITS if np.any(split == k)}
-    return out, full, list(b.class_names), task
+    return out, full, names, task
 
 
 def load_data(cfg) -> DataSplits:

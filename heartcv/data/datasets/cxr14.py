@@ -413,7 +413,8 @@ def _build(raw_dir, *, metadata, require_images, seed, val_fraction, official, v
     return finalize_index(df[columns], class_names=class_names, task=task, source=source,
                           boxes=boxes, metadata_file=str(csv), missing_images=n_missing,
                           unlisted_images=n_unlisted,
-                          split_source="official" if lists is not None else "none")
+                          split_source="official" if lists is not None else "none",
+                          **({"negative_class": NO_FINDING} if view == "cardiomegaly" else {}))
 
 
 def multilabel_index(raw_dir, *, metadata=None, require_images=True, seed=0,

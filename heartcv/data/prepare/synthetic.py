@@ -62,6 +62,7 @@ def main(argv=None, prog=PROG) -> int:
         class_names=["heart"] if seg else names,
         task="segmentation" if seg else d["task_type"], source=f"heartcv synthetic phantom ({gen})",
         boxes=boxes if rows else None, meta={"ctr": d["ctr"], "view": d["view"]},
+        attrs={"negative_class": d["class_names"][0]} if d["task_type"] == "binary" and not seg else None,
     )
     print(f"wrote {args.out}: {len(split)} images of {args.n_patients} patients at {args.size}px")
     for name in ("train", "val", "test"):
