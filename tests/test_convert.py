@@ -313,7 +313,7 @@ def test_dicom_index_without_pydicom(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "pydicom", None)
     index = _index([{"image_id": "a", "path": str(tmp_path / "a.dcm"), "patient_id": "p",
                      "Cardiomegaly": 1.0}])
-    with pytest.raises(ImportError, match=r"pip install heartcv\[dicom\]"):
+    with pytest.raises(ImportError, match=r"pip install pydicom"):
         convert_index(index, tmp_path / "x.h5", progress=False)
 
 
