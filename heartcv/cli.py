@@ -199,7 +199,10 @@ def main(argv=None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse: --help (0) or usage errors (2)
         return int(exc.code or 0)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # An application entry point may set logging: TensorFlow's retracing notices are noise here.
+    import logging
+
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
     try:
         return COMMANDS[args.command](args)
     except KeyboardInterrupt:

@@ -116,6 +116,9 @@ class EvalConfig:
     prevalence: Optional[float] = None  # PPV/NPV at this prevalence (binary)
     threshold: str = "youden"  # youden | f1 | fixed ; chosen on validation data
     fixed_threshold: float = 0.5
+    # Evaluate at another input size than training (fully convolutional models): the
+    # Cardio-XAttentionNet paper trains at 224 and tests on full-size images. None = same.
+    image_size: Optional[int] = None
 
 
 @dataclasses.dataclass(frozen=True)

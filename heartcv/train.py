@@ -105,6 +105,9 @@ def build_for_run(cfg: RunConfig, data):
 
     spec = get_spec(cfg.model.name)
     params = dict(cfg.model.params)
+    default_shape = spec.parameters().get("input_shape") or (1, 1, 1)
+    if default_shape[0] is None:  # fully convolutional builder: keep any size (eval.image_size)
+        params.setdefault("input_shape", (None, None, cfg.data.channels))
     params.setdefault("input_shape", (cfg.data.image_size, cfg.data.image_size, cfg.data.channels))
     if data.task != "segmentation" and "num_classes" in spec.parameters():
         params.setdefault("num_classes", data.num_outputs)
@@ -351,9 +354,11 @@ def fit_model(cfg: RunConfig, data, run_dir: Path, *, strategy=None, extra_callb
 
 
 def predict_split(model, data, split, cfg: RunConfig) -> np.ndarray:
+    """Predictions on one split, at ``eval.image_size`` when set (else the training size)."""
     d = cfg.data
-    ds = data.dataset(split, batch_size=d.batch_size, image_size=d.image_size,
-                      channels=d.channels, cache=False)
+    size = cfg.eval.image_size or d.image_size
+    ds = data.dataset(split, batch_size=d.batch_size, image_size=size, channels=d.channels,
+                      cache=False)
     return np.asarray(model.predict(ds.map(lambda x, y: x), verbose=0), dtype=np.float32)
 
 

@@ -1,0 +1,1 @@
+"""Per-paper experiment logic, called by ``experiments/<paper>/run.py`` and the demo."""
