@@ -14,6 +14,8 @@ import numpy as np
 
 def _to_rgb_uint8(images: np.ndarray) -> np.ndarray:
     x = np.clip(images, 0, 255).astype(np.uint8)
+    if x.ndim == 2:
+        x = x[..., None]
     if x.shape[-1] == 1:
         x = np.repeat(x, 3, axis=-1)
     return x

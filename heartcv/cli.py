@@ -53,16 +53,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--prevalence", type=float, default=None, help="report PPV/NPV at this prevalence")
     p.add_argument("--image-size", type=int, default=None, help="resize images (default: model input)")
 
-    p = sub.add_parser("predict", help="predict one image")
-    p.add_argument("image", help="PNG/JPG image")
+    p = sub.add_parser("predict", help="predict one image and write its heatmap overlay")
+    p.add_argument("image", help="PNG/JPG/BMP/TIFF (grey, RGB, RGBA, 16-bit) or DICOM image")
     p.add_argument("--model", required=True, help="model file (.h5 or .keras)")
     p.add_argument("--out", default=".", help="folder for outputs (default: current directory)")
 
-    p = sub.add_parser("explain", help="saliency / Grad-CAM / deep Taylor maps (issues #5, #6)")
-    p.add_argument("image")
-    p.add_argument("--model", required=True)
-    p.add_argument("--method", default="saliency", choices=("saliency", "gradcam", "deep_taylor"))
-    p.add_argument("--out", default=".")
+    p = sub.add_parser("explain", help="heatmap of one image: attention, Grad-CAM(++), saliency")
+    p.add_argument("image", help="PNG/JPG/BMP/TIFF or DICOM image")
+    p.add_argument("--model", required=True, help="model file (.h5 or .keras)")
+    p.add_argument("--method", default="auto",
+                   choices=("auto", "attention", "gradcam", "gradcam++", "saliency", "deep_taylor"),
+                   help="auto: AMM attention for cxa_* models, else Grad-CAM")
+    p.add_argument("--alpha", type=float, default=0.2, help="overlay intensity (paper: 0.2)")
+    p.add_argument("--out", default=".", help="folder for outputs (default: current directory)")
 
     p = sub.add_parser("report", help="rewrite a run's tables from its metrics.json")
     p.add_argument("run_dir")
@@ -165,10 +168,18 @@ def cmd_predict(args) -> int:
 
 
 def cmd_explain(args) -> int:
-    raise CLIError(
-        f"`heartcv explain --method {args.method}` needs the analysis tools of issues #5 "
-        "(saliency, deep Taylor) and #6 (Grad-CAM), which are not built yet."
-    )
+    from heartcv.predict import predict_image
+
+    if args.method == "deep_taylor":
+        raise CLIError("`--method deep_taylor` (LRP for the VGG models of the CHD paper) is not "
+                       "built yet: it comes with issue #5. Available: attention, gradcam, "
+                       "gradcam++, saliency.")
+    result = predict_image(args.image, args.model, out_dir=args.out, method=args.method,
+                           alpha=args.alpha)
+    print(f"{result['heatmap']['method']} map {tuple(result['heatmap']['shape'])}")
+    for path in result["written"]:
+        print(f"wrote {path}")
+    return EXIT_OK
 
 
 def cmd_report(args) -> int:

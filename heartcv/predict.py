@@ -34,8 +34,51 @@ def prepare_image(image: np.ndarray, input_shape) -> np.ndarray:
     return img[None].astype(np.float32)
 
 
-def predict_image(image_path, model_path, *, out_dir=".") -> dict:
-    """Probabilities per class for one image; writes ``<image>.prediction.json`` in ``out_dir``."""
+def heatmap_for(model, x: np.ndarray, method: str = "auto") -> tuple[str, np.ndarray]:
+    """(method name, (H, W) map in [0, 1]) for one prepared image ``x`` (1, H, W, C).
+
+    ``auto``: the AMM attention map for Cardio-XAttentionNet models, else Grad-CAM.
+    """
+    from heartcv import explain
+    from heartcv.models.attention import ATTENTION_LAYER
+
+    has_attention = any(layer.name == ATTENTION_LAYER for layer in model.layers)
+    if method == "auto":
+        method = "attention" if has_attention else "gradcam"
+    if method == "attention":
+        if not has_attention:
+            raise ValueError("--method attention needs a Cardio-XAttentionNet (cxa_*) model.")
+        return "AMM attention", explain.attention_maps(model, x)[1][0]
+    if method in ("gradcam", "gradcam++"):
+        return ("Grad-CAM++" if method == "gradcam++" else "Grad-CAM",
+                explain.gradcam(model, x, plus=method == "gradcam++")[0])
+    if method == "saliency":
+        return "saliency", explain.saliency(model, x)[0]
+    raise ValueError(f"Expected `method` in ('auto', 'attention', 'gradcam', 'gradcam++', "
+                     f"'saliency'). Received: method={method!r}")
+
+
+def _atomic_write(path: Path, write) -> Path:
+    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}{path.suffix}")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
+
+
+def predict_image(image_path, model_path, *, out_dir=".", method="auto", alpha=0.2) -> dict:
+    """Probabilities for one image, and its heatmap overlaid on the image at ``alpha``.
+
+    Writes ``<image>.prediction.json`` and ``<image>.overlay.png`` (the AMM attention map for
+    Cardio-XAttentionNet models, Grad-CAM otherwise, at the image's own resolution) in
+    ``out_dir``. Images: PNG/JPG/BMP/TIFF (grey, RGB, RGBA, 8 or 16 bit) and DICOM.
+    """
+    import cv2
+
+    from heartcv.callbacks import overlay_heatmap
     from heartcv.data.images import read_image
     from heartcv.io import load_model
 
@@ -48,13 +91,18 @@ def predict_image(image_path, model_path, *, out_dir=".") -> dict:
     names = card.get("class_names") or [f"class_{i}" for i in range(len(probs))]
     if len(probs) == 1 and len(names) == 2:
         names = names[1:]
+    label, heat = heatmap_for(model, x, method)
     result = {"image": str(image_path), "model": str(model_path),
-              "probabilities": {n: float(p) for n, p in zip(names, probs.ravel())}}
+              "image_shape": list(image.shape[:2]), "model_input": list(x.shape[1:3]),
+              "probabilities": {n: float(p) for n, p in zip(names, probs.ravel())},
+              "heatmap": {"method": label, "shape": list(heat.shape), "overlay_alpha": alpha}}
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"{Path(image_path).stem}.prediction.json"
-    tmp = path.with_name(path.name + f".tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(result, indent=2))
-    os.replace(tmp, path)
-    result["written"] = [str(path)]
+    stem = Path(image_path).stem
+    picture = overlay_heatmap(image, heat, alpha=alpha)  # resized to the image's own size
+    overlay_path = _atomic_write(out_dir / f"{stem}.overlay.png",
+                                 lambda p: cv2.imwrite(str(p), picture[..., ::-1]))
+    json_path = _atomic_write(out_dir / f"{stem}.prediction.json",
+                              lambda p: p.write_text(json.dumps(result, indent=2)))
+    result["written"] = [str(json_path), str(overlay_path)]
     return result
