@@ -243,11 +243,40 @@ def parse_override(text: str) -> tuple[str, Any]:
     return key, value
 
 
+def _merge(base: dict, top: dict) -> dict:
+    out = dict(base)
+    for key, value in top.items():
+        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def _read_yaml_tree(path: Path, seen) -> dict:
+    """A YAML file as a dict; ``base: other.yaml`` (relative to the file) is read first."""
+    if not path.is_file():
+        raise FileNotFoundError(f"Config file not found: {path}")
+    if path.resolve() in seen:
+        raise ConfigError(f"{path}: `base` files form a cycle")
+    try:
+        tree = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
+    if not isinstance(tree, dict):
+        raise ConfigError(f"{path}: expected a mapping at top level, got {type(tree).__name__}")
+    base = tree.pop("base", None)
+    if base is None:
+        return tree
+    if not isinstance(base, str):
+        raise ConfigError(f"{path}: `base` must be a file name. Received: base={base!r}")
+    return _merge(_read_yaml_tree(path.parent / base, (*seen, path.resolve())), tree)
+
+
 def load_config(path: str | os.PathLike | None = None, overrides=()) -> RunConfig:
     """Load a YAML run config (or the defaults) and apply dotted overrides.
 
     Args:
-        path: YAML file, or None for the defaults.
+        path: YAML file, or None for the defaults. A top-level ``base: other.yaml`` key
+            (relative to the file) reads that file first, so a table row sets only what
+            differs from its paper's recipe.
         overrides: ``"section.key=value"`` strings (values parsed as YAML), applied in order.
 
     Raises:
@@ -257,14 +286,7 @@ def load_config(path: str | os.PathLike | None = None, overrides=()) -> RunConfi
     tree: dict = {}
     if path is not None:
         path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"Config file not found: {path}")
-        try:
-            tree = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as err:
-            raise ConfigError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
-        if not isinstance(tree, dict):
-            raise ConfigError(f"{path}: expected a mapping at top level, got {type(tree).__name__}")
+        tree = _read_yaml_tree(path, seen=())
     for item in overrides:
         key, value = parse_override(item) if isinstance(item, str) else item
         _set_dotted(tree, key, value)

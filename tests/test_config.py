@@ -73,3 +73,18 @@ def test_parse_override_values():
     assert parse_override("a=runs/x") == ("a", "runs/x")
     assert parse_override("t=Table 4: per class") == ("t", "Table 4: per class")
     assert parse_override("p={a: 1}") == ("p", {"a": 1})
+
+
+def test_base_file_chain(tmp_path):
+    (tmp_path / "paper.yaml").write_text("train:\n  optimizer: sgd\n  epochs: 300\ndata:\n  image_size: 224\n")
+    (tmp_path / "row.yaml").write_text("base: paper.yaml\nname: row\ntrain:\n  epochs: 5\n")
+    cfg = load_config(tmp_path / "row.yaml", ["data.batch_size=8"])
+    assert (cfg.name, cfg.train.optimizer, cfg.train.epochs, cfg.data.image_size, cfg.data.batch_size) == \
+        ("row", "sgd", 5, 224, 8)
+    (tmp_path / "a.yaml").write_text("base: b.yaml\n")
+    (tmp_path / "b.yaml").write_text("base: a.yaml\n")
+    with pytest.raises(ConfigError, match="cycle"):
+        load_config(tmp_path / "a.yaml")
+    (tmp_path / "c.yaml").write_text("base: nowhere.yaml\n")
+    with pytest.raises(FileNotFoundError, match="nowhere.yaml"):
+        load_config(tmp_path / "c.yaml")
