@@ -2,3 +2,5 @@
 
 from heartcv.layers.global_weighted_average_pooling import GlobalWeightedAveragePooling  # noqa: F401
 from heartcv.layers.image_preprocessing import ImagePreprocessing  # noqa: F401
+from heartcv.layers.random_affine import RandomAffine  # noqa: F401
+from heartcv.layers.random_brightness_factor import RandomBrightnessFactor  # noqa: F401
