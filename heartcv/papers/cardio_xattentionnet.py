@@ -26,16 +26,7 @@ BASELINES = {"cxa_densenet121": "densenet121_gap", "cxa_densenet201": "densenet2
              "cxa_resnet50": "resnet50_gap", "cxa_inceptionresnetv2": "inceptionresnetv2_gap"}
 MODELS = tuple(m for amm in AMM_MODELS for m in (BASELINES[amm], amm))  # Table 5's row order
 
-# The paper's training recipe ("Hyper-parameters and model training", Table 3).
-PAPER_SETTINGS = [
-    "data.image_size=224", "data.batch_size=16", "train.optimizer=sgd", "train.momentum=0.9",
-    "train.learning_rate=0.0001", "train.reduce_lr_factor=0.3", "train.reduce_lr_patience=15",
-    "train.early_stopping_patience=40", "train.monitor=val_loss", "train.class_weight=balanced",
-    "train.epochs=300", "data.augment.enabled=true", "data.augment.rotation_range=10",
-    "data.augment.width_shift_range=0.1", "data.augment.height_shift_range=0.1",
-    "data.augment.shear_range=10", "data.augment.zoom_range=0.1",
-    "data.augment.horizontal_flip=true", "data.augment.brightness_range=[0.8, 1.2]",
-]
+# The paper's training recipe is experiments/cardio_xattentionnet/configs/paper.yaml.
 
 
 def _write_json(path: Path, obj) -> Path:
@@ -52,6 +43,20 @@ def _tables_in(expected_csv) -> set:
     from heartcv.report import read_expected
 
     return {r["table"] for r in read_expected(expected_csv)}
+
+
+def bundle_boxes(path, image_ids, label="Cardiomegaly") -> list:
+    """Per image id, the (x, y, w, h) boxes of ``label`` in the bundle's pixel frame."""
+    from heartcv.data.h5 import open_bundle
+
+    with open_bundle(path) as b:
+        where = {str(i): k for k, i in enumerate(b.image_id)}
+        out = []
+        for image_id in image_ids:
+            k = where.get(str(image_id))
+            boxes = [] if k is None else b.boxes_for(k)
+            out.append([(x.x, x.y, x.w, x.h) for x in boxes if x.label == label])
+    return out
 
 
 def heatmaps(model, name: str, images: np.ndarray) -> tuple[str, np.ndarray]:
