@@ -8,9 +8,7 @@ Subcommands: ``list-models``, ``prep``, ``train``, ``evaluate``, ``predict``, ``
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-from pathlib import Path
 
 EXIT_OK, EXIT_BAD_INPUT = 0, 2
 

@@ -241,7 +241,7 @@ def test_binarize_and_read_mask(tmp_path):
 
 def _write_dicom(path, pixels, photometric, window=None):
     """A real DICOM file written with pydicom (secondary capture, 16-bit unsigned)."""
-    pydicom = pytest.importorskip("pydicom")
+    pytest.importorskip("pydicom")
     from pydicom.dataset import FileDataset, FileMetaDataset
     from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from heartcv.layers import GlobalWeightedAveragePooling, ImagePreprocessing
-from heartcv.models.backbones import build_backbone, get_backbone_info
+from heartcv.layers import GlobalWeightedAveragePooling
+from heartcv.models.backbones import backbone_features
 from heartcv.models.blocks import default_activation, validate_common
 from heartcv.registry import register_model
 
@@ -88,15 +88,11 @@ def attention_classifier(
     Input range: [0, 255].
     """
     validate_common(input_shape=input_shape, num_classes=num_classes, dropout=dropout)
-    info = get_backbone_info(backbone)
     activation = default_activation(num_classes, classifier_activation)
-    mode = info.preprocessing if preprocessing == "auto" else preprocessing
-    inputs = keras.Input(shape=tuple(input_shape), name="image")
-    x = ImagePreprocessing(mode, name="preprocess")(inputs)
-    base = build_backbone(backbone, x, backbone_weights)
-    if freeze_backbone:
-        base.trainable = False
-    outputs = amm_head(base.output, dropout=dropout, hidden_units=hidden_units,
+    inputs, features = backbone_features(
+        input_shape=input_shape, backbone=backbone, backbone_weights=backbone_weights,
+        freeze_backbone=freeze_backbone, preprocessing=preprocessing)
+    outputs = amm_head(features, dropout=dropout, hidden_units=hidden_units,
                        num_classes=num_classes, activation=activation)
     return keras.Model(inputs, outputs, name=name or f"cxa_{backbone}")
 

@@ -145,3 +145,22 @@ def set_bn_momentum(model, momentum: float) -> int:
             layer.momentum = float(momentum)
             n += 1
     return n
+
+
+def backbone_features(*, input_shape, backbone, backbone_weights=None, freeze_backbone=False,
+                      preprocessing="auto"):
+    """``(inputs, features)``: image input → preprocessing layer → backbone, wired flat.
+
+    ``preprocessing="auto"`` is the scaling the backbone's ImageNet weights expect; any
+    ``ImagePreprocessing`` mode may be given instead.
+    """
+    from heartcv.layers import ImagePreprocessing
+
+    info = get_backbone_info(backbone)
+    mode = info.preprocessing if preprocessing == "auto" else preprocessing
+    inputs = keras.Input(shape=tuple(input_shape), name="image")
+    x = ImagePreprocessing(mode, name="preprocess")(inputs)
+    base = build_backbone(backbone, x, backbone_weights)
+    if freeze_backbone:
+        base.trainable = False
+    return inputs, base.output

@@ -29,6 +29,11 @@ def default_activation(num_classes: int, classifier_activation):
     """``"auto"`` → sigmoid for one output, softmax otherwise."""
     if classifier_activation == "auto":
         return "sigmoid" if num_classes == 1 else "softmax"
+    if classifier_activation not in ACTIVATIONS:
+        raise ValueError(
+            f"Expected `classifier_activation` in {('auto', *ACTIVATIONS)}. "
+            f"Received: classifier_activation={classifier_activation!r}"
+        )
     return classifier_activation
 
 

@@ -10,7 +10,7 @@ import keras
 from keras import layers
 
 from heartcv.layers import ImagePreprocessing
-from heartcv.models.backbones import build_backbone, get_backbone_info
+from heartcv.models.backbones import backbone_features
 from heartcv.models.blocks import classifier_head, conv_bn_relu, default_activation, validate_common
 from heartcv.registry import register_model
 
@@ -81,15 +81,11 @@ def gap_classifier(
     Input range: [0, 255].
     """
     validate_common(input_shape=input_shape, num_classes=num_classes, dropout=dropout)
-    info = get_backbone_info(backbone)
     activation = default_activation(num_classes, classifier_activation)
-    mode = info.preprocessing if preprocessing == "auto" else preprocessing
-    inputs = keras.Input(shape=tuple(input_shape), name="image")
-    x = ImagePreprocessing(mode, name="preprocess")(inputs)
-    base = build_backbone(backbone, x, backbone_weights)
-    if freeze_backbone:
-        base.trainable = False
-    x = layers.GlobalAveragePooling2D(name="gap")(base.output)
+    inputs, features = backbone_features(
+        input_shape=input_shape, backbone=backbone, backbone_weights=backbone_weights,
+        freeze_backbone=freeze_backbone, preprocessing=preprocessing)
+    x = layers.GlobalAveragePooling2D(name="gap")(features)
     outputs = classifier_head(x, num_classes=num_classes, activation=activation, dropout=dropout,
                               hidden=hidden_units, hidden_activation="elu")
     return keras.Model(inputs, outputs, name=name or f"{backbone}_gap")

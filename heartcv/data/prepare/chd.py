@@ -12,21 +12,16 @@ patient stay together. Counts per class and split are printed at the end.
 """
 
 import argparse
-import sys
-from pathlib import Path
 
-from heartcv.data.convert import convert_index
+from heartcv.data.prepare._common import convert, dataset_parser, run
 from heartcv.data.datasets import assign_split, chd
 
 PROG = "heartcv prep chd"
 
 
 def build_parser(prog=PROG):
-    p = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter,
-                                epilog="See data_prep/README.md for the file-name convention.")
-    p.add_argument("--raw", required=True, help="folder searched recursively for the images")
-    p.add_argument("--out", required=True, help="bundle to write (.h5)")
+    p = dataset_parser(prog, __doc__, raw_help="folder searched recursively for the images",
+                       epilog="See data_prep/README.md for the file-name convention.")
     p.add_argument("--classes", nargs="+", default=list(chd.DISEASES),
                    help=f"diseases to keep, in label order (default: {' '.join(chd.DISEASES)})")
     p.add_argument("--views", nargs="+", default=None, choices=chd.VIEWS,
@@ -36,37 +31,19 @@ def build_parser(prog=PROG):
                    help="render the traces into this folder and write a segmentation bundle")
     p.add_argument("--strict", action=argparse.BooleanOptionalAction, default=True,
                    help="fail on file names or traces that do not parse (default on)")
-    p.add_argument("--size", type=int, default=320, help="output side in pixels (default 320)")
-    p.add_argument("--seed", type=int, default=0, help="split seed (default 0)")
-    p.add_argument("--workers", type=int, default=None,
-                   help="worker processes (default: all cores)")
-    p.add_argument("--resume", action=argparse.BooleanOptionalAction, default=True,
-                   help="continue an interrupted conversion (default on)")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing bundle")
-    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True,
-                   help="progress bar (default on)")
     return p
 
 
 def main(argv=None, prog=PROG) -> int:
     args = build_parser(prog).parse_args(argv)
-    if not Path(args.raw).is_dir():
-        print(f"{prog}: error: raw dataset folder not found: {args.raw}", file=sys.stderr)
-        return 2
-    try:
+
+    def work():
         index = chd.chd_index(args.raw, class_names=args.classes, views=args.views,
                               sources=args.sources, strict=args.strict)
         if args.masks is not None:
             index = chd.segmentation_index(index, args.masks, strict=args.strict)
-        index = assign_split(index, seed=args.seed, stratify="disease")
-        result = convert_index(index, args.out, size=args.size, channels=1, workers=args.workers,
-                               resume=args.resume, overwrite=args.overwrite, progress=args.progress)
-    except (FileNotFoundError, FileExistsError, ValueError) as e:
-        print(f"{prog}: error: {e}", file=sys.stderr)
-        return 2
-    if index.attrs.get("unparsed"):
-        print(f"skipped {len(index.attrs['unparsed'])} file(s) whose names do not parse")
-    if not args.progress:
-        print(result.summary())
-    return 0
+        if index.attrs.get("unparsed"):
+            print(f"skipped {len(index.attrs['unparsed'])} file(s) whose names do not parse")
+        convert(assign_split(index, seed=args.seed, stratify="disease"), args)
 
+    return run(prog, args, work)

@@ -11,23 +11,18 @@ Not done yet: the beat-image bundle (2-D images of single beats for the beat-cla
 paper) is a later issue. This script writes no file; it only checks and reports the data.
 """
 
-import argparse
-import sys
-from pathlib import Path
-
 import pandas as pd
 
 from heartcv.data.datasets import mitbih
+from heartcv.data.prepare._common import dataset_parser, run
 
 PROG = "heartcv prep mitbih"
 
 
 def build_parser(prog=PROG):
-    p = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter,
-                                epilog=("The beat-image bundle is a later issue: this script "
-                                        "only prints AAMI counts and writes nothing."))
-    p.add_argument("--raw", required=True, help="folder holding NNN.dat/.hea/.atr")
+    p = dataset_parser(prog, __doc__, raw_help="folder holding NNN.dat/.hea/.atr", convert=False,
+                       epilog=("The beat-image bundle is a later issue: this script "
+                               "only prints AAMI counts and writes nothing."))
     p.add_argument("--sets", nargs="+", default=["all", "DS1", "DS2", "paced"],
                    choices=tuple(mitbih.RECORD_SETS),
                    help="record sets to count (default: all four)")
@@ -37,24 +32,19 @@ def build_parser(prog=PROG):
 
 def main(argv=None, prog=PROG) -> int:
     args = build_parser(prog).parse_args(argv)
-    if not Path(args.raw).is_dir():
-        print(f"{prog}: error: raw dataset folder not found: {args.raw}", file=sys.stderr)
-        return 2
-    try:
-        table = mitbih.beat_table(args.raw, mitbih.RECORDS)
-    except (FileNotFoundError, ValueError) as e:
-        print(f"{prog}: error: {e}", file=sys.stderr)
-        return 2
-    rows = {}
-    for name in args.sets:
-        part = table[table["record"].isin(mitbih.record_set(name))]
-        rows[f"{name} ({len(mitbih.record_set(name))} records)"] = mitbih.aami_counts(table=part)
-    counts = pd.DataFrame(rows).T
-    counts["total"] = counts.sum(axis=1)
-    counts.columns.name = None
-    print(f"AAMI beats per record set ({mitbih.SOURCE}):")
-    print(counts.to_string())
-    if args.by_record:
-        print(mitbih.aami_counts(table=table, by_record=True).to_string())
-    return 0
 
+    def work():
+        table = mitbih.beat_table(args.raw, mitbih.RECORDS)
+        rows = {}
+        for name in args.sets:
+            part = table[table["record"].isin(mitbih.record_set(name))]
+            rows[f"{name} ({len(mitbih.record_set(name))} records)"] = mitbih.aami_counts(table=part)
+        counts = pd.DataFrame(rows).T
+        counts["total"] = counts.sum(axis=1)
+        counts.columns.name = None
+        print(f"AAMI beats per record set ({mitbih.SOURCE}):")
+        print(counts.to_string())
+        if args.by_record:
+            print(mitbih.aami_counts(table=table, by_record=True).to_string())
+
+    return run(prog, args, work)
