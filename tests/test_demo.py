@@ -1,0 +1,47 @@
+"""The demo end to end (slow): AMM reaches AUROC >= 0.85, the saved model reloads elsewhere."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from heartcv.cli import main
+
+RELOAD = """
+import sys, numpy as np
+import heartcv, keras
+x = np.load(sys.argv[1])
+for path in sys.argv[2:]:
+    np.save(path + ".pred.npy", keras.models.load_model(path).predict(x, verbose=0))
+"""
+
+
+@pytest.mark.slow
+def test_demo_trains_amm_and_gap_and_saves_reloadable_model(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["demo"]) == 0
+    out = capsys.readouterr().out
+    assert "tensorboard --logdir" in out and "models/cxa_densenet121_demo.h5" in out
+    run = tmp_path / "runs" / "demo"
+    metrics = json.loads((run / "cxa_densenet121" / "metrics.json").read_text())
+    assert metrics["auroc"]["value"] >= 0.85, metrics["auroc"]
+    assert (run / "table5.md").is_file() and (run / "figures" / "attention_overlays.png").is_file()
+    loc = json.loads((run / "localization.json").read_text())
+    assert {"cxa_densenet121", "densenet121_gap"} <= set(loc)
+    assert list((run / "cxa_densenet121" / "tensorboard" / "images").glob("events.out.tfevents*"))
+
+    # a fresh Python that only imports heartcv gives the same predictions from .h5 and .keras
+    import keras
+
+    model_h5 = tmp_path / "models" / "cxa_densenet121_demo.h5"
+    model_keras = run / "cxa_densenet121" / "model.keras"
+    x = np.random.default_rng(0).uniform(0, 255, (4, 96, 96, 3)).astype("float32")
+    np.save(tmp_path / "x.npy", x)
+    proc = subprocess.run([sys.executable, "-c", RELOAD, str(tmp_path / "x.npy"), str(model_h5),
+                           str(model_keras)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    reference = keras.models.load_model(model_h5).predict(x, verbose=0)
+    for path in (model_h5, model_keras):
+        np.testing.assert_allclose(np.load(str(path) + ".pred.npy"), reference, rtol=1e-4, atol=1e-5)
