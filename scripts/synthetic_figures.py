@@ -1,7 +1,11 @@
-"""Writes figures of the synthetic data: ``python scripts/synthetic_figures.py --out figs/``."""
+"""Writes figures of the synthetic data (chest phantom, ECG sheets, beats) for a person to look at.
+
+    python scripts/synthetic_figures.py --out figs/
+"""
 
 import argparse
 
+from heartcv.data.synthetic.ecg_figures import save_ecg_figures
 from heartcv.data.synthetic.figures import save_chest_figures
 
 
@@ -12,6 +16,8 @@ def main(argv=None):
     parser.add_argument("--size", type=int, default=320)
     args = parser.parse_args(argv)
     for path in save_chest_figures(args.out, seed=args.seed, size=args.size):
+        print(path)
+    for path in save_ecg_figures(args.out, seed=args.seed).values():
         print(path)
     return 0
 
