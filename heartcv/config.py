@@ -311,12 +311,9 @@ def config_to_dict(cfg) -> dict:
 
 def save_config(cfg: RunConfig, path: str | os.PathLike) -> Path:
     """Write the resolved config as YAML (temp file, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + f".tmp-{os.getpid()}")
-    tmp.write_text(yaml.safe_dump(config_to_dict(cfg), sort_keys=False))
-    os.replace(tmp, path)
-    return path
+    from heartcv.files import atomic_write_text
+
+    return atomic_write_text(path, yaml.safe_dump(config_to_dict(cfg), sort_keys=False))
 
 
 def replace(cfg, **changes):

@@ -34,7 +34,7 @@ QUICK_SETTINGS = ["data.n_patients=30", "data.image_size=64", "train.epochs=1",
 def run_demo(*, output_dir="runs", models_dir="models", quick=False, overrides=()):
     """Run the demo and print where its tables, model and TensorBoard logs are."""
     from heartcv.data.sources import load_data
-    from heartcv.io import atomic_copy
+    from heartcv.files import atomic_copy
     from heartcv.papers.cardio_xattentionnet import run_experiment
 
     settings = DEMO_SETTINGS + (QUICK_SETTINGS if quick else []) + [f"output_dir={output_dir}"]

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 from pathlib import Path
 
 import keras
+
+from heartcv.files import atomic_path
 
 FORMATS = (".h5", ".keras")
 
@@ -43,18 +44,12 @@ def save_model(model, path, *, include_optimizer: bool = True) -> Path:
     """Save ``model`` to ``path`` (``.h5`` or ``.keras``) atomically; returns the path."""
     path = Path(path)
     suffix = _check_suffix(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}{suffix}")
-    try:
+    with atomic_path(path) as tmp:
         if suffix == ".h5":
             with _quiet_h5_notice():
                 keras.saving.save_model(model, tmp, include_optimizer=include_optimizer)
         else:
             keras.saving.save_model(model, tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     return path
 
 
@@ -75,18 +70,3 @@ def load_model(path, *, compile: bool = False):
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise ValueError(f"{path}: cannot load model ({first})") from err
 
-
-def atomic_copy(src, dst) -> Path:
-    """Copy a file to ``dst`` through a temporary name in the same folder."""
-    import shutil
-
-    dst = Path(dst)
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_name(f".{dst.name}.tmp-{os.getpid()}")
-    try:
-        shutil.copyfile(src, tmp)
-        os.replace(tmp, dst)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return dst

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -58,17 +57,6 @@ def heatmap_for(model, x: np.ndarray, method: str = "auto") -> tuple[str, np.nda
                      f"'saliency'). Received: method={method!r}")
 
 
-def _atomic_write(path: Path, write) -> Path:
-    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}{path.suffix}")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
-
-
 def predict_image(image_path, model_path, *, out_dir=".", method="auto", alpha=0.2) -> dict:
     """Probabilities for one image, and its heatmap overlaid on the image at ``alpha``.
 
@@ -76,9 +64,8 @@ def predict_image(image_path, model_path, *, out_dir=".", method="auto", alpha=0
     Cardio-XAttentionNet models, Grad-CAM otherwise, at the image's own resolution) in
     ``out_dir``. Images: PNG/JPG/BMP/TIFF (grey, RGB, RGBA, 8 or 16 bit) and DICOM.
     """
-    import cv2
-
     from heartcv.callbacks import overlay_heatmap
+    from heartcv.files import atomic_write_image, atomic_write_json
     from heartcv.data.images import read_image
     from heartcv.io import load_model
 
@@ -100,9 +87,7 @@ def predict_image(image_path, model_path, *, out_dir=".", method="auto", alpha=0
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = Path(image_path).stem
     picture = overlay_heatmap(image, heat, alpha=alpha)  # resized to the image's own size
-    overlay_path = _atomic_write(out_dir / f"{stem}.overlay.png",
-                                 lambda p: cv2.imwrite(str(p), picture[..., ::-1]))
-    json_path = _atomic_write(out_dir / f"{stem}.prediction.json",
-                              lambda p: p.write_text(json.dumps(result, indent=2)))
+    overlay_path = atomic_write_image(out_dir / f"{stem}.overlay.png", picture[..., ::-1])
+    json_path = atomic_write_json(out_dir / f"{stem}.prediction.json", result)
     result["written"] = [str(json_path), str(overlay_path)]
     return result

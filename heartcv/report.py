@@ -50,7 +50,8 @@ import json
 import math
 from pathlib import Path
 
-from heartcv.evaluation._common import atomic_write_text, did_you_mean, to_jsonable
+from heartcv.evaluation._common import did_you_mean, to_jsonable
+from heartcv.files import atomic_write_text
 from heartcv.evaluation.expected import (
     _comparison_csv,
     _lookup,

@@ -26,6 +26,7 @@ import keras
 import numpy as np
 
 from heartcv.config import ConfigError, RunConfig, save_config
+from heartcv.files import atomic_path, atomic_write_json
 from heartcv.registry import get_spec
 
 
@@ -450,10 +451,8 @@ def plot_history(history_csv: Path, path: Path) -> Path | None:
     ax.set_ylabel("loss")
     ax.legend()
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}.png")
-    fig.savefig(tmp, dpi=110)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110)
     return path
 
 
@@ -468,10 +467,7 @@ def write_card(path: Path, cfg: RunConfig, data, results: dict) -> Path:
             "split_sizes": {k: len(v) for k, v in data.splits.items()},
             "test_metrics": _headline_numbers(results), "heartcv_version": __version__,
             "config": config_to_dict(cfg)}
-    tmp = path.with_name(path.name + f".tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(card, indent=2, default=float))
-    os.replace(tmp, path)
-    return path
+    return atomic_write_json(path, card)
 
 
 def _headline_numbers(results: dict) -> dict:

@@ -72,6 +72,7 @@ from heartcv.data.images import (
     resize_mask,
 )
 from heartcv.data.splits import assert_disjoint
+from heartcv.files import atomic_write_text
 
 __all__ = ["ConversionResult", "convert_index", "REQUIRED_COLUMNS"]
 
@@ -401,15 +402,7 @@ def _load_item(item):
 
 
 def _atomic_write_text(path, text):
-    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    atomic_write_text(path, text, fsync=True)
 
 
 def _load_state(state_path, log_path, fingerprint):

@@ -2,9 +2,9 @@
 
 import difflib
 import math
-import os
-import tempfile
 from pathlib import Path
+
+from heartcv.files import atomic_path
 
 import numpy as np
 
@@ -192,37 +192,12 @@ def to_jsonable(obj):
     raise TypeError(f"Cannot convert to JSON: {type(obj).__name__}. Received: {obj!r}")
 
 
-def _temp_beside(path, suffix):
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
-    os.close(fd)
-    return path, Path(tmp)
-
-
-def atomic_write_text(path, text):
-    """Write ``text`` to ``path`` via a temp file in the same folder and ``os.replace``."""
-    path, tmp = _temp_beside(path, ".tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
-
-
 def atomic_save_figure(fig, path, *, dpi=120):
     """Save a matplotlib ``Figure`` as PNG to ``path`` via a temp file and ``os.replace``."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     if fig.canvas is None or not isinstance(fig.canvas, FigureCanvasAgg):
         FigureCanvasAgg(fig)
-    path, tmp = _temp_beside(path, ".png")
-    try:
+    with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight")
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
+    return Path(path)

@@ -15,11 +15,11 @@ Cardiomegaly boxes when the test images have boxes.
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 
 import numpy as np
+
+from heartcv.files import atomic_write_json
 
 AMM_MODELS = ("cxa_densenet121", "cxa_densenet201", "cxa_resnet50", "cxa_inceptionresnetv2")
 BASELINES = {"cxa_densenet121": "densenet121_gap", "cxa_densenet201": "densenet201_gap",
@@ -27,14 +27,6 @@ BASELINES = {"cxa_densenet121": "densenet121_gap", "cxa_densenet201": "densenet2
 MODELS = tuple(m for amm in AMM_MODELS for m in (BASELINES[amm], amm))  # Table 5's row order
 
 # The paper's training recipe is experiments/cardio_xattentionnet/configs/paper.yaml.
-
-
-def _write_json(path: Path, obj) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + f".tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(obj, indent=2, default=float))
-    os.replace(tmp, path)
-    return path
 
 
 def _tables_in(expected_csv) -> set:
@@ -154,6 +146,6 @@ def run_experiment(base_cfg, models=MODELS, *, data=None, out_dir=None, expected
                                          title="ROC on held-out patients (Fig. 6)")
     loc = localization(loaded, data.splits["test"], out_dir, boxes=boxes,
                        seed=base_cfg.train.seed)
-    paths["localization"] = _write_json(out_dir / "localization.json", loc)
-    paths["delong"] = _write_json(out_dir / "delong.json", tests)
+    paths["localization"] = atomic_write_json(out_dir / "localization.json", loc)
+    paths["delong"] = atomic_write_json(out_dir / "delong.json", tests)
     return {"runs": runs, "delong": tests, "localization": loc, "paths": paths, "models": loaded}

@@ -45,9 +45,7 @@ Reference:
 
 import difflib
 import logging
-import os
 import re
-import tempfile
 from pathlib import Path
 
 import cv2
@@ -55,6 +53,7 @@ import numpy as np
 import pandas as pd
 
 from heartcv.data.datasets import did_you_mean, finalize_index, require_dir, require_file
+from heartcv.files import atomic_write_image, atomic_write_text
 
 __all__ = [
     "DISEASES",
@@ -358,16 +357,7 @@ def write_trace(path, vertices):
     v = _check_vertices(np.asarray(vertices, dtype=np.float64), "`vertices`")
     fmt = lambda a: np.format_float_positional(a, trim="-")  # noqa: E731
     text = "".join(f"{fmt(x)} {fmt(y)}\n" for x, y in v)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-    return path
+    return atomic_write_text(path, text)
 
 
 def trace_to_mask(vertices, shape):
@@ -428,12 +418,7 @@ def render_trace_masks(index, mask_dir, *, strict=True, overwrite=False):
             problems.append(str(e))
             out.append(np.nan)
             continue
-        fd, tmp = tempfile.mkstemp(dir=mask_dir, prefix=f".{image_id}.", suffix=".png")
-        os.close(fd)
-        if not cv2.imwrite(tmp, mask * 255):
-            os.remove(tmp)
-            raise OSError(f"Could not write the mask {str(target)!r}")
-        os.replace(tmp, target)
+        atomic_write_image(target, mask * 255)
         out.append(str(target.resolve()))
     if problems:
         msg = (f"{len(problems)} trace(s) could not be turned into masks: "

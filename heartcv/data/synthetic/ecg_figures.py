@@ -5,26 +5,16 @@ import os
 import cv2
 import numpy as np
 
+from heartcv.files import atomic_write_image
+
 from heartcv.data.ecg_layout import LEAD_NAMES, crop_leads, preprocess_lead
 from heartcv.data.synthetic.beats import generate_beat_images
 from heartcv.data.synthetic.ecg import generate_ecg_printouts
 
 
 def _write_png(path, rgb):
-    """Write an RGB image atomically (temp file in the same folder, then ``os.replace``)."""
-    ok, buf = cv2.imencode(".png", cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2BGR))
-    if not ok:
-        raise ValueError(f"Could not encode the image for {path}. Received: shape={rgb.shape}")
-    tmp = f"{path}.{os.getpid()}.tmp"  # same folder; created with the usual umask
-    try:
-        with open(tmp, "wb") as f:
-            f.write(buf.tobytes())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-    return path
+    """Write an RGB image atomically."""
+    return atomic_write_image(path, cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2BGR))
 
 
 def _titled(img, title, bar=40, scale=1.0):

@@ -6,10 +6,11 @@ temporary file beside the target and renamed into place.
 """
 
 import os
-import tempfile
 
 import cv2
 import numpy as np
+
+from heartcv.files import atomic_write_image
 
 from heartcv.data.synthetic.chest import generate_chest_xrays
 
@@ -48,17 +49,7 @@ def _grid(rows, pad=4):
 
 
 def _write_png(path, bgr):
-    fd, tmp = tempfile.mkstemp(suffix=".png", dir=os.path.dirname(path) or ".")
-    os.close(fd)
-    try:
-        if not cv2.imwrite(tmp, bgr):
-            raise OSError(f"Could not write {tmp}")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-    return path
+    return atomic_write_image(path, bgr)
 
 
 def _by_class(data, per_class, raw=False):
