@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from heartcv.cli import main
+from tests.conftest import SHARED_DATA
 
 RELOAD = """
 import sys, numpy as np
@@ -45,3 +46,11 @@ def test_demo_trains_amm_and_gap_and_saves_reloadable_model(tmp_path, monkeypatc
     reference = keras.models.load_model(model_h5).predict(x, verbose=0)
     for path in (model_h5, model_keras):
         np.testing.assert_allclose(np.load(str(path) + ".pred.npy"), reference, rtol=1e-4, atol=1e-5)
+
+    # the same trained model on a real 1024×1024 NIH radiograph: probability and attention map
+    nih = SHARED_DATA / "nih_cxr14" / "images" / "00000284_000.png"
+    if nih.exists():
+        assert main(["predict", str(nih), "--model", str(model_h5), "--out", str(tmp_path / "nih")]) == 0
+        result = json.loads((tmp_path / "nih" / "00000284_000.prediction.json").read_text())
+        assert result["model_input"] == [1024, 1024] and result["heatmap"]["shape"] == [1024, 1024]
+        assert 0.0 <= result["probabilities"]["Cardiomegaly"] <= 1.0
