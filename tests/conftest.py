@@ -42,3 +42,14 @@ def ecg_khan_dir():
 @pytest.fixture
 def mitdb_dir():
     return _shared("mitdb")
+
+
+def load_data_prep(name):
+    """The ``data_prep/<name>.py`` script as a module (it is not importable as a package)."""
+    import importlib.util
+
+    path = REPO_ROOT / "data_prep" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"data_prep_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -1,6 +1,5 @@
 """CHD reader: file-name convention, heart traces -> masks (synthetic data under tmp_path)."""
 
-import importlib.util
 import re
 from pathlib import Path
 
@@ -10,17 +9,10 @@ import pytest
 
 from heartcv.data.datasets import chd, validate_index
 from heartcv.data.synthetic.chest import generate_chest_xrays
+from tests.conftest import load_data_prep
 
-REPO = Path(__file__).resolve().parents[1]
 SQUARE = np.array([[10, 10], [40, 10], [40, 30], [10, 30]], float)
 
-
-def _script(name):
-    path = REPO / "data_prep" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"data_prep_{name}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _write_synthetic_chd(root, n_patients=8, size=64, trace_every=1):
@@ -192,7 +184,7 @@ def test_render_masks_match_synthetic_hearts(tmp_path):
 
 
 def test_prep_script_missing_raw(tmp_path, capsys):
-    main = _script("chd").main
+    main = load_data_prep("chd").main
     assert main(["--raw", str(tmp_path / "absent"), "--out", str(tmp_path / "c.h5")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "absent" in err[0]
@@ -203,7 +195,7 @@ def test_prep_script_writes_bundles(tmp_path, capsys):
     from heartcv.data.h5 import read_bundle
 
     _write_synthetic_chd(tmp_path / "chd", n_patients=8, size=64)
-    main = _script("chd").main
+    main = load_data_prep("chd").main
     out = tmp_path / "chd.h5"
     assert main(["--raw", str(tmp_path / "chd"), "--out", str(out), "--size", "32",
                  "--workers", "1", "--no-progress"]) == 0

@@ -2,7 +2,6 @@
 
 import functools
 import gzip
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -11,17 +10,10 @@ import pytest
 
 from heartcv.data.datasets import boxes_frame, class_counts, cxr14, validate_index
 from heartcv.data.splits import LeakageError
+from tests.conftest import load_data_prep
 
-REPO = Path(__file__).resolve().parents[1]
 V2020 = "Data_Entry_2017_v2020.csv.gz"
 
-
-def _script(name):
-    path = REPO / "data_prep" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"data_prep_{name}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @functools.lru_cache(maxsize=1)
@@ -213,7 +205,7 @@ def test_fallback_patient_split(cardio_all):
 
 
 def test_prep_script_missing_raw(tmp_path, capsys):
-    main = _script("cxr14").main
+    main = load_data_prep("cxr14").main
     assert main(["--raw", str(tmp_path / "absent"), "--out", str(tmp_path / "x.h5")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "absent" in err[0]
@@ -224,7 +216,7 @@ def test_prep_script_writes_bundle(tmp_path, nih_dir, capsys):
     from heartcv.data.h5 import read_bundle
 
     out = tmp_path / "cardio.h5"
-    main = _script("cxr14").main
+    main = load_data_prep("cxr14").main
     rc = main(["--raw", str(nih_dir), "--out", str(out), "--size", "64", "--view", "cardiomegaly",
                "--workers", "1"])
     assert rc == 0 and out.is_file()

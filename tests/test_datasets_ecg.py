@@ -1,6 +1,5 @@
 """ECG readers: Khan et al. printouts and lead crops, MIT-BIH beats (real data, ../shared/data)."""
 
-import importlib.util
 import re
 import shutil
 from pathlib import Path
@@ -9,16 +8,9 @@ import numpy as np
 import pytest
 
 from heartcv.data.datasets import ecg_khan, mitbih, validate_index
+from tests.conftest import load_data_prep
 
-REPO = Path(__file__).resolve().parents[1]
 
-
-def _script(name):
-    path = REPO / "data_prep" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"data_prep_{name}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 # --------------------------------------------------------------------------- Khan printouts
@@ -108,7 +100,7 @@ def test_leads28_bad_arrays(tmp_path):
 
 
 def test_ecg_prep_script(tmp_path, ecg_khan_dir, capsys):
-    main = _script("ecg_khan").main
+    main = load_data_prep("ecg_khan").main
     assert main(["--raw", str(tmp_path / "absent"), "--out", str(tmp_path / "e.h5")]) == 2
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
     pytest.importorskip("heartcv.data.convert")
@@ -163,7 +155,7 @@ def test_read_record_channels_and_errors(mitdb_dir):
 
 
 def test_mitbih_prep_script(mitdb_dir, tmp_path, capsys):
-    main = _script("mitbih").main
+    main = load_data_prep("mitbih").main
     assert main(["--raw", str(tmp_path / "absent")]) == 2
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
     assert main(["--raw", str(mitdb_dir), "--sets", "paced"]) == 0

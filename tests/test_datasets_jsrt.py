@@ -1,6 +1,5 @@
 """JSRT/SCR reader and cardiothoracic ratio: real data in ../shared/data plus synthetic masks."""
 
-import importlib.util
 from pathlib import Path
 
 import cv2
@@ -8,16 +7,9 @@ import numpy as np
 import pytest
 
 from heartcv.data.datasets import jsrt, validate_index
+from tests.conftest import load_data_prep
 
-REPO = Path(__file__).resolve().parents[1]
 
-
-def _script(name):
-    path = REPO / "data_prep" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"data_prep_{name}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _masks(shape=(100, 120)):
@@ -130,7 +122,7 @@ def test_missing_mask_and_bad_name(tmp_path):
 
 
 def test_prep_script_missing_raw(tmp_path, capsys):
-    main = _script("jsrt").main
+    main = load_data_prep("jsrt").main
     assert main(["--raw", str(tmp_path / "absent"), "--out", str(tmp_path / "j.h5")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "absent" in err[0]
@@ -141,7 +133,7 @@ def test_prep_script_writes_bundle(tmp_path, jsrt_dir, capsys):
     from heartcv.data.h5 import read_bundle
 
     out = tmp_path / "jsrt.h5"
-    rc = _script("jsrt").main(["--raw", str(jsrt_dir), "--out", str(out), "--size", "64",
+    rc = load_data_prep("jsrt").main(["--raw", str(jsrt_dir), "--out", str(out), "--size", "64",
                                "--workers", "1", "--no-progress"])
     assert rc == 0
     b = read_bundle(out)
