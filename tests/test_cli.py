@@ -81,3 +81,28 @@ def test_kfold_cross_validation(tmp_path):
         ids += list(np.load(run / f"fold{i}" / "test_predictions.npz")["image_id"])
     assert len(ids) == len(set(ids)) == 36
     assert "±" in (run / "report.md").read_text()
+
+
+def test_synthetic_options_reach_the_generator_and_are_checked(monkeypatch):
+    import heartcv.data.synthetic as synthetic
+    from heartcv.config import load_config
+    from heartcv.data.sources import load_data
+
+    import functools
+
+    seen = {}
+    real = synthetic.generate_chest_xrays
+
+    @functools.wraps(real)
+    def spy(*args, **kwargs):
+        seen.update(kwargs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(synthetic, "generate_chest_xrays", spy)
+    base = ["data.n_patients=20", "data.image_size=32"]
+    data = load_data(load_config(None, base + [
+        "data.synthetic_options={normal_ctr: [0.46, 0.495], cardiomegaly_ctr: [0.505, 0.54]}"]).data)
+    assert seen["normal_ctr"] == [0.46, 0.495] and seen["cardiomegaly_ctr"] == [0.505, 0.54]
+    assert sum(len(s) for s in data.splits.values()) == 40
+    with pytest.raises(ValueError, match=r"Unknown `data.synthetic_options` key 'normal_crt'. Did you mean 'normal_ctr'"):
+        load_data(load_config(None, base + ["data.synthetic_options={normal_crt: [0.4, 0.5]}"]).data)

@@ -100,15 +100,31 @@ def split_arrays(arrays: SplitArrays, *, val_fraction, test_fraction, seed, task
     return {k: arrays.subset(np.flatnonzero(assign == k)) for k in SPLITS if k in fractions}
 
 
-def synthetic_arrays(kind: str, *, n_patients, images_per_patient, image_size, seed):
-    """Generate the phantom for ``kind``; returns (SplitArrays, class_names, task)."""
+def synthetic_arrays(kind: str, *, n_patients, images_per_patient, image_size, seed, options=None):
+    """Generate the phantom for ``kind``; returns (SplitArrays, class_names, task).
+
+    ``options`` are further keyword arguments of ``generate_chest_xrays`` (``normal_ctr``,
+    ``cardiomegaly_ctr``, ``prevalence``, ``finding_prob``, ``view``, ...).
+    """
+    import difflib
+    import inspect
+
     from heartcv.data.synthetic import generate_chest_xrays
 
     if kind not in SYNTHETIC_KINDS:
         raise ValueError(f"Expected `data.synthetic` in {SYNTHETIC_KINDS}. Received: {kind!r}")
+    options = dict(options or {})
+    allowed = set(inspect.signature(generate_chest_xrays).parameters) - {
+        "n_patients", "images_per_patient", "size", "task", "seed"}
+    for key in options:
+        if key not in allowed:
+            close = difflib.get_close_matches(key, sorted(allowed), n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise ValueError(f"Unknown `data.synthetic_options` key {key!r}.{hint} "
+                             f"Expected some of {sorted(allowed)}.")
     gen_task = "cardiomegaly" if kind == "segmentation" else kind
     d = generate_chest_xrays(n_patients=n_patients, images_per_patient=images_per_patient,
-                             size=image_size, task=gen_task, seed=seed)
+                             size=image_size, task=gen_task, seed=seed, **options)
     if kind == "segmentation":
         targets, names, task = d["heart_masks"].astype(np.float32), ["heart"], "segmentation"
     else:
@@ -157,7 +173,7 @@ def load_data(cfg) -> DataSplits:
     if cfg.source == "synthetic":
         arrays, names, task = synthetic_arrays(
             cfg.synthetic, n_patients=cfg.n_patients, images_per_patient=cfg.images_per_patient,
-            image_size=cfg.image_size, seed=cfg.seed)
+            image_size=cfg.image_size, seed=cfg.seed, options=cfg.synthetic_options)
         splits = split_arrays(arrays, val_fraction=cfg.val_fraction,
                               test_fraction=cfg.test_fraction, seed=cfg.seed, task=task)
         return DataSplits(splits, names, task, f"synthetic:{cfg.synthetic}")
