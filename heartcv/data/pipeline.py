@@ -678,6 +678,25 @@ def _will_cache(sel, size, memory_limit):
     )
 
 
+def _bundle_rows(path, split, indices, target, size, cache, memory_limit):
+    """Select a split's rows and where they come from: ``(sel, cached, images, masks)``.
+
+    A resized cache that fits in ``memory_limit`` is built later chunk by chunk from the file
+    (never holding the split at full size); otherwise a split that fits is read once into
+    memory; else its rows stream from the file. ``masks`` is None without masks.
+    """
+    with open_bundle(path) as b:
+        sel = _select(b, split, indices, target)
+        cached = bool(cache and _will_cache(sel, size, memory_limit))
+        if not cached and _split_bytes(sel) <= memory_limit:
+            images = _ArrayRows(_read_any(b.images, sel.rows))
+            masks = _ArrayRows(_read_any(b.masks, sel.rows)) if sel.use_masks else None
+            return sel, cached, images, masks
+    images = _BundleRows(path, "images", sel.rows, sel.image_shape)
+    masks = _BundleRows(path, "masks", sel.rows, sel.mask_shape) if sel.use_masks else None
+    return sel, cached, images, masks
+
+
 def dataset_from_bundle(
     path,
     split,
@@ -731,15 +750,8 @@ def dataset_from_bundle(
     """
     batch_size = _positive_int("batch_size", batch_size)
     size = _as_size(image_size)
-    with open_bundle(path) as b:
-        sel = _select(b, split, indices, target)
-        # A resized cache that fits is built chunk by chunk from the file (never holding the
-        # split at full size); otherwise a split that fits is read once; else it streams.
-        cached = cache and _will_cache(sel, size, memory_limit)
-        in_memory = not cached and _split_bytes(sel) <= memory_limit
-        if in_memory:
-            images = _read_any(b.images, sel.rows)
-            masks = _read_any(b.masks, sel.rows) if sel.use_masks else None
+    sel, _, image_rows, mask_rows = _bundle_rows(path, split, indices, target, size, cache,
+                                                 memory_limit)
     common = dict(
         batch_size=batch_size,
         size=size,
@@ -752,14 +764,7 @@ def dataset_from_bundle(
         prefetch=prefetch,
         memory_limit=memory_limit,
     )
-    n = len(sel.rows)
-    if in_memory:
-        image_rows = _ArrayRows(images)
-        mask_rows = _ArrayRows(masks) if masks is not None else None
-    else:
-        image_rows = _BundleRows(path, "images", sel.rows, sel.image_shape)
-        mask_rows = _BundleRows(path, "masks", sel.rows, sel.mask_shape) if sel.use_masks else None
-    return _build(image_rows, n, targets=sel.targets, mask_rows=mask_rows, **common)
+    return _build(image_rows, len(sel.rows), targets=sel.targets, mask_rows=mask_rows, **common)
 
 
 # --------------------------------------------------------------------------------------------
@@ -810,27 +815,14 @@ class BundleSequence(keras.utils.PyDataset):
         self.seed = seed
         self.drop_remainder = bool(drop_remainder)
         size = _as_size(image_size)
-        with open_bundle(path) as b:
-            sel = _select(b, split, indices, target)
-            self._cached = cache and _will_cache(sel, size, memory_limit)
-            in_memory = not self._cached and _split_bytes(sel) <= memory_limit
-            if in_memory:
-                images = _read_any(b.images, sel.rows)
-                masks = _read_any(b.masks, sel.rows) if sel.use_masks else None
+        sel, self._cached, self._images, self._masks = _bundle_rows(
+            path, split, indices, target, size, cache, memory_limit)
         _check_channels(channels, sel.image_shape[-1])
         self.channels = channels
         self.size = size or sel.image_shape[:2]
         self.n = len(sel.rows)
         self.targets = sel.targets
         self.use_masks = sel.use_masks
-        if in_memory:
-            self._images = _ArrayRows(images)
-            self._masks = _ArrayRows(_with_channel(masks)) if masks is not None else None
-        else:
-            self._images = _BundleRows(path, "images", sel.rows, sel.image_shape)
-            self._masks = (
-                _BundleRows(path, "masks", sel.rows, sel.mask_shape) if sel.use_masks else None
-            )
         if self._cached:
             chunks = [np.arange(s, min(s + _CHUNK, self.n)) for s in range(0, self.n, _CHUNK)]
             self._images = _ArrayRows(np.concatenate([self._load_images(c) for c in chunks]))
