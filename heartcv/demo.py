@@ -17,7 +17,6 @@ from heartcv.config import load_config
 
 AMM, GAP = "cxa_densenet121", "densenet121_gap"
 DEMO_SETTINGS = [
-    "table=Demo: cardiomegaly vs no finding on the synthetic phantom",
     "data.source=synthetic", "data.synthetic=cardiomegaly", "data.n_patients=250",
     "data.images_per_patient=2", "data.image_size=96", "data.batch_size=16",
     "data.augment.enabled=true", "data.augment.rotation_range=5",
