@@ -1,0 +1,1 @@
+"""CHD paper classifiers: VGG16 fine-tuning and VGG+Mask."""

@@ -1,0 +1,1 @@
+"""ChestX-ray14 14-label transfer-learning models (DenseNet121, ResNet50)."""

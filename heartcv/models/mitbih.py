@@ -1,0 +1,1 @@
+"""MIT-BIH single-beat image classifiers."""
