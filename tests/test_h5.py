@@ -262,7 +262,8 @@ def _with(**changes):
 ILL_CASES = [
     ("float images", _with(images=np.zeros((12, 4, 4, 1), np.float32)), TypeError,
      r"dtype uint8. Received: images.dtype=float32"),
-    ("2 channels", _with(images=np.zeros((12, 4, 4, 2), np.uint8)), ValueError, r"C in \(1, 3\)"),
+    ("2 channels", _with(images=np.zeros((12, 4, 4, 2), np.uint8)), ValueError,
+     r"C in \(1, 3, 13\)"),
     ("labels rows", _with(labels=np.zeros((11, 2))), ValueError, r"labels.shape=\(11, 2\)"),
     ("labels cols", _with(labels=np.zeros((12, 3))), ValueError, "one column per class name"),
     ("labels value", _with(labels=np.full((12, 2), 2.0)), ValueError, "values 0, 1 or NaN"),

@@ -175,12 +175,24 @@ def test_segmentation_image_and_mask_stay_aligned():
     assert_aligned(x, m)
 
 
+def test_make_dataset_passes_many_channels_through():
+    """An ECG lead volume (13 channels) is resized and augmented channel by channel."""
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (6, 16, 16, 13), dtype=np.uint8)
+    x, _ = collect(make_dataset(images, np.zeros(6), batch_size=3, image_size=16, channels=13))
+    np.testing.assert_array_equal(x, images.astype(np.float32))
+    x, _ = collect(make_dataset(images, np.zeros(6), batch_size=3, image_size=8, channels=13,
+                                training=True, seed=0, augment={"rotation_range": 10}))
+    assert x.shape == (6, 8, 8, 13)
+
+
 MAKE_ILL_CASES = [
     (dict(images=np.zeros((2, 8, 8), np.float32)), TypeError, "uint8"),
     (dict(images=np.zeros((0, 8, 8), np.uint8)), ValueError, "N > 0"),
     (dict(batch_size=0), ValueError, "batch_size"),
     (dict(image_size=(8,)), ValueError, "image_size"),
     (dict(channels=2), ValueError, "channels"),
+    (dict(images=np.zeros((2, 8, 8, 13), np.uint8), channels=3), ValueError, "13 channels"),
     (dict(targets=np.zeros(3)), ValueError, "one target per image"),
     (dict(masks=np.zeros((2, 4, 4), np.uint8)), ValueError, "masks"),
 ]

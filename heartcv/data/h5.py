@@ -9,7 +9,9 @@ Datasets (``N`` samples; every per-sample dataset has length ``N``):
 =================  ===========================  ==============================================
 name               shape / dtype                meaning
 =================  ===========================  ==============================================
-``images``         (N, H, W, C) uint8           C = 1 (grey) or 3 (RGB); chunked one image per
+``images``         (N, H, W, C) uint8           C in ``IMAGE_CHANNELS``: 1 (grey), 3 (RGB) or 13
+                                                (the lead crops of an ECG sheet, one per
+                                                channel); chunked one image per
                                                 chunk, gzip (level 1) or lzf compressed
 ``labels``         (N, K) float32               one column per ``class_names`` entry; 0/1,
                                                 NaN = unknown. multiclass: one-hot rows (or an
@@ -68,6 +70,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "TASKS",
     "SPLITS",
+    "IMAGE_CHANNELS",
     "IMAGES",
     "LABELS",
     "MASKS",
@@ -92,6 +95,7 @@ SCHEMA_VERSION = 1
 TASKS = ("binary", "multiclass", "multilabel", "segmentation")
 SPLITS = ("train", "val", "test", "")
 COMPRESSIONS = ("gzip", "lzf", None)
+IMAGE_CHANNELS = (1, 3, 13)  # grey, RGB, the 13 lead crops of a 12-lead ECG sheet
 GZIP_LEVEL = 1  # radiographs compress to ~0.68 at levels 1-6 alike; 1 is ~2.5x faster than 4
 
 IMAGES = "images"
@@ -627,9 +631,9 @@ class BundleWriter:
             raise TypeError(f"Expected `images` of dtype uint8. Received: images.dtype={arr.dtype}")
         if arr.ndim == 3:
             arr = arr[..., None]
-        if arr.ndim != 4 or arr.shape[3] not in (1, 3) or 0 in arr.shape[1:]:
+        if arr.ndim != 4 or arr.shape[3] not in IMAGE_CHANNELS or 0 in arr.shape[1:]:
             raise ValueError(
-                "Expected `images` of shape (N, H, W, C) with C in (1, 3). Received: "
+                f"Expected `images` of shape (N, H, W, C) with C in {IMAGE_CHANNELS}. Received: "
                 f"images.shape={arr.shape}"
             )
         return arr
@@ -896,9 +900,9 @@ def _validate(f, path):
         if name not in f or not isinstance(f[name], h5py.Dataset):
             fail(f"required dataset `{name}` is missing")
     images = f[IMAGES]
-    if images.ndim != 4 or images.dtype != np.uint8 or images.shape[3] not in (1, 3):
+    if images.ndim != 4 or images.dtype != np.uint8 or images.shape[3] not in IMAGE_CHANNELS:
         fail(
-            "`images` must be (N, H, W, C) uint8 with C in (1, 3); "
+            f"`images` must be (N, H, W, C) uint8 with C in {IMAGE_CHANNELS}; "
             f"found {images.shape} {images.dtype}"
         )
     n = images.shape[0]

@@ -88,12 +88,14 @@ def _as_size(image_size):
 
 
 def _check_channels(channels, source_channels):
-    if channels not in (1, 3):
-        raise ValueError(f"Expected `channels` to be 1 or 3. Received: channels={channels!r}")
-    if source_channels not in (1, 3):
+    """1 ↔ 3 converts (grey repeated, RGB → luminance); any other count passes through as is
+    (e.g. the 13 lead crops of an ECG volume)."""
+    if isinstance(channels, bool) or not isinstance(channels, (int, np.integer)) or channels < 1:
+        raise ValueError(f"Expected `channels` to be a positive int. Received: channels={channels!r}")
+    if channels != source_channels and {channels, source_channels} != {1, 3}:
         raise ValueError(
-            f"Expected images with 1 or 3 channels. "
-            f"Received: images with {source_channels} channels"
+            f"Expected `channels` equal to the images' channels, or 1 and 3 (grey ↔ RGB). "
+            f"Received: channels={channels!r} for images with {source_channels} channels"
         )
 
 
