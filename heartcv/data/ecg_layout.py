@@ -10,10 +10,15 @@ the sheet resized to 1572 rows x 2213 columns:
   ``I, aVR, V1, V4`` / ``II, aVL, V2, V5`` / ``III, aVF, V3, V6``;
 * the lead-II rhythm strip at rows ``1250:1480``, columns ``150:2125``.
 
-This module stores those boxes as fractions of the reference sheet so that the same crop fits a
-sheet of any size (the real copies re-saved at about 940 x 540 and the synthetic sheets of
-:mod:`heartcv.data.synthetic.ecg` alike), and gives the per-lead preprocessing of the paper
-(greyscale, invert, dilate, resize).
+This module stores those boxes as fractions of the reference sheet (:func:`lead_boxes`), so
+that they fit a sheet drawn in the reference layout at any size (the synthetic sheets of
+:mod:`heartcv.data.synthetic.ecg`). Copies cropped before being re-saved (the real printouts
+under ``../shared/data/ecg_khan``, about 940 x 540) have their grid elsewhere; for those
+:func:`heartcv.data.ecg_detect.detect_layout` measures the grid on the sheet and returns boxes
+placed on it (the published ones where they agree). :func:`lead_volume` does the whole chain of
+the paper on one sheet: detect, crop into 13 leads, greyscale, invert, dilate, resize, and
+stack the 13 leads as the channels of one ``(size, size, 13)`` image. :func:`draw_layout`
+draws the boxes on a sheet for a person to check.
 
 Reference:
     Khan, A. H., Hussain, M., & Malik, M. K. (2021). ECG Images dataset of Cardiac and COVID-19
@@ -95,11 +100,31 @@ def lead_boxes(height, width):
     return boxes
 
 
-def crop_leads(sheet):
+def _check_boxes(layout, height, width):
+    boxes = getattr(layout, "boxes", layout)
+    try:
+        boxes = [(str(n), int(y0), int(y1), int(x0), int(x1)) for n, y0, y1, x0, x1 in boxes]
+    except (TypeError, ValueError):
+        raise TypeError("Expected `layout` to be a SheetLayout or 13 (name, y0, y1, x0, x1) "
+                        f"boxes. Received: layout={layout!r}") from None
+    if len(boxes) != len(LEAD_NAMES):
+        raise ValueError(f"Expected {len(LEAD_NAMES)} boxes in `layout`. Received: "
+                         f"{len(boxes)} boxes")
+    for n, y0, y1, x0, x1 in boxes:
+        if not (0 <= y0 < y1 <= height and 0 <= x0 < x1 <= width):
+            raise ValueError(f"Expected every box inside the {height} x {width} sheet. "
+                             f"Received: box {n}=({y0}, {y1}, {x0}, {x1})")
+    return boxes
+
+
+def crop_leads(sheet, layout=None):
     """Cut the 13 lead images out of one ECG sheet.
 
     Args:
         sheet: Array of shape ``(H, W)`` or ``(H, W, C)`` (any dtype), one whole printout.
+        layout: None for the reference boxes (:func:`lead_boxes`: sheets drawn in the reference
+            layout), or the boxes found on this sheet: a
+            :class:`heartcv.data.ecg_detect.SheetLayout` or 13 ``(name, y0, y1, x0, x1)``.
 
     Returns:
         A list of 13 arrays (views into ``sheet``), in :data:`LEAD_NAMES` order.
@@ -111,7 +136,8 @@ def crop_leads(sheet):
             f"Received: sheet.shape={sheet.shape}"
         )
     height, width = sheet.shape[:2]
-    return [sheet[y0:y1, x0:x1] for (_, y0, y1, x0, x1) in lead_boxes(height, width)]
+    boxes = lead_boxes(height, width) if layout is None else _check_boxes(layout, height, width)
+    return [sheet[y0:y1, x0:x1] for (_, y0, y1, x0, x1) in boxes]
 
 
 def preprocess_lead(crop, size=64, dilate_kernel=3):
@@ -167,3 +193,66 @@ def preprocess_lead(crop, size=64, dilate_kernel=3):
         kernel = np.ones((int(dilate_kernel), int(dilate_kernel)), np.uint8)
         inverted = cv2.dilate(inverted, kernel, iterations=1)
     return cv2.resize(inverted, (out_w, out_h), interpolation=cv2.INTER_AREA).astype(np.uint8)
+
+
+def lead_volume(sheet, size=64, dilate_kernel=3, *, layout=None, name=None):
+    """One ECG sheet as the 13-channel lead image of the five-class ECG paper.
+
+    Finds the lead grid (:func:`heartcv.data.ecg_detect.detect_layout`, unless ``layout`` is
+    given), cuts the 13 leads (:func:`crop_leads`), preprocesses each (:func:`preprocess_lead`:
+    greyscale, invert, dilate, resize) and stacks them as channels in :data:`LEAD_NAMES` order.
+
+    Args:
+        sheet: ``(H, W)`` grey or ``(H, W, 3)`` RGB uint8, one whole printout.
+        size: Output side in pixels (the paper: 64; 28 and 96 also tried).
+        dilate_kernel: Side of the square dilation kernel (1 = none).
+        layout: Boxes already found on this sheet (skips detection).
+        name: What to call the sheet in errors (e.g. its file).
+
+    Returns:
+        uint8 array ``(size, size, 13)``: bright trace on black, channel ``i`` = lead
+        ``LEAD_NAMES[i]``.
+
+    Raises:
+        heartcv.data.ecg_detect.LayoutError: the sheet is not a 3 x 4 + 1 ECG.
+
+    Reference:
+        Paul, P., & Azad, M. T. Heart Condition Classification based on ECG Images (CSE 472
+        report, BUET): preprocessing steps 1-5.
+    """
+    if layout is None:
+        from heartcv.data.ecg_detect import detect_layout
+
+        layout = detect_layout(sheet, name=name)
+    crops = crop_leads(sheet, layout)
+    return np.stack([preprocess_lead(c, size, dilate_kernel) for c in crops], axis=-1)
+
+
+def draw_layout(sheet, layout=None, *, scale=1.0, thickness=1):
+    """A copy of ``sheet`` (RGB) with the 13 lead boxes drawn and named, for a person to check.
+
+    Args:
+        sheet: ``(H, W)`` or ``(H, W, 3)`` uint8.
+        layout: as in :func:`crop_leads` (None: the reference boxes).
+        scale: Resize factor of the returned picture.
+        thickness: Line width in pixels of the returned picture.
+
+    Returns:
+        uint8 RGB array; lead rows in alternating colours, the rhythm strip in blue.
+    """
+    sheet = np.asarray(sheet, dtype=np.uint8)
+    rgb = np.repeat(sheet[..., None], 3, axis=2) if sheet.ndim == 2 else sheet[..., :3].copy()
+    height, width = rgb.shape[:2]
+    boxes = lead_boxes(height, width) if layout is None else _check_boxes(layout, height, width)
+    if scale != 1.0:
+        rgb = cv2.resize(rgb, (max(1, round(width * scale)), max(1, round(height * scale))),
+                         interpolation=cv2.INTER_AREA)
+    colours = ((220, 30, 30), (20, 150, 40), (230, 120, 0), (30, 60, 220))
+    for i, (lead, y0, y1, x0, x1) in enumerate(boxes):
+        colour = colours[3] if i == 12 else colours[(i // 4 + i % 4) % 3]
+        p0 = (int(round(x0 * scale)), int(round(y0 * scale)))
+        p1 = (int(round((x1 - 1) * scale)), int(round((y1 - 1) * scale)))
+        cv2.rectangle(rgb, p0, p1, colour, thickness)
+        cv2.putText(rgb, lead, (p0[0] + 3, p1[1] - 4), cv2.FONT_HERSHEY_SIMPLEX, 0.4, colour, 1,
+                    cv2.LINE_AA)
+    return rgb
