@@ -4,3 +4,4 @@ from heartcv.layers.global_weighted_average_pooling import GlobalWeightedAverage
 from heartcv.layers.image_preprocessing import ImagePreprocessing  # noqa: F401
 from heartcv.layers.random_affine import RandomAffine  # noqa: F401
 from heartcv.layers.random_brightness_factor import RandomBrightnessFactor  # noqa: F401
+from heartcv.layers.mask_background import MaskBackground  # noqa: F401

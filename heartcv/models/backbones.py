@@ -118,14 +118,15 @@ def build_backbone(backbone: str, input_tensor, weights=None):
     except Exception as err:  # download failures surface as many different types
         if resolved != "imagenet":
             raise
-        home = os.environ.get("KERAS_HOME", os.path.join(os.path.expanduser("~"), ".keras"))
+        home = keras.src.backend.config.keras_home()  # what Keras resolved at import
         raise WeightsUnavailableError(
             f"Could not load ImageNet weights for {backbone}: {info.weights_file} is not in "
             f"{os.path.join(home, 'models')} and downloading it failed "
             f"({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}). "
             f"Copy the file there, or pass backbone_weights=/path/to/{info.weights_file} "
             f"(CLI: --set model.params.backbone_weights=/path/to/{info.weights_file}), "
-            f"or backbone_weights=None to train from scratch."
+            f"or backbone_weights=None (CLI: --set model.params.backbone_weights=none) to "
+            f"train from scratch."
         ) from None
 
 
