@@ -53,8 +53,10 @@ def heatmap_for(model, x: np.ndarray, method: str = "auto") -> tuple[str, np.nda
                 explain.gradcam(model, x, plus=method == "gradcam++")[0])
     if method == "saliency":
         return "saliency", explain.saliency(model, x)[0]
+    if method == "deep_taylor":
+        return "deep Taylor", explain.deep_taylor(model, x)[0]
     raise ValueError(f"Expected `method` in ('auto', 'attention', 'gradcam', 'gradcam++', "
-                     f"'saliency'). Received: method={method!r}")
+                     f"'saliency', 'deep_taylor'). Received: method={method!r}")
 
 
 def predict_image(image_path, model_path, *, out_dir=".", method="auto", alpha=0.2) -> dict:
