@@ -6,7 +6,7 @@ Each module has ``build_parser(prog)`` and ``main(argv, prog) -> exit code``; th
 
 import importlib
 
-DATASETS = ("synthetic", "cxr14", "jsrt", "chd", "ecg_khan", "mitbih")
+DATASETS = ("synthetic", "cxr14", "jsrt", "chd", "ecg_khan", "mitbih", "contours")
 
 
 def main(dataset: str, argv=None) -> int:
