@@ -70,3 +70,30 @@ def feature_model(model: keras.Model, layer_names):
     """A model mapping ``model.inputs`` to the named layers' outputs (for saliency, CAMs)."""
     outs = [model.get_layer(n).output for n in layer_names]
     return keras.Model(model.inputs, outs, name=f"{model.name}_features")
+
+
+VGG16_BLOCKS = ((1, 2, 64), (2, 2, 128), (3, 3, 256), (4, 3, 512), (5, 3, 512))
+
+
+def vgg16_encoder(x, width=1.0, batchnorm=False):
+    """VGG16's convolutional topology with the same layer names, ``width``-scaled filters.
+
+    The from-scratch CPU setting of the VGG16 models (``vgg16_unet``, ``vgg16_finetune``):
+    ``block{b}_conv{j}`` and ``block{b}_pool`` as in ``keras.applications.VGG16``; with
+    ``batchnorm`` each convolution is ``{scope}_conv`` (no bias) → ``{scope}_bn`` → a ReLU
+    named ``{scope}``, so feature layers are found by the same names.
+    """
+    for block, n_conv, filters in VGG16_BLOCKS:
+        f = max(1, int(round(filters * width)))
+        for j in range(1, n_conv + 1):
+            scope = f"block{block}_conv{j}"
+            if batchnorm:  # the ReLU carries VGG16's layer name, so skips look the same
+                x = layers.Conv2D(f, 3, padding="same", use_bias=False,
+                                  kernel_initializer="he_normal", name=f"{scope}_conv")(x)
+                x = layers.BatchNormalization(name=f"{scope}_bn")(x)
+                x = layers.Activation("relu", name=scope)(x)
+            else:
+                x = layers.Conv2D(f, 3, padding="same", activation="relu",
+                                  kernel_initializer="he_normal", name=scope)(x)
+        x = layers.MaxPooling2D(2, name=f"block{block}_pool")(x)
+    return x
