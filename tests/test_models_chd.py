@@ -71,6 +71,22 @@ def test_trainable_layers(trainable_layers):
     assert all(not model.get_layer(n).trainable for n in frozen)
 
 
+def test_scaled_batchnorm_vgg16_from_scratch():
+    """The CPU setting: VGG16's layer names at 1/8 width with BN; trainable_layers still counts
+    convolution scopes from the output."""
+    model = _vgg(backbone_weights=None, width=0.125, batchnorm=True, trainable_layers=3,
+                 hidden_units=(8,))
+    assert model.get_layer("block1_conv1_conv").filters == 8
+    assert model.get_layer("block5_conv3_conv").filters == 64
+    assert model.get_layer("block5_conv3").__class__.__name__ == "Activation"  # the ReLU
+    trainable = {layer.name for layer in model.layers if layer.trainable and layer.weights}
+    assert trainable == {"block5_conv1_conv", "block5_conv1_bn", "block5_conv2_conv",
+                         "block5_conv2_bn", "block5_conv3_conv", "block5_conv3_bn",
+                         "head_fc1", "predictions"}
+    assert model.get_layer("preprocess").mode == "unit"
+    assert "grey_to_rgb" not in [layer.name for layer in model.layers]
+
+
 @pytest.mark.parametrize("num_classes, activation",
                          [(3, "softmax"), (2, "softmax"), (1, "sigmoid")])
 def test_num_classes(num_classes, activation):
@@ -130,12 +146,14 @@ ILL_CASES = [
     ({"classifier_activation": "relu"}, r"Expected `classifier_activation`"),
     ({"backbone_weights": "/nowhere/vgg16.h5"},
      r"Backbone weights file not found: /nowhere/vgg16.h5"),
+    ({"width": 0.0}, r"Expected `width` in \(0, 1\]. Received: width=0.0"),
+    ({"width": 0.5, "backbone_weights": "imagenet"}, r"Pretrained VGG16 weights need the original"),
 ]
 
 
 @pytest.mark.parametrize("kwargs, message", ILL_CASES)
 def test_illegal_arguments(kwargs, message):
-    exc = FileNotFoundError if "backbone_weights" in kwargs else ValueError
+    exc = FileNotFoundError if str(kwargs.get("backbone_weights")).startswith("/") else ValueError
     with pytest.raises(exc, match=message):
         _vgg(**kwargs)
 

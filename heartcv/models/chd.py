@@ -27,7 +27,7 @@ from keras import layers, tree
 
 from heartcv.layers import ImagePreprocessing, MaskBackground
 from heartcv.models.backbones import BACKBONES, build_backbone
-from heartcv.models.blocks import classifier_head, default_activation, validate_common
+from heartcv.models.blocks import classifier_head, default_activation, validate_common, vgg16_encoder
 from heartcv.registry import register_model
 
 PAPER = "chd-xray-vgg-unet"
@@ -64,6 +64,8 @@ def vgg16_finetune(
     hidden_units=(256, 256),
     dropout=0.5,
     classifier_activation="auto",
+    width=1.0,
+    batchnorm=False,
     name="vgg16_finetune",
 ):
     """VGG16 with its last ``trainable_layers`` convolution layers and a new head trained.
@@ -100,6 +102,12 @@ def vgg16_finetune(
             no hidden layer).
         classifier_activation: ``"auto"`` (sigmoid for one output, softmax otherwise),
             ``"sigmoid"``, ``"softmax"``, ``"linear"`` or None.
+        width: filter multiplier of the VGG16 layers in (0, 1]. With ``width < 1`` or
+            ``batchnorm=True`` the encoder is VGG16's topology with the same layer names
+            built by ``heartcv.models.blocks.vgg16_encoder`` (from scratch only, input scaled
+            to [0, 1]): the CPU setting, since a full-width VGG16 trained from scratch is
+            too slow on a few cores and no ImageNet weights may be at hand.
+        batchnorm: BatchNormalization after every convolution (from scratch only).
         name: model name.
 
     Returns:
@@ -112,11 +120,11 @@ def vgg16_finetune(
     Input range: [0, 255] (the caffe preprocessing is a layer inside the model).
     """
     validate_common(input_shape=input_shape, num_classes=num_classes, dropout=dropout)
-    height, width, channels = input_shape
+    height, columns, channels = input_shape
     if channels not in (1, 3):
         raise ValueError(f"Expected `input_shape` with 1 (grey) or 3 channels. "
                          f"Received: input_shape={input_shape}")
-    if any(s is not None and (not isinstance(s, int) or s < 32) for s in (height, width)):
+    if any(s is not None and (not isinstance(s, int) or s < 32) for s in (height, columns)):
         raise ValueError(f"Expected `input_shape` height and width >= 32 (VGG16 pools five "
                          f"times). Received: input_shape={input_shape}")
     n_conv = len(VGG16_CONV_LAYERS)
@@ -126,21 +134,38 @@ def vgg16_finetune(
                          f"Received: trainable_layers={trainable_layers!r}")
     if pooling not in POOLINGS:
         raise ValueError(f"Expected `pooling` in {POOLINGS}. Received: pooling={pooling!r}")
-    if pooling == "flatten" and (height is None or width is None):
+    if pooling == "flatten" and (height is None or columns is None):
         raise ValueError(f"pooling='flatten' needs a fixed input size; use pooling='avg' for "
                          f"variable sizes. Received: input_shape={input_shape}")
     hidden_units = _check_hidden_units(hidden_units)
     activation = default_activation(num_classes, classifier_activation)
+    if isinstance(width, bool) or not isinstance(width, (int, float)) or not 0.0 < width <= 1.0:
+        raise ValueError(f"Expected `width` in (0, 1]. Received: width={width!r}")
+    if not isinstance(batchnorm, bool):
+        raise TypeError(f"Expected `batchnorm` to be a bool. Received: batchnorm={batchnorm!r}")
+    applications = width == 1.0 and not batchnorm
+    if not applications and backbone_weights not in (None, "none", "None"):
+        raise ValueError(
+            "Pretrained VGG16 weights need the original network (width=1.0, batchnorm=False); "
+            "a scaled or batch-normalised VGG16 is trained from scratch. Received: "
+            f"backbone_weights={backbone_weights!r}, width={width}, batchnorm={batchnorm}")
 
     inputs = keras.Input(shape=tuple(input_shape), name="image")
     x = inputs
-    if channels == 1:
+    if channels == 1 and applications:
         x = layers.Concatenate(axis=-1, name="grey_to_rgb")([inputs, inputs, inputs])
-    x = ImagePreprocessing(BACKBONES["vgg16"].preprocessing, name="preprocess")(x)
-    base = build_backbone("vgg16", x, backbone_weights)
+    mode = BACKBONES["vgg16"].preprocessing if applications else "unit"
+    x = ImagePreprocessing(mode, name="preprocess")(x)
+    if applications:
+        base = build_backbone("vgg16", x, backbone_weights)
+    else:
+        base = keras.Model(inputs, vgg16_encoder(x, width, batchnorm))  # to look layers up
     trained = set(VGG16_CONV_LAYERS[n_conv - trainable_layers:])
     for layer_name in VGG16_CONV_LAYERS:
-        base.get_layer(layer_name).trainable = layer_name in trained
+        trainable = layer_name in trained
+        for suffix in ("", "_conv", "_bn"):  # the BN variant names conv and BN per scope
+            if any(layer.name == layer_name + suffix for layer in base.layers):
+                base.get_layer(layer_name + suffix).trainable = trainable
 
     pool = {"flatten": layers.Flatten(name="head_flatten"),
             "avg": layers.GlobalAveragePooling2D(name="head_gap"),
