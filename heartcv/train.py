@@ -516,8 +516,14 @@ def train(cfg: RunConfig, *, data=None, strategy=None, extra_callbacks=(), rende
     return RunResult(run_dir, results, paths["model_h5"], paths)
 
 
-def cross_validate(cfg: RunConfig, data, run_dir: Path, *, strategy=None, render=None) -> RunResult:
-    """Patient-wise k-fold: each fold's held-out patients are its test set; mean ± sd."""
+def cross_validate(cfg: RunConfig, data, run_dir: Path, *, strategy=None, render=None,
+                   fold_hook=None) -> RunResult:
+    """Patient-wise k-fold: each fold's held-out patients are its test set; mean ± sd.
+
+    ``fold_hook(fold, model, fold_data, fold_dir) -> dict``, when given, runs after each
+    fold's evaluation; its numbers join that fold's results (aggregated like the metrics),
+    e.g. the share of saliency on the heart of the CHD reproduction.
+    """
     from heartcv import report
     from heartcv.data.sources import DataSplits, split_arrays, stratify_labels
     from heartcv.data.splits import patient_kfold
@@ -536,7 +542,10 @@ def cross_validate(cfg: RunConfig, data, run_dir: Path, *, strategy=None, render
                                data.task, f"{data.source} (fold {i}/{k})")
         fold_dir = run_dir / f"fold{i}"
         model, _ = fit_model(cfg, fold_data, fold_dir, strategy=strategy, render=render)
-        fold_results.append(evaluate_run(model, fold_data, cfg, fold_dir))
+        results = evaluate_run(model, fold_data, cfg, fold_dir)
+        if fold_hook is not None:
+            results.update(fold_hook(i, model, fold_data, fold_dir))
+        fold_results.append(results)
         keras.backend.clear_session()
     summary = report.aggregate_folds(fold_results)
     summary.update({"task": data.task, "folds": k, "model": cfg.model.name,

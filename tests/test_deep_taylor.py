@@ -248,6 +248,34 @@ def test_batchnorm_after_a_linear_conv_is_folded_into_it():
     np.testing.assert_allclose(a.relevance.sum(axis=(1, 2, 3)), np.maximum(a.scores, 0), rtol=1e-3)
 
 
+def test_one_sigmoid_unit_explains_the_predicted_class():
+    """z < 0 (the negative class) is explained as -z with the head negated, not left at 0."""
+    rng = np.random.default_rng(5)
+    inp = keras.Input((8, 8, 1), name="image")
+    x = L.Flatten(name="flat")(L.Conv2D(3, 3, activation="relu", name="conv")(inp))
+    head = L.Dense(1, activation="sigmoid", name="predictions")
+    model = keras.Model(inp, head(x))
+    images = rng.uniform(0, 255, (16, 8, 8, 1)).astype("float32")
+    features = keras.Model(inp, x)(images).numpy()
+    mean = features.mean(axis=0)
+    k = rng.normal(0, 0.2, 108)
+    k -= mean * (mean @ k) / (mean @ mean)  # zero mean logit: both signs, no bias needed
+    w = [k[:, None].astype("float32"), np.zeros(1, "float32")]
+    head.set_weights(w)
+    res = explain.deep_taylor_relevance(model, images)
+    z = features @ w[0][:, 0]
+    assert (z < 0).any() and (z > 0).any()
+    np.testing.assert_allclose(res.scores, np.abs(z), rtol=1e-4)
+    np.testing.assert_array_equal(res.class_index, (z >= 0).astype(int))
+    np.testing.assert_allclose(res.relevance.sum(axis=(1, 2, 3)), np.abs(z), rtol=1e-3)
+    head.set_weights([-w[0], w[1]])  # the negative class's evidence, explained directly
+    flipped = explain.deep_taylor_relevance(model, images[z < 0], class_index=0)
+    np.testing.assert_allclose(res.relevance[z < 0], flipped.relevance, rtol=1e-4, atol=1e-6)
+    head.set_weights(w)
+    plain = explain.deep_taylor_relevance(model, images, class_index=0)  # z itself
+    assert np.all(plain.relevance[z < 0] == 0)
+
+
 ILL_CASES = [
     (dict(pooling="max"), "pooling"),
     (dict(input_bounds=(255, 0)), "input_bounds"),

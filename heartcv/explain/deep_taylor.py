@@ -210,11 +210,15 @@ def _kernel(layer, bn=None):
     return w * scale  # per output unit: the kernel's last axis
 
 
-def _backward(layer, a, r, eps, pooling, bounds=None, bn=None):
-    """Relevance at the input of ``layer`` (input activations ``a``) from ``r`` at its output."""
+def _backward(layer, a, r, eps, pooling, bounds=None, bn=None, negate=False):
+    """Relevance at the input of ``layer`` (input activations ``a``) from ``r`` at its output.
+
+    ``negate`` flips the sign of a weight layer's kernel (the negative class of a one-unit
+    sigmoid head).
+    """
     share = lambda z: r / (z + eps)  # noqa: E731  (z >= 0 under every rule used)
     if isinstance(layer, _WEIGHT):
-        w = _kernel(layer, bn)
+        w = -_kernel(layer, bn) if negate else _kernel(layer, bn)
         if bounds is None:  # z⁺
             return a * _grad(lambda x: _linear(layer, x, ops.relu(w)), [a], share)[0]
 
@@ -251,7 +255,10 @@ def deep_taylor_relevance(model, images, class_index=None, *, input_bounds=None,
         model: a linear-chain ReLU classifier ending in a Dense ``predictions`` layer (the CHD
             paper's VGG16 models, ``keras.applications.VGG16`` heads, ...).
         images: (N, H, W[, C]) in ``input_bounds`` (grey is repeated to the model's channels).
-        class_index: class to explain, or None for each image's top class.
+        class_index: class to explain, or None for each image's top class. With one sigmoid
+            output unit, None explains the predicted class: the logit z where z >= 0, else
+            -z (the evidence for the negative class: the head's weights negated);
+            ``class_index`` 1 / 0 in the result. ``class_index=0`` explains z itself.
         input_bounds: (low, high) of the raw input for the z^B rule; None: (0, 255).
         pooling: ``"winner"`` (winner-take-all) or ``"proportional"`` for max pooling.
         batch_size: images per pass. epsilon: added to every (non-negative) denominator.
@@ -281,12 +288,23 @@ def deep_taylor_relevance(model, images, class_index=None, *, input_bounds=None,
         z = ops.convert_to_numpy(ops.matmul(acts[-1], kernel) + bias)  # the logits
         idx = class_indices(class_index, z)
         score = z[np.arange(len(idx)), idx]
-        r = tf.one_hot(idx, z.shape[-1], dtype="float32") * np.maximum(score, 0.0)[:, None]
+        negative = None
+        if class_index is None and z.shape[-1] == 1:  # one sigmoid unit: the predicted class
+            negative = score < 0
+            score = np.abs(score)
+            idx = (~negative).astype(idx.dtype)
+        r = tf.one_hot(np.zeros_like(idx) if negative is not None else idx, z.shape[-1],
+                       dtype="float32") * np.maximum(score, 0.0)[:, None]
         bounds = _bounds(chain[1:first], tuple(acts[0].shape), lo, hi, side)
         for i in range(len(chain) - 1, 0, -1):
             bn = chain[i + 1] if i + 1 < len(chain) and type(chain[i + 1]) is _BN else None
-            r = _backward(chain[i], acts[i - 1], r, epsilon, pooling,
-                          bounds if i == first else None, bn=bn)
+            args = (chain[i], acts[i - 1], r, epsilon, pooling, bounds if i == first else None)
+            if negative is not None and i == len(chain) - 1:
+                shape = (-1,) + (1,) * (len(acts[i - 1].shape) - 1)
+                r = tf.where(np.reshape(negative, shape), _backward(*args, bn=bn, negate=True),
+                             _backward(*args, bn=bn))
+            else:
+                r = _backward(*args, bn=bn)
             flat = ops.convert_to_numpy(r).reshape(len(idx), -1)
             out["tot"].setdefault(chain[i].name, []).append(flat.sum(axis=1, dtype=np.float64))
             out["min"].setdefault(chain[i].name, []).append(flat.min(axis=1))
