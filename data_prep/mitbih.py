@@ -1,4 +1,4 @@
-"""MIT-BIH Arrhythmia Database: AAMI beat counts per record set (no bundle yet).
+"""MIT-BIH Arrhythmia Database: AAMI beat counts and the single-beat image bundle.
 
 Same as ``heartcv prep mitbih …``; the logic and the full description are in
 ``heartcv/data/prepare/mitbih.py``; ``--help`` lists the options.

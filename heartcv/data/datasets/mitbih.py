@@ -26,8 +26,20 @@ recommends. Records 201 and 202 were taken from the same analog tape (the header
 says so; the MIT-BIH directory gives them one subject), yet de Chazal put 201 in DS1 and 202
 in DS2: the division is kept as published, so it is patient-disjoint except for that pair.
 
-The beat-image builder (2-D beat images for the beat-classification paper) is a later issue;
-this module reads records and beats only.
+Beat windows (:func:`beat_windows`): a fixed window of one lead around every annotated beat
+(default 0.6 s before and after the R peak, 432 samples at 360 Hz, the window of
+:mod:`heartcv.data.synthetic.beats`); beats whose window would run past either end of the
+record are dropped and counted (:func:`window_mask`). Rendering them as images and writing the
+bundle is :mod:`heartcv.data.prepare.mitbih`.
+
+Split protocols (:data:`PROTOCOLS`), assigned to every beat of :func:`beat_table`:
+    ``intra``: the beat-level ("intra-patient") split of the beat-image paper and of the
+    Kaggle beat sets it used: each beat goes to ``test`` with probability ``test_fraction``
+    (default 0.2), decided by a hash of (seed, record, sample) so a beat's split does not depend
+    on which other records are loaded. Beats of one record land in both splits, so the test
+    set shares patients with training (the leakage that makes intra-patient numbers high).
+    ``inter``: de Chazal's inter-patient division, :data:`DS1` ``train`` and :data:`DS2`
+    ``test``; the paced records are unassigned (``""``).
 
 References:
     Moody GB, Mark RG. IEEE Eng Med Biol 20(3):45-50, 2001.
@@ -55,8 +67,15 @@ __all__ = [
     "SOURCE",
     "SYMBOL_TO_AAMI",
     "Record",
+    "BEAT_CLASSES",
+    "PROTOCOLS",
+    "BeatWindows",
     "aami_counts",
     "beat_table",
+    "beat_windows",
+    "protocol_split",
+    "record_beat_windows",
+    "window_mask",
     "read_record",
     "record_set",
 ]
@@ -85,6 +104,13 @@ AAMI_MAP = {
 }
 SYMBOL_TO_AAMI = {s: c for c, symbols in AAMI_MAP.items() for s in symbols}
 RECORD_SETS = {"all": RECORDS, "DS1": DS1, "DS2": DS2, "paced": PACED_RECORDS}
+#: Label order of the beat-image paper (its Fig. 3: 0..4 = F, N, Q, S, V).
+BEAT_CLASSES = ("F", "N", "Q", "S", "V")
+PROTOCOLS = {
+    "intra": "beat-level split (intra-patient, the paper's): 80/20 by beat, records shared",
+    "inter": "inter-patient split of de Chazal et al. 2004: DS1 train, DS2 test, paced left out",
+}
+DEFAULT_WINDOW = (0.6, 0.6)  # seconds before and after the R peak
 
 
 class Record(NamedTuple):
@@ -210,3 +236,142 @@ def aami_counts(root=None, records=None, *, table=None, by_record=False):
         counts = pd.crosstab(beats["record"], beats["aami"])
         return counts.reindex(columns=list(AAMI_CLASSES), fill_value=0)
     return beats["aami"].value_counts().reindex(list(AAMI_CLASSES), fill_value=0).astype(int)
+
+
+# --------------------------------------------------------------------------------------------
+# beat windows and split protocols
+
+
+class BeatWindows(NamedTuple):
+    """Windows of one lead around beats.
+
+    ``signals`` (N, pre + post) float32 in mV, the R peak at index ``r_index``; ``beats`` the
+    :func:`beat_table` rows kept (plus ``lead``, the signal name), in the same order;
+    ``dropped`` the beat rows left out because their window runs past an end of the record;
+    ``fs`` in Hz.
+    """
+
+    signals: np.ndarray
+    beats: pd.DataFrame
+    dropped: pd.DataFrame
+    fs: float
+    r_index: int
+
+
+def _window_samples(window, fs):
+    if (not isinstance(window, (tuple, list)) or len(window) != 2
+            or not all(isinstance(w, (int, float)) and not isinstance(w, bool) for w in window)
+            or min(window) < 0 or sum(window) <= 0):
+        raise ValueError("Expected `window` as (seconds before, seconds after) the R peak, both "
+                         f">= 0 and not both 0. Received: window={window!r}")
+    return int(round(window[0] * fs)), int(round(window[1] * fs))
+
+
+def window_mask(samples, n_samples, pre, post):
+    """True where a window ``[sample - pre, sample + post)`` lies inside ``[0, n_samples)``."""
+    samples = np.asarray(samples, np.int64)
+    return (samples - pre >= 0) & (samples + post <= n_samples)
+
+
+def _channel_index(names, channel, record):
+    if isinstance(channel, (int, np.integer)) and not isinstance(channel, bool):
+        if not 0 <= int(channel) < len(names):
+            raise ValueError(f"Record {record!r} has {len(names)} signals {names}. Expected "
+                             f"`channel` in [0, {len(names)}). Received: channel={channel!r}")
+        return int(channel)
+    if isinstance(channel, str):
+        if channel not in names:
+            raise ValueError(f"Record {record!r} has no signal {channel!r}."
+                             f"{did_you_mean(channel, names)} Its signals: {names}. "
+                             f"Received: channel={channel!r}")
+        return names.index(channel)
+    raise TypeError(f"Expected `channel` as a signal index or name. Received: channel={channel!r}")
+
+
+def record_beat_windows(root, record, *, window=DEFAULT_WINDOW, channel=0, beats=None):
+    """:class:`BeatWindows` of one record.
+
+    Args:
+        root: the MIT-BIH folder.
+        record: record name.
+        window: (seconds before, seconds after) the R peak.
+        channel: signal index in file order (0: MLII except records 102, 104 and 114) or name.
+        beats: optional subset of this record's :func:`beat_table` rows (default: all beats).
+    """
+    import wfdb
+
+    base = _record_path(root, record)
+    header = wfdb.rdheader(str(base))
+    names = list(header.sig_name)
+    index = _channel_index(names, channel, str(record))
+    pre, post = _window_samples(window, float(header.fs))
+    if beats is None:
+        beats = beat_table(root, [str(record)])
+    rec = wfdb.rdrecord(str(base), channels=[index])
+    signal = np.asarray(rec.p_signal[:, 0], np.float32)
+    keep = window_mask(beats["sample"].to_numpy(), len(signal), pre, post)
+    kept = beats[keep].reset_index(drop=True).assign(lead=names[index])
+    starts = kept["sample"].to_numpy(np.int64) - pre
+    signals = signal[starts[:, None] + np.arange(pre + post)[None, :]] if len(kept) else \
+        np.zeros((0, pre + post), np.float32)
+    return BeatWindows(signals, kept, beats[~keep].reset_index(drop=True), float(header.fs), pre)
+
+
+def beat_windows(root, records=None, *, window=DEFAULT_WINDOW, channel=0):
+    """:class:`BeatWindows` of every AAMI beat of ``records`` (default all 48), one lead.
+
+    Beats closer to a record's start than ``window[0]`` or to its end than ``window[1]`` are
+    dropped and returned in ``dropped`` (72 of the 109,494 beats with the default window:
+    N 62, Q 6, V 2, S 1, F 1); ``len(beats) + len(dropped)`` equals :func:`aami_counts`.
+
+    Example:
+        >>> w = beat_windows("../shared/data/mitdb", ["100"])     # doctest: +SKIP
+        >>> w.signals.shape, w.beats["aami"].value_counts()      # doctest: +SKIP
+    """
+    if isinstance(records, str) and records in RECORD_SETS:
+        records = RECORD_SETS[records]
+    records = RECORDS if records is None else [str(r) for r in records]
+    parts = [record_beat_windows(root, r, window=window, channel=channel) for r in records]
+    return BeatWindows(np.concatenate([p.signals for p in parts]),
+                       pd.concat([p.beats for p in parts], ignore_index=True),
+                       pd.concat([p.dropped for p in parts], ignore_index=True),
+                       parts[0].fs, parts[0].r_index)
+
+
+def _hash_uniform(seed, records, samples):
+    """Uniform [0, 1) per (seed, record, sample) from a SplitMix64 hash (order-independent)."""
+    with np.errstate(over="ignore"):
+        x = (np.asarray(records, np.uint64) * np.uint64(1_000_003)
+             + np.asarray(samples, np.uint64) + np.uint64(seed) * np.uint64(0x9E3779B97F4A7C15))
+        x = x + np.uint64(0x9E3779B97F4A7C15)
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        x = x ^ (x >> np.uint64(31))
+    return (x >> np.uint64(11)).astype(np.float64) / float(2**53)
+
+
+def protocol_split(table, protocol, *, test_fraction=0.2, seed=0):
+    """Split name (``"train"``, ``"test"`` or ``""``) of every row of a :func:`beat_table`.
+
+    Args:
+        table: beat rows with ``record`` and ``sample``.
+        protocol: ``"intra"`` (beat-level, the paper's) or ``"inter"`` (DS1 / DS2), see
+            :data:`PROTOCOLS`.
+        test_fraction: intra only: the chance of each beat to be a test beat.
+        seed: intra only.
+
+    Returns:
+        str array, one entry per row.
+    """
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"Unknown split protocol.{did_you_mean(protocol, PROTOCOLS)} Expected "
+                         f"one of {list(PROTOCOLS)}. Received: protocol={protocol!r}")
+    records = table["record"].astype(str).to_numpy()
+    if protocol == "inter":
+        return np.where(np.isin(records, DS1), "train",
+                        np.where(np.isin(records, DS2), "test", "")).astype(str)
+    if not 0.0 < test_fraction < 1.0:
+        raise ValueError(f"Expected `test_fraction` in (0, 1). Received: "
+                         f"test_fraction={test_fraction}")
+    u = _hash_uniform(int(seed), records.astype(np.int64), table["sample"].to_numpy(np.int64))
+    return np.where(u < test_fraction, "test", "train").astype(str)
