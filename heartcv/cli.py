@@ -1,8 +1,9 @@
 """The ``heartcv`` command (also ``python -m heartcv``).
 
 Subcommands: ``list-models``, ``prep``, ``train``, ``evaluate``, ``predict``, ``explain``,
-``report``, ``demo``. ``main(argv)`` returns the exit code: 0 on success, 2 for bad input
-(one line on stderr naming the problem; ``--debug`` shows the traceback).
+``report``, ``leakage``, ``demo``. ``main(argv)`` returns the exit code: 0 on success, 2 for
+bad input (one line on stderr naming the problem; ``--debug`` shows the traceback), 1 when
+``leakage`` finds a patient in two splits.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-EXIT_OK, EXIT_BAD_INPUT = 0, 2
+EXIT_OK, EXIT_LEAKAGE, EXIT_BAD_INPUT = 0, 1, 2
 
 
 class CLIError(ValueError):
@@ -34,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("prep", help="convert a raw dataset (or the synthetic phantom) to an HDF5 bundle",
                        description="heartcv prep DATASET --help shows the dataset's own options.")
-    p.add_argument("dataset", help="synthetic | cxr14 | jsrt | chd | ecg_khan | mitbih")
+    p.add_argument("dataset", help="synthetic | cxr14 | jsrt | chd | contours | ecg_khan | mitbih")
     p.add_argument("args", nargs=argparse.REMAINDER, help="the dataset's options (--raw, --out, --size, ...)")
 
     p = sub.add_parser("train", help="train from a YAML config; writes a run directory")
@@ -56,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True, help="model file (.h5 or .keras)")
     p.add_argument("--out", default=".", help="folder for outputs (default: current directory)")
 
-    p = sub.add_parser("explain", help="heatmap of one image: attention, Grad-CAM(++), saliency")
+    p = sub.add_parser("explain", help="heatmap of one image: attention, Grad-CAM(++), saliency, deep Taylor")
     p.add_argument("image", help="PNG/JPG/BMP/TIFF or DICOM image")
     p.add_argument("--model", required=True, help="model file (.h5 or .keras)")
     p.add_argument("--method", default="auto",
@@ -68,6 +69,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="rewrite a run's tables from its metrics.json")
     p.add_argument("run_dir")
     p.add_argument("--expected", default=None, help="expected.csv with the paper's numbers")
+
+    p = sub.add_parser("leakage",
+                       help="check that no patient is in two splits (exit 1 if one is)")
+    p.add_argument("source", help="HDF5 bundle, or a CSV with the id and `split` columns")
+    p.add_argument("--by", default="patient_id", help="id column to intersect (default: patient_id)")
+    p.add_argument("--split-column", default="split", help="CSV split column (default: split)")
 
     p = sub.add_parser("demo", help="the main job on generated data (minutes on a CPU)")
     p.add_argument("--output-dir", default="runs", help="where the run directory goes")
@@ -168,10 +175,6 @@ def cmd_predict(args) -> int:
 def cmd_explain(args) -> int:
     from heartcv.predict import predict_image
 
-    if args.method == "deep_taylor":
-        raise CLIError("`--method deep_taylor` (LRP for the VGG models of the CHD paper) is not "
-                       "built yet: it comes with issue #5. Available: attention, gradcam, "
-                       "gradcam++, saliency.")
     result = predict_image(args.image, args.model, out_dir=args.out, method=args.method,
                            alpha=args.alpha)
     print(f"{result['heatmap']['method']} map {tuple(result['heatmap']['shape'])}")
@@ -189,6 +192,14 @@ def cmd_report(args) -> int:
     return EXIT_OK
 
 
+def cmd_leakage(args) -> int:
+    from heartcv.data.splits import format_leakage, leakage_check
+
+    report = leakage_check(args.source, by=args.by, split_column=args.split_column)
+    print(format_leakage(report))
+    return EXIT_LEAKAGE if report["leaking"] else EXIT_OK
+
+
 def cmd_demo(args) -> int:
     from heartcv.demo import run_demo
 
@@ -199,7 +210,13 @@ def cmd_demo(args) -> int:
 
 COMMANDS = {"list-models": cmd_list_models, "prep": cmd_prep, "train": cmd_train,
             "evaluate": cmd_evaluate, "predict": cmd_predict, "explain": cmd_explain,
-            "report": cmd_report, "demo": cmd_demo}
+            "report": cmd_report, "leakage": cmd_leakage, "demo": cmd_demo}
+
+
+def _weights_unavailable():
+    from heartcv.models.backbones import WeightsUnavailableError
+
+    return WeightsUnavailableError
 
 
 def main(argv=None) -> int:
@@ -217,7 +234,8 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("heartcv: interrupted", file=sys.stderr)
         return 130
-    except (CLIError, ValueError, TypeError, FileNotFoundError, KeyError) as err:
+    except (CLIError, ValueError, TypeError, FileNotFoundError, KeyError,
+            _weights_unavailable()) as err:
         if args.debug:
             raise
         msg = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__

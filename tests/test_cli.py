@@ -106,3 +106,31 @@ def test_synthetic_options_reach_the_generator_and_are_checked(monkeypatch):
     assert sum(len(s) for s in data.splits.values()) == 40
     with pytest.raises(ValueError, match=r"Unknown `data.synthetic_options` key 'normal_crt'. Did you mean 'normal_ctr'"):
         load_data(load_config(None, base + ["data.synthetic_options={normal_crt: [0.4, 0.5]}"]).data)
+
+
+def test_explain_deep_taylor_on_a_vgg_model(tmp_path, capsys):
+    from heartcv import build_model
+    from heartcv.io import save_model
+
+    model = build_model("vgg16_finetune", input_shape=(32, 32, 1), num_classes=3,
+                        backbone_weights=None, width=0.125, batchnorm=True, hidden_units=(8,))
+    save_model(model, tmp_path / "vgg.h5")
+    image = tmp_path / "x.png"
+    cv2.imwrite(str(image), (np.random.default_rng(1).random((40, 40)) * 255).astype(np.uint8))
+    assert main(["explain", str(image), "--model", str(tmp_path / "vgg.h5"),
+                 "--method", "deep_taylor", "--out", str(tmp_path / "e")]) == 0
+    out = capsys.readouterr().out
+    assert "deep Taylor map (32, 32)" in out and "wrote" in out
+
+
+def test_missing_imagenet_weights_is_bad_input_not_a_traceback(monkeypatch, capsys):
+    import heartcv.models.backbones as backbones
+
+    def unavailable(*args, **kwargs):
+        raise backbones.WeightsUnavailableError("Could not load ImageNet weights for vgg16: ...")
+
+    monkeypatch.setattr(backbones, "build_backbone", unavailable)
+    monkeypatch.setattr("heartcv.models.chd.build_backbone", unavailable)
+    assert main(["train", "--set", "model.name=vgg16_finetune", "--set", "data.image_size=32",
+                 "--set", "data.n_patients=4"]) == 2
+    assert "Could not load ImageNet weights" in capsys.readouterr().err

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping
+from pathlib import Path
 
 import numpy as np
 
@@ -281,3 +282,57 @@ def assert_disjoint(patient_ids, split=None, *, max_names=10):
         leaking,
         {k: v for k, v in report["shared"].items() if v},
     )
+
+
+def read_split_ids(path, by="patient_id", split_column="split"):
+    """``(ids, split)`` arrays from an HDF5 bundle or a CSV with ``by`` and ``split`` columns."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"Expected a bundle (.h5) or a CSV file. "
+                                f"Received: path={str(path)!r}")
+    if path.suffix.lower() in (".h5", ".hdf5"):
+        from heartcv.data.h5 import open_bundle
+
+        with open_bundle(path) as b:
+            if by != "patient_id":
+                ids = b.meta(by)
+            else:
+                ids = b.patient_id
+            return np.asarray(ids).astype(str), np.asarray(b.split).astype(str)
+    import pandas as pd
+
+    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    for col, arg in ((by, "by"), (split_column, "split_column")):
+        if col not in df.columns:
+            import difflib
+
+            close = difflib.get_close_matches(col, list(df.columns), n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise ValueError(f"{path}: no column {col!r}.{hint} "
+                             f"Received: {arg}={col!r}, columns={list(df.columns)}")
+    return df[by].to_numpy(str), df[split_column].to_numpy(str)
+
+
+def leakage_check(path, by="patient_id", split_column="split") -> dict:
+    """The set-intersection leakage check of the ChestX-ray14 transfer-learning paper: the set of ``by`` ids of each split, intersected pairwise.
+
+    Returns :func:`heartcv.data.splits.leakage_report`'s dict plus ``source`` and ``by``;
+    ``leaking`` lists the ids found in more than one split.
+    """
+    ids, split = read_split_ids(path, by, split_column)
+    return {"source": str(path), "by": by, **leakage_report(ids, split)}
+
+
+def format_leakage(report, max_ids=50) -> str:
+    """The report as text: patients and images per split, then the shared ids per pair."""
+    lines = [f"{report['source']}: {report['by']} per split"]
+    for name, s in report["splits"].items():
+        lines.append(f"  {name:<8} {s['patients']:>7} ids  {s['samples']:>8} images")
+    for pair, ids in report["shared"].items():
+        more = f", ... ({len(ids) - max_ids} more)" if len(ids) > max_ids else ""
+        shown = ", ".join(ids[:max_ids]) + more
+        lines.append(f"  {pair}: {len(ids)} shared" + (f": {shown}" if ids else ""))
+    n = len(report["leaking"])
+    lines.append(f"LEAKAGE: {n} {report['by']} value(s) in more than one split" if n
+                 else "no leakage: the splits are disjoint")
+    return "\n".join(lines)

@@ -13,6 +13,8 @@ The import path is ``heartcv.explain``; the code is split by topic:
   :func:`save_feature_grid` (the CHD paper's block5_conv1 feature grid, Fig. 6).
 - ``tfkv``: :func:`saliency_tfkv` (sensitivity analysis through tf-keras-vis, CHD Fig. 7) and
   :func:`heart_attention_share` (share of a map's mass inside the heart mask, with CI).
+- ``topk``: :func:`top_k_gradcam` and :func:`save_top_k_figure` — Grad-CAM(++) of the k most
+  probable labels of a multi-label image (the ChestX-ray14 paper's Fig. 7–8).
 
 Every map is (N, H, W) float32 in [0, 1] at the input image size (bilinear upsampling), so
 it can be scored with :mod:`heartcv.localization` against heart masks or boxes.
@@ -35,6 +37,7 @@ from heartcv.explain.figures import attention_renderer, overlay, save_overlay_gr
 from heartcv.explain.gradients import class_activation_map, gradcam, linear_gap_head, saliency
 from heartcv.explain.layer_outputs import layer_outputs, save_feature_grid
 from heartcv.explain.tfkv import heart_attention_share, saliency_tfkv
+from heartcv.explain.topk import save_top_k_figure, top_k_gradcam
 
 __all__ = [
     "DeepTaylorResult",
@@ -53,4 +56,6 @@ __all__ = [
     "saliency_tfkv",
     "save_feature_grid",
     "save_overlay_grid",
+    "save_top_k_figure",
+    "top_k_gradcam",
 ]
