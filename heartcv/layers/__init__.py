@@ -1,7 +1,9 @@
 """Custom layers, one public class per file, all registered under package ``heartcv``."""
 
+from heartcv.layers.attention_estimator import AttentionEstimator  # noqa: F401
 from heartcv.layers.global_weighted_average_pooling import GlobalWeightedAveragePooling  # noqa: F401
 from heartcv.layers.image_preprocessing import ImagePreprocessing  # noqa: F401
+from heartcv.layers.mask_background import MaskBackground  # noqa: F401
 from heartcv.layers.random_affine import RandomAffine  # noqa: F401
 from heartcv.layers.random_brightness_factor import RandomBrightnessFactor  # noqa: F401
-from heartcv.layers.mask_background import MaskBackground  # noqa: F401
+from heartcv.layers.temporal_attention import TemporalAttention  # noqa: F401
