@@ -198,4 +198,4 @@ def test_cli_help_and_list_models(capsys):
     out = capsys.readouterr().out
     assert "densenet121_gap" in out and "small_cnn" not in out
     assert main(["explain", "x.png", "--model", "m.h5", "--method", "deep_taylor"]) == 2
-    assert "issue #5" in capsys.readouterr().err
+    assert "Model file not found: m.h5" in capsys.readouterr().err
