@@ -26,6 +26,16 @@ def check_batch_size(batch_size):
     return int(batch_size)
 
 
+def check_smoothgrad(smooth_samples, noise):
+    """SmoothGrad's sample count (int >= 0; 0 = vanilla gradients) and noise level (> 0)."""
+    if isinstance(smooth_samples, bool) or not isinstance(smooth_samples, (int, np.integer)) \
+            or smooth_samples < 0:
+        raise ValueError(f"Expected `smooth_samples` to be an int >= 0. "
+                         f"Received: smooth_samples={smooth_samples!r}")
+    if not (isinstance(noise, (int, float)) and np.isfinite(noise) and noise > 0):
+        raise ValueError(f"Expected `noise` > 0. Received: noise={noise!r}")
+
+
 def prepare_images(model, images, name="images") -> np.ndarray:
     """``images`` as float32 (N, H, W, C) in the model's channel count (grey is repeated).
 

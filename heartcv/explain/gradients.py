@@ -37,7 +37,7 @@ import numpy as np
 import tensorflow as tf
 
 from heartcv.explain._common import (
-    batches, check_batch_size, class_head, class_indices, default_target_layer, get_layer,
+    batches, check_batch_size, check_smoothgrad, class_head, class_indices, default_target_layer, get_layer,
     normalize_max, prepare_images, select_scores, upsample,
 )
 
@@ -207,12 +207,7 @@ def saliency(model, images, class_index=0, smooth_samples=0, *, noise=0.15, seed
         (N, H, W) float32 in [0, 1] at the input size, each map divided by its max.
     """
     batch_size = check_batch_size(batch_size)
-    if isinstance(smooth_samples, bool) or not isinstance(smooth_samples, (int, np.integer)) \
-            or smooth_samples < 0:
-        raise ValueError(f"Expected `smooth_samples` to be an int >= 0. "
-                         f"Received: smooth_samples={smooth_samples!r}")
-    if not (isinstance(noise, (int, float)) and np.isfinite(noise) and noise > 0):
-        raise ValueError(f"Expected `noise` > 0. Received: noise={noise!r}")
+    check_smoothgrad(smooth_samples, noise)
     x = prepare_images(model, images)
     head, to_logits, out = class_head(model)
     class_indices(class_index, np.zeros((1, out.shape[-1])))

@@ -34,7 +34,8 @@ import numpy as np
 import tensorflow as tf
 
 from heartcv.explain._common import (
-    batches, check_batch_size, class_head, class_indices, normalize_max, prepare_images,
+    batches, check_batch_size, check_smoothgrad, class_head, class_indices, normalize_max,
+    prepare_images,
 )
 from heartcv.localization import localization_summary, mass_inside
 
@@ -67,12 +68,7 @@ def saliency_tfkv(model, images, class_index=None, smooth_samples=0, *, noise=0.
         (N, H, W) float32 in [0, 1]: max over channels of |mean gradient|, divided by its max.
     """
     batch_size = check_batch_size(batch_size)
-    if isinstance(smooth_samples, bool) or not isinstance(smooth_samples, (int, np.integer)) \
-            or smooth_samples < 0:
-        raise ValueError(f"Expected `smooth_samples` to be an int >= 0. "
-                         f"Received: smooth_samples={smooth_samples!r}")
-    if not (isinstance(noise, (int, float)) and np.isfinite(noise) and noise > 0):
-        raise ValueError(f"Expected `noise` > 0. Received: noise={noise!r}")
+    check_smoothgrad(smooth_samples, noise)
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
         raise TypeError(f"Expected `seed` as an int or None (it seeds NumPy's global generator, "
                         f"which tf-keras-vis uses). Received: seed={seed!r}")
