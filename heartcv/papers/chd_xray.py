@@ -317,22 +317,22 @@ def run_experiment(cls_cfg, seg_cfgs: dict, *, cohorts, out_dir, settings=tuple(
         cls_arrays = cls_arrays.subset(np.arange(len(cls_arrays)))
         cls_arrays.heart_masks = (probs[..., 0] > 0.5).astype(np.uint8)
         heart_source = f"hearts predicted by {name}"
-    masked_all = None
+    inputs = {"vgg": cls_arrays}  # what each model classifies
     if need_mask:
         print(f"\n=== masking {len(cls_arrays)} images with {mask_with}")
-        masked_all = mask_images(segs[mask_with]["model"], cls_arrays.images)
+        inputs["vgg_mask"] = cls_arrays.subset(np.arange(len(cls_arrays)))
+        inputs["vgg_mask"].images = mask_images(segs[mask_with]["model"], cls_arrays.images)
     raw_by_id = dict(zip(cls_arrays.image_id, cls_arrays.images))
     cv = {}
     for setting in settings:
-        arrays, names, task = setting_arrays(cls_arrays, class_names, SETTINGS[setting])
+        # the same rows, in the same order, for every model (so the folds are the same)
+        rows = {key: setting_arrays(inputs[key], class_names, SETTINGS[setting])
+                for key in {"vgg", *models}}
+        arrays, names, task = rows["vgg"]
         cv[setting] = {}
         fold_dirs = {}
         for key in models:
-            a = arrays
-            if key == "vgg_mask":
-                pos = {iid: k for k, iid in enumerate(cls_arrays.image_id)}
-                a = arrays.subset(np.arange(len(arrays)))
-                a.images = masked_all[[pos[i] for i in arrays.image_id]]
+            a = rows[key][0]
             slug = f"{setting.lower().replace(' ', '_')}/{key}"
             cfg = replace(cls_cfg, name=f"{out_dir.name}/{slug}", output_dir=str(out_dir.parent),
                           table=f"{MODELS[key]} {setting}")
@@ -346,18 +346,13 @@ def run_experiment(cls_cfg, seg_cfgs: dict, *, cohorts, out_dir, settings=tuple(
             res = cross_validate(cfg, data, run_dir, fold_hook=hook)
             cv[setting][key] = res.metrics
             fold_dirs[key] = run_dir / f"fold{cfg.train.folds}"
-        if fold_dirs:
-            last = np.isin(arrays.image_id, np.load(
-                next(iter(fold_dirs.values())) / "test_predictions.npz")["image_id"])
-            idx = np.flatnonzero(last)
-            images = arrays.images[idx]
-            masked = None
-            if need_mask:
-                pos = {iid: k for k, iid in enumerate(cls_arrays.image_id)}
-                masked = masked_all[[pos[i] for i in arrays.image_id[idx]]]
+        if fold_dirs:  # the last fold's test images, for the saliency / deep Taylor figure
+            shown = np.load(next(iter(fold_dirs.values())) / "test_predictions.npz")["image_id"]
+            idx = np.flatnonzero(np.isin(arrays.image_id, shown))
+            masked = rows["vgg_mask"][0].images[idx] if need_mask else None
             name = setting.lower().replace(" ", "_")
             paths[f"attention_{name}"] = _attention_figure(
-                fold_dirs, images, masked, out_dir / "figures" / f"attention_{name}.png")
+                fold_dirs, arrays.images[idx], masked, out_dir / "figures" / f"attention_{name}.png")
     md = tables_markdown(cv, expected_csv, source_label=source_label)
     seg_lines = ["| Segmenter | Dice | IoU | Test images |", "|---|---|---|---|"]
     for name, s in segs.items():
