@@ -53,3 +53,18 @@ def load_data_prep(name):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture
+def offline_keras_home(tmp_path, monkeypatch):
+    """An empty Keras home (no cached weights) and no network: downloads fail. Returns it."""
+    import keras
+
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    monkeypatch.setattr(keras.src.backend.config, "_KERAS_DIR", str(tmp_path))  # read at import
+
+    def no_network(*args, **kwargs):
+        raise OSError("network is unreachable")
+
+    monkeypatch.setattr(keras.src.utils.file_utils.urllib.request, "urlretrieve", no_network)
+    return tmp_path

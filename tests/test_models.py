@@ -106,21 +106,14 @@ def test_unknown_backbone_and_missing_weights(tmp_path):
                             backbone_weights=str(tmp_path / "nowhere.h5"))
 
 
-def test_imagenet_offline_message(tmp_path, monkeypatch):
+def test_imagenet_offline_message(offline_keras_home):
     """Offline, 'imagenet' fails with the file name and how to pass a local path."""
-    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
-    monkeypatch.setattr(keras.src.backend.config, "_KERAS_DIR", str(tmp_path))  # read at import
-
-    def no_network(*args, **kwargs):
-        raise OSError("network is unreachable")
-
-    monkeypatch.setattr(keras.src.utils.file_utils.urllib.request, "urlretrieve", no_network)
     inputs = keras.Input((32, 32, 3))
     with pytest.raises(WeightsUnavailableError) as info:
         build_backbone("vgg16", inputs, "imagenet")
     msg = str(info.value)
     assert "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5" in msg
-    assert "backbone_weights=/path/to/" in msg and str(tmp_path) in msg
+    assert "backbone_weights=/path/to/" in msg and str(offline_keras_home) in msg
 
 
 def test_local_weights_file(tmp_path):

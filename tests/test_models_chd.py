@@ -165,20 +165,13 @@ def test_fully_convolutional_with_global_pooling():
         assert model.predict(x, verbose=0).shape == (1, 3)
 
 
-def test_imagenet_offline_message(tmp_path, monkeypatch):
+def test_imagenet_offline_message(offline_keras_home):
     """Offline, the default 'imagenet' names the file and how to pass a local path or None."""
-    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
-    monkeypatch.setattr(keras.src.backend.config, "_KERAS_DIR", str(tmp_path))  # read at import
-
-    def no_network(*args, **kwargs):
-        raise OSError("network is unreachable")
-
-    monkeypatch.setattr(keras.src.utils.file_utils.urllib.request, "urlretrieve", no_network)
     with pytest.raises(WeightsUnavailableError) as info:
         heartcv.build_model("vgg16_finetune", input_shape=(SIDE, SIDE, 3))
     msg = str(info.value)
     assert "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5" in msg
-    assert str(tmp_path / "models") in msg
+    assert str(offline_keras_home / "models") in msg
     assert "backbone_weights=/path/to/vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5" in msg
     assert "backbone_weights=None" in msg
 
