@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from heartcv.config import load_config
+from heartcv.papers import experiment_parser
 from heartcv.papers.cardio_xattentionnet import MODELS, bundle_boxes, run_experiment
 
 HERE = Path(__file__).resolve().parent
@@ -26,17 +27,13 @@ QUICK = ["data.image_size=96", "data.n_patients=250", "train.epochs=6", "train.o
 
 
 def build_parser():
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = experiment_parser(__doc__)
     p.add_argument("--data", help="ChestX-ray14 Cardiomegaly bundle (data_prep/cxr14.py "
                                   "--view cardiomegaly); default: the synthetic phantom")
     p.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS, metavar="MODEL",
                    help=f"models to train, in table order (default: all eight: {' '.join(MODELS)})")
     p.add_argument("--quick", action=argparse.BooleanOptionalAction, default=False,
                    help="a CPU-sized run: 96 px, 6 epochs, Adam (see QUICK in this file)")
-    p.add_argument("--output-dir", default="runs", help="where runs go (default: runs)")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override any config value (repeatable)")
     return p
 
 

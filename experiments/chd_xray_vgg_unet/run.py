@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from heartcv.config import load_config
+from heartcv.papers import experiment_parser
 
 HERE = Path(__file__).resolve().parent
 # --quick: the phantom at 64 px; VGG16's topology at 1/8 width with BatchNorm, trained from
@@ -38,8 +39,7 @@ SEGMENTERS = ("unet", "vgg16_unet")
 def build_parser():
     from heartcv.papers.chd_xray import MODELS, SETTINGS
 
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = experiment_parser(__doc__, set_help="override a classifier config value (repeatable)")
     p.add_argument("--data", help="CHD bundle of labelled images (heartcv prep chd); "
                                   "default: the synthetic phantom")
     p.add_argument("--masks", help="with --data: the traced-heart bundle (heartcv prep chd "
@@ -54,9 +54,6 @@ def build_parser():
                    metavar="SETTING", help=f"data set settings (default: {list(SETTINGS)})")
     p.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
     p.add_argument("--folds", type=int, default=None, help="override train.folds (paper: 10)")
-    p.add_argument("--output-dir", default="runs", help="where runs go (default: runs)")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a classifier config value (repeatable)")
     p.add_argument("--seg-set", dest="seg_overrides", action="append", default=[],
                    metavar="KEY=VALUE", help="override a segmenter config value (repeatable)")
     return p

@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 from heartcv.config import load_config
+from heartcv.papers import experiment_parser
 from heartcv.data.splits import format_leakage, leakage_check
 from heartcv.papers.cxr14_transfer import ROWS, bundle_boxes, phantom_boxes, run_experiment
 
@@ -31,17 +32,13 @@ QUICK = ["data.image_size=64", "data.n_patients=100", "train.epochs=5", "train.j
 
 
 def build_parser():
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = experiment_parser(__doc__, set_help="override any config value of every row (repeatable)")
     p.add_argument("--data", help="ChestX-ray14 14-label bundle (heartcv prep cxr14 --view "
                                   "multilabel); default: the synthetic findings phantom")
     p.add_argument("--rows", nargs="+", default=list(ROWS), choices=ROWS, metavar="ROW",
                    help=f"table rows to run (default: all three: {' '.join(ROWS)})")
     p.add_argument("--quick", action=argparse.BooleanOptionalAction, default=False,
                    help="a CPU-sized run on the phantom (see QUICK in this file)")
-    p.add_argument("--output-dir", default="runs", help="where runs go (default: runs)")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override any config value of every row (repeatable)")
     return p
 
 

@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from heartcv.config import load_config
+from heartcv.papers import experiment_parser
 from heartcv.papers.ecg_images import (MODELS, drop_duplicates, leads28_volumes, make_splits,
                                        read_volume_bundle, run_experiment, synthetic_volumes)
 
@@ -26,8 +27,10 @@ QUICK = ["train.epochs=5", "ecg_attention_vgg:model.params.filters=[16,32,64,128
 
 
 def build_parser():
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = experiment_parser(
+        __doc__, set_metavar="[MODEL:]KEY=VALUE",
+        set_help="override a config value of every model, or of MODEL only (e.g. "
+                 "ecg_attention_vgg:model.params.filters=[16,32,64,128,128,128]); repeatable")
     src = p.add_mutually_exclusive_group()
     src.add_argument("--data", help="HDF5 bundle of (N, H, W, 13) lead volumes")
     src.add_argument("--leads28", help="the real 28x28 lead arrays (ecg_khan/leads28: COVID-19, "
@@ -46,12 +49,6 @@ def build_parser():
                         "labels, so no copy straddles a split (default: on)")
     p.add_argument("--bagging", type=int, default=0, metavar="N",
                    help="also train a bagging ensemble of N members per model")
-    p.add_argument("--output-dir", default="runs", help="where runs go (default: runs)")
-    p.add_argument("--set", dest="overrides", action="append", default=[],
-                   metavar="[MODEL:]KEY=VALUE",
-                   help="override a config value of every model, or of MODEL only (e.g. "
-                        "ecg_attention_vgg:model.params.filters=[16,32,64,128,128,128]); "
-                        "repeatable")
     return p
 
 

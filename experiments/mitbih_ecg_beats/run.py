@@ -12,11 +12,11 @@ protocol.json (beats selected, records shared by train and test); summary.md com
 protocols.
 """
 
-import argparse
 import sys
 from pathlib import Path
 
 from heartcv.config import load_config
+from heartcv.papers import experiment_parser
 from heartcv.data.datasets.mitbih import PROTOCOLS
 from heartcv.papers.mitbih_beats import VALIDATION, run_experiment
 
@@ -24,8 +24,7 @@ HERE = Path(__file__).resolve().parent
 
 
 def build_parser():
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = experiment_parser(__doc__)
     p.add_argument("--data", required=True, help="beat-image bundle (data_prep/mitbih.py --out)")
     p.add_argument("--config", default="configs/paper.yaml",
                    help="run config, relative to this folder or a path "
@@ -39,9 +38,6 @@ def build_parser():
     p.add_argument("--seed", type=int, default=0, help="subset seed (default 0)")
     p.add_argument("--validation", default="test", choices=VALIDATION,
                    help="validation data: the test beats, as the paper (default), or none")
-    p.add_argument("--output-dir", default="runs", help="where runs go (default: runs)")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override any config value (repeatable)")
     return p
 
 
