@@ -23,6 +23,19 @@ def _add_overrides(p):
                    help="override a config value, e.g. --set train.epochs=3 (repeatable)")
 
 
+def _prep_description() -> str:
+    """The registered datasets, one line each (the dataset modules import no TensorFlow)."""
+    from heartcv.data.datasets import list_datasets
+    from heartcv.registry import registered_datasets
+
+    names = list_datasets()
+    specs = registered_datasets()
+    width = max(len(n) for n in names)
+    lines = [f"  {n:<{width}}  {specs[n].description}" for n in names]
+    return ("heartcv prep DATASET --help shows the dataset's own options. Datasets:\n"
+            + "\n".join(lines))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="heartcv", description="Reproduce five heart-disease-from-images papers.")
@@ -32,10 +45,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("list-models", help="list registered models")
     p.add_argument("pattern", nargs="?", default="*", help="shell-style pattern, e.g. 'cxa_*'")
     p.add_argument("--task", choices=("binary", "multiclass", "multilabel", "segmentation"))
+    p.add_argument("--paper", metavar="KEY", default=None,
+                   help="only the models of one paper (its experiments/ folder name, e.g. "
+                        "chd_xray_vgg_unet)")
 
     p = sub.add_parser("prep", help="convert a raw dataset (or the synthetic phantom) to an HDF5 bundle",
-                       description="heartcv prep DATASET --help shows the dataset's own options.")
-    p.add_argument("dataset", help="synthetic | cxr14 | jsrt | chd | contours | ecg_khan | mitbih")
+                       description=_prep_description(),
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("dataset", help="a registered dataset (listed above)")
     p.add_argument("args", nargs=argparse.REMAINDER, help="the dataset's options (--raw, --out, --size, ...)")
 
     p = sub.add_parser("train", help="train from a YAML config; writes a run directory")
@@ -91,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
 def cmd_list_models(args) -> int:
     from heartcv.registry import get_spec, list_models
 
-    names = list_models(args.pattern, args.task)
+    names = list_models(args.pattern, args.task, args.paper)
     if not names:
         print(f"no registered model matches {args.pattern!r}")
         return EXIT_OK
@@ -115,40 +132,12 @@ def cmd_train(args) -> int:
     from heartcv.config import load_config
     from heartcv.train import train
 
-    cfg = load_config(args.config, args.overrides)
+    from heartcv.summary import print_summary
+
+    cfg = getattr(args, "config_loaded", None) or load_config(args.config, args.overrides)
     result = train(cfg)
     print_summary(result)
     return EXIT_OK
-
-
-def headline(metrics: dict) -> str:
-    """One line with the run's main test numbers."""
-    if metrics.get("task") == "segmentation":
-        d, i = metrics["dice"], metrics["iou"]
-        return f"test Dice {d['mean']:.3f} ± {d['sd']:.3f}, IoU {i['mean']:.3f} (n={metrics['n_samples']})"
-    parts = []
-    auc = metrics.get("auroc")
-    if isinstance(auc, dict) and isinstance(auc.get("value"), (int, float)):
-        lo, hi = auc.get("ci") or [float("nan")] * 2
-        label = "AUROC" if metrics.get("task") == "binary" else "mean AUROC"
-        parts.append(f"{label} {auc['value']:.3f} [95% CI {lo:.3f}–{hi:.3f}]")
-    acc = metrics.get("accuracy")
-    if isinstance(acc, (int, float)):
-        parts.append(f"accuracy {acc:.3f}")
-    elif isinstance(acc, dict) and "mean" in acc:
-        parts.append(f"accuracy {acc['mean']:.3f} ± {acc.get('sd', float('nan')):.3f}")
-    n = metrics.get("n_samples")
-    return "test " + ", ".join(parts) + (f" (n={n})" if n else "")
-
-
-def print_summary(result) -> None:
-    print("")
-    print(headline(result.metrics))
-    for label, key in (("run directory", "run_dir"), ("table", "table_md"), ("metrics", "metrics_json"),
-                       ("model", "model_h5"), ("figures", "figures")):
-        if result.paths.get(key):
-            print(f"{label + ':':<15}{result.paths[key]}")
-    print(f"{'tensorboard:':<15}tensorboard --logdir {result.paths['tensorboard']}")
 
 
 def cmd_evaluate(args) -> int:
@@ -208,15 +197,51 @@ def cmd_demo(args) -> int:
     return EXIT_OK
 
 
+# Commands that need no model registry (and so no TensorFlow) to run.
+LIGHT_COMMANDS = ("prep", "leakage")
+
 COMMANDS = {"list-models": cmd_list_models, "prep": cmd_prep, "train": cmd_train,
             "evaluate": cmd_evaluate, "predict": cmd_predict, "explain": cmd_explain,
             "report": cmd_report, "leakage": cmd_leakage, "demo": cmd_demo}
 
 
 def _weights_unavailable():
-    from heartcv.models.backbones import WeightsUnavailableError
+    from heartcv.errors import WeightsUnavailableError
 
     return WeightsUnavailableError
+
+
+# Arguments naming an input that must exist, checked before TensorFlow is imported, in the
+# order (and with the messages) the commands themselves would report them.
+_INPUT_ARGS = {"evaluate": ("model", "data"), "predict": ("model", "image"),
+               "explain": ("model", "image"), "report": ("run_dir",)}
+_MISSING = {"model": "Model file not found", "data": "Bundle not found",
+            "image": "Image file not found", "run_dir": "Run directory not found"}
+
+
+def _precheck(args) -> None:
+    """Input and config errors that need no TensorFlow, raised before it is imported."""
+    from pathlib import Path
+
+    for name in _INPUT_ARGS.get(args.command, ()):
+        value = getattr(args, name, None)
+        if value is not None and not Path(value).exists():
+            raise CLIError(f"{_MISSING[name]}: {value}")
+    if args.command == "train":
+        from heartcv.config import load_config
+
+        args.config_loaded = load_config(args.config, args.overrides)
+
+
+def _load_models(debug: bool) -> None:
+    """Import TensorFlow (quietly unless ``--debug``) and register every model."""
+    import heartcv
+
+    if not debug:
+        from heartcv._quiet import import_tensorflow_quietly
+
+        import_tensorflow_quietly()
+    heartcv.register_all()
 
 
 def main(argv=None) -> int:
@@ -225,11 +250,10 @@ def main(argv=None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse: --help (0) or usage errors (2)
         return int(exc.code or 0)
-    # An application entry point may set logging: TensorFlow's retracing notices are noise here.
-    import logging
-
-    logging.getLogger("tensorflow").setLevel(logging.ERROR)
     try:
+        _precheck(args)
+        if args.command not in LIGHT_COMMANDS:
+            _load_models(debug=args.debug)
         return COMMANDS[args.command](args)
     except KeyboardInterrupt:
         print("heartcv: interrupted", file=sys.stderr)

@@ -34,7 +34,7 @@ def run_demo(*, output_dir="runs", models_dir="models", quick=False, overrides=(
     """Run the demo and print where its tables, model and TensorBoard logs are."""
     from heartcv.data.sources import load_data
     from heartcv.files import atomic_copy
-    from heartcv.papers.cardio_xattentionnet import run_experiment
+    from heartcv.papers.cardio_xattentionnet.experiment import run_experiment
 
     settings = DEMO_SETTINGS + (QUICK_SETTINGS if quick else []) + [f"output_dir={output_dir}"]
     base = load_config(None, ["name=demo", *settings, *overrides])
@@ -54,7 +54,7 @@ def run_demo(*, output_dir="runs", models_dir="models", quick=False, overrides=(
 
 
 def _print_summary(exp, saved, out, elapsed):
-    from heartcv.cli import headline
+    from heartcv.summary import headline
 
     runs, loc = exp["runs"], exp["localization"]
     print("\n=== heartcv demo: results on held-out synthetic patients")

@@ -53,13 +53,6 @@ def atomic_write_text(path, text: str, *, fsync=False) -> Path:
     return Path(path)
 
 
-def atomic_write_bytes(path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` atomically; returns the path."""
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(data)
-    return Path(path)
-
-
 def atomic_write_json(path, obj) -> Path:
     """Write ``obj`` as indented JSON (floats for numpy scalars) atomically."""
     return atomic_write_text(path, json.dumps(obj, indent=2, default=float))

@@ -39,7 +39,7 @@ def heatmap_for(model, x: np.ndarray, method: str = "auto") -> tuple[str, np.nda
     ``auto``: the AMM attention map for Cardio-XAttentionNet models, else Grad-CAM.
     """
     from heartcv import explain
-    from heartcv.models.attention import ATTENTION_LAYER
+    from heartcv.models.blocks import ATTENTION_LAYER
 
     has_attention = any(layer.name == ATTENTION_LAYER for layer in model.layers)
     if method == "auto":

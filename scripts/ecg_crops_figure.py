@@ -5,8 +5,8 @@
 
 For every printout under ``--raw`` (class folders as published, see
 ``heartcv.data.datasets.ecg_khan``): the sheet at half size with the 13 boxes found by
-``heartcv.data.ecg_detect.detect_layout`` drawn and named, and beside it the 13 crops after the
-paper's preprocessing (greyscale, invert, dilate, resize; ``heartcv.data.ecg_layout.lead_volume``)
+``heartcv.papers.ecg_images_5class.detect.detect_layout`` drawn and named, and beside it the 13 crops after the
+paper's preprocessing (greyscale, invert, dilate, resize; ``heartcv.papers.ecg_images_5class.leads.lead_volume``)
 in sheet order: I aVR V1 V4 / II aVL V2 V5 / III aVF V3 V6 / rhythm strip. Check that each
 crop holds its own lead's trace and no neighbouring lead's label or trace. To keep the PNG
 small the paper grid is drawn white in the sheet pictures (not in the crops) and colours are
@@ -23,14 +23,15 @@ import numpy as np
 from PIL import Image
 
 from heartcv.data.datasets import ecg_khan
-from heartcv.data.ecg_detect import LayoutError, detect_layout
-from heartcv.data.ecg_layout import LEAD_NAMES, draw_layout, lead_volume
+from heartcv.papers.ecg_images_5class.detect import LayoutError, detect_layout
+from heartcv.papers.ecg_images_5class.layout import LEAD_NAMES, draw_layout
+from heartcv.papers.ecg_images_5class.leads import lead_volume
 from heartcv.data.images import read_image
 from heartcv.files import atomic_path
 
 CELL, GAP, LABEL, TITLE = 64, 4, 12, 18
 PAPER = 215  # grey level above which the sheet picture is drawn white
-#: Box colours of heartcv.data.ecg_layout.draw_layout, kept exact in the palette.
+#: Box colours of heartcv.papers.ecg_images_5class.layout.draw_layout, kept exact in the palette.
 BOX_COLOURS = ((220, 30, 30), (20, 150, 40), (230, 120, 0), (30, 60, 220))
 
 

@@ -5,7 +5,7 @@
 
 import argparse
 
-from heartcv.data.synthetic.ecg_figures import save_ecg_figures
+from heartcv.papers.ecg_images_5class.figures import save_ecg_figures
 from heartcv.data.synthetic.figures import save_chest_figures
 
 

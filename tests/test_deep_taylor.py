@@ -296,7 +296,7 @@ def test_bad_arguments(kwargs, message):
 
 def test_chd_vgg_models():
     """vgg16_finetune (grey → RGB → caffe → VGG16 → FC) and its VGG+Mask chain."""
-    from heartcv.models.chd import chain_mask_classifier, vgg16_finetune
+    from heartcv.papers.chd_xray_vgg_unet.models import chain_mask_classifier, vgg16_finetune
 
     keras.utils.set_random_seed(0)
     clf = vgg16_finetune(input_shape=(32, 32, 1), backbone_weights=None, trainable_layers=13,

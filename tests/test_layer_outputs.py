@@ -45,7 +45,7 @@ def test_layer_outputs_match_a_probe_model():
 
 def test_layer_outputs_errors():
     model = vgg_like()
-    with pytest.raises(ValueError, match="Did you mean: block5_conv1"):
+    with pytest.raises(ValueError, match="Did you mean 'block5_conv1'"):
         explain.layer_outputs(model, images(1), ["block5_conv"])
     with pytest.raises(TypeError, match="layer_names"):
         explain.layer_outputs(model, images(1), [])

@@ -99,7 +99,7 @@ def test_illegal_arguments(kwargs, exc, message):
 
 
 def test_unknown_backbone_and_missing_weights(tmp_path):
-    with pytest.raises(ValueError, match=r"Unknown backbone 'densenet12'.*Did you mean: densenet121"):
+    with pytest.raises(ValueError, match=r"Unknown backbone 'densenet12'.*Did you mean 'densenet121'"):
         heartcv.build_model("densenet121_gap", backbone="densenet12")
     with pytest.raises(FileNotFoundError, match=r"Backbone weights file not found: .*nowhere.h5"):
         heartcv.build_model("densenet121_gap", input_shape=(32, 32, 3),

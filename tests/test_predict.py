@@ -63,7 +63,7 @@ def test_predict_full_size_real_nih_image(cxa_model, nih_dir, tmp_path):
 
 def test_predict_dicom(cxa_model, tmp_path):
     pytest.importorskip("pydicom")
-    from tests.test_images import _write_dicom
+    from tests.data.test_images import _write_dicom
 
     ramp = np.tile(np.linspace(0, 4000, 64).astype(np.uint16), (64, 1))
     path = _write_dicom(tmp_path / "cxr.dcm", ramp, "MONOCHROME1", window=(2000, 4000))

@@ -13,12 +13,12 @@ def test_list_models_pattern_and_task():
 
 
 def test_unknown_name_suggests():
-    with pytest.raises(ValueError, match=r"Unknown model 'small_cn'.*Did you mean: small_cnn"):
+    with pytest.raises(ValueError, match=r"Unknown model 'small_cn'.*Did you mean 'small_cnn'"):
         heartcv.build_model("small_cn")
 
 
 def test_unknown_override_suggests():
-    with pytest.raises(TypeError, match=r"no argument 'dropuot'.*Did you mean: dropout"):
+    with pytest.raises(TypeError, match=r"no argument 'dropuot'.*Did you mean 'dropout'"):
         heartcv.build_model("small_cnn", dropuot=0.1)
 
 

@@ -176,7 +176,7 @@ def test_multiworker_two_local_workers_identical_weights(tmp_path):
 @pytest.mark.parametrize("argv, message", [
     (["train", "--set", "train.epoch=2"], r"Unknown config key `train.epoch`. Did you mean `train.epochs`\?"),
     (["train", "missing.yaml"], r"Config file not found: missing.yaml"),
-    (["train", "--set", "model.name=small_cn"], r"Unknown model 'small_cn'. Did you mean: small_cnn\?"),
+    (["train", "--set", "model.name=small_cn"], r"Unknown model 'small_cn'. Did you mean 'small_cnn'\?"),
     (["train", "--set", "data.source=nowhere.h5"], r"Data bundle not found: nowhere.h5"),
     (["predict", "x.png", "--model", "nothing.h5"], r"Model file not found: nothing.h5"),
 ])

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from heartcv.config import load_config
 from heartcv.papers import experiment_parser
-from heartcv.papers.cardio_xattentionnet import MODELS, bundle_boxes, run_experiment
+from heartcv.papers.cardio_xattentionnet.experiment import MODELS, bundle_boxes, run_experiment
 
 HERE = Path(__file__).resolve().parent
 # --quick: the phantom at 96 px, 6 epochs with Adam 1e-3 (SGD 1e-4 does not leave chance

@@ -37,7 +37,7 @@ SEGMENTERS = ("unet", "vgg16_unet")
 
 
 def build_parser():
-    from heartcv.papers.chd_xray import MODELS, SETTINGS
+    from heartcv.papers.chd_xray_vgg_unet.experiment import MODELS, SETTINGS
 
     p = experiment_parser(__doc__, set_help="override a classifier config value (repeatable)")
     p.add_argument("--data", help="CHD bundle of labelled images (heartcv prep chd); "
@@ -60,7 +60,7 @@ def build_parser():
 
 
 def main(argv=None) -> int:
-    from heartcv.papers import chd_xray
+    from heartcv.papers.chd_xray_vgg_unet import experiment as chd_xray
 
     args = build_parser().parse_args(argv)
     base = [f"output_dir={args.output_dir}"]

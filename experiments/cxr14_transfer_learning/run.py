@@ -20,7 +20,7 @@ from pathlib import Path
 from heartcv.config import load_config
 from heartcv.papers import experiment_parser
 from heartcv.data.splits import format_leakage, leakage_check
-from heartcv.papers.cxr14_transfer import ROWS, bundle_boxes, phantom_boxes, run_experiment
+from heartcv.papers.cxr14_transfer_learning.experiment import ROWS, bundle_boxes, phantom_boxes, run_experiment
 
 HERE = Path(__file__).resolve().parent
 # --quick: the 7-label findings phantom at 64 px (100 patients x 2 images), 5 epochs, no XLA

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from heartcv.config import load_config
 from heartcv.papers import experiment_parser
-from heartcv.papers.ecg_images import (MODELS, drop_duplicates, leads28_volumes, make_splits,
+from heartcv.papers.ecg_images_5class.experiment import (MODELS, drop_duplicates, leads28_volumes, make_splits,
                                        read_volume_bundle, run_experiment, synthetic_volumes)
 
 HERE = Path(__file__).resolve().parent

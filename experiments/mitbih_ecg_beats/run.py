@@ -18,7 +18,7 @@ from pathlib import Path
 from heartcv.config import load_config
 from heartcv.papers import experiment_parser
 from heartcv.data.datasets.mitbih import PROTOCOLS
-from heartcv.papers.mitbih_beats import VALIDATION, run_experiment
+from heartcv.papers.mitbih_ecg_beats.experiment import VALIDATION, run_experiment
 
 HERE = Path(__file__).resolve().parent
 

@@ -53,7 +53,6 @@ Example:
 from __future__ import annotations
 
 import datetime as _dt
-import difflib
 import importlib.metadata
 import json
 import os
@@ -152,9 +151,7 @@ def _heartcv_version():
         return str(getattr(sys.modules.get("heartcv"), "__version__", "unknown"))
 
 
-def _did_you_mean(value, choices):
-    close = difflib.get_close_matches(str(value), [str(c) for c in choices], n=1)
-    return f" Did you mean {close[0]!r}?" if close else ""
+from heartcv.registry import did_you_mean as _did_you_mean  # noqa: E402
 
 
 def _check_choice(name, value, choices):

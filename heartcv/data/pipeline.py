@@ -16,9 +16,10 @@ How a batch is made (:func:`make_dataset`, :func:`dataset_from_bundle`):
 3. Training only: the augmenter (:mod:`heartcv.data.augment`) on the float batch, image and
    mask together. Its layers' random parameters are drawn by a sequential ``map`` (so the
    random stream follows batch order and a seeded run repeats exactly) and the transforms
-   are applied in a parallel ``map``: ``RandomAffine``'s matrix is applied with
-   ``cv2.warpAffine`` (the same values as the layer's ``keras.ops.image.affine_transform``
-   to 2e-3 grey levels, about 4x faster on CPU, tested), other layers with their own ops.
+   are applied in a parallel ``map``: a layer with a NumPy fast path runs it in a
+   ``tf.numpy_function`` (``RandomAffine.transform_numpy``: ``cv2.warpAffine``, about 4x
+   faster on CPU than ``keras.ops.image.affine_transform`` and within 3e-3 grey levels of
+   it for 1, 3 or 4 channels, tested; see its docstring), other layers use their own ops.
    Then grey → ``channels``; ``prefetch``.
 
 Shuffling indices rather than images keeps the shuffle buffer tiny and makes the
@@ -42,7 +43,6 @@ import tensorflow as tf
 from heartcv.data.augment import augmenter_from_config
 from heartcv.data.h5 import open_bundle
 from heartcv.data.splits import assert_disjoint
-from heartcv.layers.random_affine import RandomAffine
 
 __all__ = [
     "DEFAULT_MEMORY_LIMIT",
@@ -239,85 +239,42 @@ def _resize_masks_cv2(masks, size):
     return out
 
 
-# OpenCV border modes that give keras.ops.image.affine_transform's fill modes. ("wrap" is
-# left to TensorFlow: its bilinear samples across the seam differ from BORDER_WRAP.)
-_CV2_BORDERS = {
-    "nearest": cv2.BORDER_REPLICATE,  # a a a | a b c d | d d d
-    "constant": cv2.BORDER_CONSTANT,  # k k k | a b c d | k k k
-    "reflect": cv2.BORDER_REFLECT,  # c b a | a b c d | d c b
-}
+# A layer may apply its transform to NumPy batches faster than with its own ops
+# (``RandomAffine``: OpenCV); it says so with a true ``numpy_fast_path`` and offers
+# ``transform_numpy(images, transformation, segmentation_masks=None) -> (images, masks)``.
 
 
-def _warp_cv2(images, matrices, fill_mode, fill_value, threshold=False):
-    """``keras.ops.image.affine_transform(..., interpolation="bilinear")`` with OpenCV.
-
-    Same output-to-input matrices and fill modes, same values (measured: within 2e-3 grey
-    levels of TensorFlow's ``ImageProjectiveTransformV3`` on float32 images, identical
-    thresholded masks), about 4x faster on CPU and it releases the GIL, so parallel
-    ``tf.data`` calls use every core.
-
-    Args:
-        images: float32 ``(N, H, W, C)``.
-        matrices: ``(N, 8)`` rows ``[a0, a1, a2, b0, b1, b2, 0, 0]``.
-        fill_mode: one of ``_CV2_BORDERS``.
-        fill_value: value outside the image for ``"constant"``.
-        threshold: return ``warped >= 0.5`` (for 0/1 masks).
-    """
-    images = np.asarray(images, dtype=np.float32)
-    n, h, w, c = images.shape
-    out = np.empty((n, h, w, c), dtype=np.float32)
-    flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
-    border = _CV2_BORDERS[fill_mode]
-    value = (float(fill_value),) * 4
-    for i in range(n):
-        m = np.asarray(matrices[i, :6], dtype=np.float64).reshape(2, 3)
-        for start in range(0, c, 4):  # OpenCV warps up to 4 channels at once
-            src = np.ascontiguousarray(images[i, :, :, start : start + 4])
-            warped = cv2.warpAffine(
-                src, m, (w, h), flags=flags, borderMode=border, borderValue=value
-            )
-            out[i, :, :, start : start + 4] = warped.reshape(h, w, -1)
-    if threshold:
-        out = (out >= 0.5).astype(np.float32)
-    return out
-
-
-def _opencv_warps(layer):
-    """Whether the pipelines warp ``layer``'s transforms with OpenCV instead of its own ops."""
-    return (
-        isinstance(layer, RandomAffine)
-        and layer.interpolation == "bilinear"
-        and layer.fill_mode in _CV2_BORDERS
-    )
+def _numpy_fast_path(layer):
+    return bool(getattr(layer, "numpy_fast_path", False))
 
 
 def _apply_layer_tf(layer, x, masks, transformation):
-    """Apply one drawn transform inside tf.data (OpenCV for ``RandomAffine``)."""
-    if not _opencv_warps(layer):
+    """Apply one drawn transform inside tf.data (the layer's NumPy fast path if it has one)."""
+    if not _numpy_fast_path(layer):
         x = layer.transform_images(x, transformation, training=True)
         if masks is not None:
             masks = layer.transform_segmentation_masks(masks, transformation, training=True)
         return x, masks
 
-    def warp(images, matrices, fill_value, threshold):
-        out = tf.numpy_function(
-            lambda a, b: _warp_cv2(a, b, layer.fill_mode, fill_value, threshold),
-            [images, matrices],
-            tf.float32,
-            stateful=False,
-        )
-        out.set_shape(images.shape)
-        return out
+    seg = masks is not None
+    inputs = [tf.cast(x, tf.float32)] + ([tf.cast(masks, tf.float32)] if seg else [])
 
-    matrix = transformation["matrix"]
-    x = warp(tf.cast(x, tf.float32), matrix, layer.fill_value, False)
-    if masks is not None:
-        masks = warp(tf.cast(masks, tf.float32), matrix, 0.0, True)
-    return x, masks
+    def run(*arrays):
+        batches, flat = arrays[: len(inputs)], arrays[len(inputs) :]
+        t = tf.nest.pack_sequence_as(transformation, list(flat))
+        images, warped = layer.transform_numpy(batches[0], t, batches[1] if seg else None)
+        return [images, warped] if seg else [images]
+
+    out = tf.numpy_function(
+        run, inputs + tf.nest.flatten(transformation), [tf.float32] * len(inputs), stateful=False
+    )
+    for tensor, like in zip(out, inputs):
+        tensor.set_shape(like.shape)
+    return out[0], (out[1] if seg else None)
 
 
 def _augment_np(augmenter, x, masks):
-    """Run the augmenter eagerly on NumPy batches (OpenCV for ``RandomAffine``)."""
+    """Run the augmenter eagerly on NumPy batches (NumPy fast paths where layers have one)."""
     layers = _two_phase_layers(augmenter, masks is not None)
     if not layers:
         if masks is None:
@@ -330,11 +287,8 @@ def _augment_np(augmenter, x, masks):
     for layer in layers:
         data = x if masks is None else {"images": x, "segmentation_masks": masks}
         t = layer.get_random_transformation(data, training=True)
-        if _opencv_warps(layer):
-            matrix = keras.ops.convert_to_numpy(t["matrix"])
-            x = _warp_cv2(x, matrix, layer.fill_mode, layer.fill_value)
-            if masks is not None:
-                masks = _warp_cv2(masks, matrix, layer.fill_mode, 0.0, threshold=True)
+        if _numpy_fast_path(layer):
+            x, masks = layer.transform_numpy(x, t, masks)
         else:
             x = keras.ops.convert_to_numpy(layer.transform_images(x, t, training=True))
             if masks is not None:
@@ -781,7 +735,8 @@ class BundleSequence(keras.utils.PyDataset):
     shrinking, ``INTER_LINEAR`` otherwise), so values differ from the ``tf.data`` path by a
     few grey levels; shapes, order (without shuffling) and targets are the same.
     Augmentation draws each layer's random transform eagerly (any backend) and applies it
-    as the ``tf.data`` path does (OpenCV for ``RandomAffine``, the layer's ops otherwise).
+    as the ``tf.data`` path does (``RandomAffine.transform_numpy``'s OpenCV warp, the
+    layers' ops otherwise).
     The shuffle is NumPy's (seeded by ``(seed, epoch)``), not tf.data's, so the training
     order differs from :func:`dataset_from_bundle`'s. With ``workers > 1`` the augmenter's
     random stream is shared by threads, so augmented batches are not reproducible.

@@ -11,6 +11,7 @@ import dataclasses
 from pathlib import Path
 
 import numpy as np
+from heartcv.registry import did_you_mean
 
 SPLITS = ("train", "val", "test")
 SYNTHETIC_KINDS = ("cardiomegaly", "chd", "findings", "view", "segmentation")
@@ -106,7 +107,6 @@ def synthetic_arrays(kind: str, *, n_patients, images_per_patient, image_size, s
     ``options`` are further keyword arguments of ``generate_chest_xrays`` (``normal_ctr``,
     ``cardiomegaly_ctr``, ``prevalence``, ``finding_prob``, ``view``, ...).
     """
-    import difflib
     import inspect
 
     from heartcv.data.synthetic import generate_chest_xrays
@@ -118,8 +118,7 @@ def synthetic_arrays(kind: str, *, n_patients, images_per_patient, image_size, s
         "n_patients", "images_per_patient", "size", "task", "seed"}
     for key in options:
         if key not in allowed:
-            close = difflib.get_close_matches(key, sorted(allowed), n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
+            hint = did_you_mean(key, sorted(allowed))
             raise ValueError(f"Unknown `data.synthetic_options` key {key!r}.{hint} "
                              f"Expected some of {sorted(allowed)}.")
     gen_task = "cardiomegaly" if kind == "segmentation" else kind

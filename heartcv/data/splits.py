@@ -304,10 +304,9 @@ def read_split_ids(path, by="patient_id", split_column="split"):
     df = pd.read_csv(path, dtype=str, keep_default_na=False)
     for col, arg in ((by, "by"), (split_column, "split_column")):
         if col not in df.columns:
-            import difflib
+            from heartcv.registry import did_you_mean
 
-            close = difflib.get_close_matches(col, list(df.columns), n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
+            hint = did_you_mean(col, df.columns)
             raise ValueError(f"{path}: no column {col!r}.{hint} "
                              f"Received: {arg}={col!r}, columns={list(df.columns)}")
     return df[by].to_numpy(str), df[split_column].to_numpy(str)

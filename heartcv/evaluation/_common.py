@@ -1,6 +1,5 @@
 """Shared argument checks, JSON-safe conversion and atomic writes for evaluation and reports."""
 
-import difflib
 import math
 from pathlib import Path
 
@@ -11,10 +10,7 @@ import numpy as np
 TASKS = ("binary", "multiclass", "multilabel")
 
 
-def did_you_mean(name, choices):
-    """Return `` Did you mean 'x'?`` for the closest of ``choices``, or an empty string."""
-    close = difflib.get_close_matches(str(name), [str(c) for c in choices], n=1, cutoff=0.5)
-    return f" Did you mean {close[0]!r}?" if close else ""
+from heartcv.registry import did_you_mean  # noqa: E402,F401  (the one helper, re-exported)
 
 
 def check_task(task):

@@ -6,13 +6,13 @@ model's tensors (sharing its weights) and may use TensorFlow's ``GradientTape`` 
 
 from __future__ import annotations
 
-import difflib
 
 import cv2
 import keras
 import numpy as np
 
 from heartcv.models.backbones import BACKBONES
+from heartcv.registry import did_you_mean
 
 PREDICTIONS = "predictions"  # the last layer of every heartcv classifier
 _LOGIT_ACTIVATIONS = ("sigmoid", "softmax", "linear")
@@ -71,8 +71,7 @@ def get_layer(model, name, argument="layer"):
     """``model.get_layer(name)`` with a did-you-mean error."""
     names = [layer.name for layer in model.layers]
     if name not in names:
-        close = difflib.get_close_matches(str(name), names, n=3, cutoff=0.6)
-        hint = f" Did you mean: {', '.join(close)}?" if close else ""
+        hint = did_you_mean(name, names, cutoff=0.6)
         raise ValueError(f"Model {model.name!r} has no layer {name!r}.{hint} "
                          f"Received: {argument}={name!r}")
     return model.get_layer(name)

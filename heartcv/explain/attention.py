@@ -12,7 +12,7 @@ import keras
 import numpy as np
 
 from heartcv.explain._common import batches, check_batch_size, prepare_images, upsample
-from heartcv.models import attention_model
+from heartcv.models.blocks import attention_model
 
 
 def attention_maps(model, images, *, batch_size=8):

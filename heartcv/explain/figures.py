@@ -18,7 +18,7 @@ from heartcv.callbacks import overlay_heatmap as overlay  # noqa: F401  (re-expo
 from heartcv.explain._common import normalize_max, prepare_images, upsample
 from heartcv.explain.attention import attention_maps
 from heartcv.explain.gradients import feature_tensor, gradcam_raw
-from heartcv.models.attention import ATTENTION_LAYER
+from heartcv.models.blocks import ATTENTION_LAYER
 
 ALPHA = 0.2  # the paper's overlay intensity
 

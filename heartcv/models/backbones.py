@@ -8,9 +8,9 @@ by NAME (skip connections and Grad-CAM targets are looked up by name, never by i
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import os
 from pathlib import Path
+from typing import Any
 
 import keras
 
@@ -31,23 +31,35 @@ def _register_keras_application_layers() -> None:
 _register_keras_application_layers()
 
 
-class WeightsUnavailableError(RuntimeError):
-    """Pretrained weights could not be found locally nor downloaded."""
+from heartcv.errors import WeightsUnavailableError  # noqa: E402,F401  (raised here; CLI catches it)
+from heartcv.registry import did_you_mean
 
 
 @dataclasses.dataclass(frozen=True)
 class BackboneInfo:
-    constructor: str  # attribute of keras.applications
+    """One entry of :data:`BACKBONES`: adding a backbone is adding one of these.
+
+    ``constructor`` is the name of a ``keras.applications`` function, or any callable with
+    its signature (``include_top``, ``weights``, ``input_tensor``) returning a model whose
+    output is the last of ``feature_layers``. Every backbone-taking builder (``cxa_*``,
+    ``*_gap``, ``cxr14_*`` with ``backbone=``) builds with every entry; ``classification``
+    says whether the Cardio-XAttentionNet paper registers its ``cxa_<key>`` / ``<key>_gap``
+    variants for it.
+    """
+
+    constructor: Any  # attribute name of keras.applications, or a callable
     preprocessing: str  # ImagePreprocessing mode
     weights_file: str  # file name in ~/.keras/models (KERAS_HOME)
     feature_layers: tuple[str, ...]  # shallow → deep; the last is the backbone's output
     min_size: int = 32
+    classification: bool = True
 
 
 BACKBONES: dict[str, BackboneInfo] = {
     "vgg16": BackboneInfo(
         "VGG16", "caffe", "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
         ("block1_conv2", "block2_conv2", "block3_conv3", "block4_conv3", "block5_conv3"),
+        classification=False,
     ),
     "resnet50": BackboneInfo(
         "ResNet50", "caffe", "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5",
@@ -70,10 +82,29 @@ BACKBONES: dict[str, BackboneInfo] = {
 }
 
 
+_LISTENERS: list = []
+
+
+def on_backbone_registered(callback) -> None:
+    """Call ``callback(key)`` for every backbone added later by :func:`register_backbone`."""
+    _LISTENERS.append(callback)
+
+
+def register_backbone(key: str, info: BackboneInfo) -> None:
+    """Add ``info`` to :data:`BACKBONES` as ``key`` and tell the families that build on every
+    backbone (so ``cxa_<key>`` and ``<key>_gap`` are registered with no other edit)."""
+    if not isinstance(info, BackboneInfo):
+        raise TypeError(f"Expected a BackboneInfo. Received: info={info!r}")
+    if key in BACKBONES and BACKBONES[key] != info:
+        raise ValueError(f"Backbone {key!r} is already in the table.")
+    BACKBONES[key] = info
+    for callback in _LISTENERS:
+        callback(key)
+
+
 def get_backbone_info(name: str) -> BackboneInfo:
     if name not in BACKBONES:
-        close = difflib.get_close_matches(str(name), BACKBONES, n=2, cutoff=0.5)
-        hint = f" Did you mean: {', '.join(close)}?" if close else ""
+        hint = did_you_mean(name, BACKBONES)
         raise ValueError(
             f"Unknown backbone {name!r}.{hint} Expected one of {sorted(BACKBONES)}. "
             f"Received: backbone={name!r}"
@@ -112,7 +143,8 @@ def build_backbone(backbone: str, input_tensor, weights=None):
     """
     info = get_backbone_info(backbone)
     resolved = resolve_weights(backbone, weights)
-    ctor = getattr(keras.applications, info.constructor)
+    ctor = (info.constructor if callable(info.constructor)
+            else getattr(keras.applications, info.constructor))
     try:
         return ctor(include_top=False, weights=resolved, input_tensor=input_tensor)
     except Exception as err:  # download failures surface as many different types

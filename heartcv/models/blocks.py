@@ -66,12 +66,6 @@ def freeze(model_or_layers, trainable=False):
     return model_or_layers
 
 
-def feature_model(model: keras.Model, layer_names):
-    """A model mapping ``model.inputs`` to the named layers' outputs (for saliency, CAMs)."""
-    outs = [model.get_layer(n).output for n in layer_names]
-    return keras.Model(model.inputs, outs, name=f"{model.name}_features")
-
-
 VGG16_BLOCKS = ((1, 2, 64), (2, 2, 128), (3, 3, 256), (4, 3, 512), (5, 3, 512))
 
 
@@ -97,3 +91,20 @@ def vgg16_encoder(x, width=1.0, batchnorm=False):
                                   kernel_initializer="he_normal", name=scope)(x)
         x = layers.MaxPooling2D(2, name=f"block{block}_pool")(x)
     return x
+
+
+#: Name of the attention-map layer (the AMM's sigmoid map W, (batch, h, w, 1)) that
+#: attention_model and the explainers look up.
+ATTENTION_LAYER = "amm_attention"
+
+
+def attention_model(model: keras.Model) -> keras.Model:
+    """Companion model returning ``[predictions, attention map W]`` (shares the weights)."""
+    try:
+        att = model.get_layer(ATTENTION_LAYER)
+    except ValueError:
+        raise ValueError(
+            f"Model {model.name!r} has no attention layer {ATTENTION_LAYER!r}: only "
+            f"Cardio-XAttentionNet models (cxa_*) have attention maps."
+        ) from None
+    return keras.Model(model.inputs, [model.output, att.output], name=f"{model.name}_attention")

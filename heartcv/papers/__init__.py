@@ -1,6 +1,41 @@
-"""Per-paper experiment logic, called by ``experiments/<paper>/run.py`` and the demo."""
+"""One package per reproduced paper, keyed by its ``experiments/`` folder name.
+
+``heartcv/papers/<key>/__init__.py`` registers the paper's ``Paper`` record (light: no Keras)
+and names its model modules in ``MODEL_MODULES``; :func:`import_models` imports those (what
+``import heartcv`` does), so the builders register themselves. ``<key>/experiment.py`` holds
+the logic its ``experiments/<key>/run.py`` calls; ``<key>/prep.py``, where present, registers
+the ``heartcv prep`` conversions the paper owns. Shared code never imports a paper.
+"""
 
 import argparse
+import importlib
+import importlib.util
+import pkgutil
+
+
+def paper_keys() -> list[str]:
+    """The paper packages under ``heartcv/papers`` (found on disk, not listed by hand)."""
+    return sorted(m.name for m in pkgutil.iter_modules(__path__) if m.ispkg)
+
+
+def import_papers() -> list:
+    """Import every paper package (registers the ``Paper`` records); returns the modules."""
+    return [importlib.import_module(f"{__name__}.{key}") for key in paper_keys()]
+
+
+def import_models() -> None:
+    """Import every paper's model modules, so their builders are registered."""
+    for package in import_papers():
+        for module in getattr(package, "MODEL_MODULES", ()):
+            importlib.import_module(f"{package.__name__}.{module}")
+
+
+def import_prep_modules() -> None:
+    """Import the ``prep`` module of every paper that has one (registers its datasets)."""
+    for key in paper_keys():
+        name = f"{__name__}.{key}.prep"
+        if importlib.util.find_spec(name) is not None:
+            importlib.import_module(name)
 
 
 def experiment_parser(doc: str, *, set_help="override any config value (repeatable)",

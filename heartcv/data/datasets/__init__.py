@@ -27,12 +27,17 @@ Modules:
     ecg_khan: ECG printouts of Khan et al. (Data in Brief 2021) and their 13-lead crops.
     mitbih: MIT-BIH Arrhythmia Database beats with AAMI classes (read with ``wfdb``).
 
-Import the module you need (``from heartcv.data.datasets import cxr14``); this package
-imports none of them eagerly.
+Each module also registers its ``heartcv prep`` conversion (reader + options) with
+``heartcv.registry.register_dataset``; :func:`list_datasets` / :func:`get_dataset` import the
+modules of this folder (and the ``prep`` modules of the papers that own a conversion) to read
+that registry, so adding a dataset is adding one file here. Import the module you need
+(``from heartcv.data.datasets import cxr14``); this package imports none of them eagerly.
+Modules whose names start with ``_`` are helpers, not datasets.
 """
 
-import difflib
+import importlib
 import os
+import pkgutil
 from pathlib import Path
 
 import numpy as np
@@ -40,7 +45,8 @@ import pandas as pd
 
 __all__ = [
     "BOX_COLUMNS",
-    "DATASETS",
+    "get_dataset",
+    "list_datasets",
     "INDEX_COLUMNS",
     "SPLITS",
     "TASKS",
@@ -55,17 +61,13 @@ __all__ = [
     "validate_index",
 ]
 
-DATASETS = ("cxr14", "chd", "jsrt", "ecg_khan", "mitbih")
 INDEX_COLUMNS = ("image_id", "path", "patient_id")
 SPLITS = ("train", "val", "test")
 TASKS = ("binary", "multiclass", "multilabel", "segmentation")
 BOX_COLUMNS = ("image_id", "label", "x", "y", "w", "h")
 
 
-def did_you_mean(name, choices):
-    """Return ``" Did you mean 'x'?"`` for the closest of ``choices``, or ``""``."""
-    close = difflib.get_close_matches(str(name), [str(c) for c in choices], n=1)
-    return f" Did you mean '{close[0]}'?" if close else ""
+from heartcv.registry import did_you_mean  # noqa: E402  (the one helper, re-exported)
 
 
 def require_dir(path, name="raw_dir"):
@@ -246,3 +248,41 @@ def assign_split(index, *, seed, fractions=None, stratify="auto"):
         df.attrs = dict(index.attrs, split_source=f"patient-wise, seed={seed}")
     assert_disjoint(df["patient_id"].to_numpy(), df["split"].to_numpy())
     return df
+
+
+def _import_dataset_modules() -> None:
+    for info in pkgutil.iter_modules(__path__):
+        if not info.name.startswith("_"):
+            importlib.import_module(f"{__name__}.{info.name}")
+    from heartcv.papers import import_prep_modules  # papers that own a conversion
+
+    import_prep_modules()
+
+
+def list_datasets() -> list[str]:
+    """Sorted names of the datasets ``heartcv prep`` converts (read from the registry)."""
+    from heartcv.registry import registered_datasets
+
+    _import_dataset_modules()
+    return sorted(registered_datasets())
+
+
+def get_dataset(name: str):
+    """The registered :class:`heartcv.registry.DatasetSpec` of ``name``.
+
+    Raises:
+        ValueError: unknown name, with close matches.
+    """
+    from heartcv.registry import did_you_mean as _hint, registered_datasets
+
+    names = list_datasets()
+    if name not in names:
+        raise ValueError(f"Unknown dataset {name!r}.{_hint(name, names)} "
+                         f"Expected one of {names}. Received: dataset={name!r}")
+    return registered_datasets()[name]
+
+
+def __getattr__(name):  # ``DATASETS`` was a hand-written tuple before the registry
+    if name == "DATASETS":
+        return tuple(list_datasets())
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

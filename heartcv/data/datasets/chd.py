@@ -43,7 +43,6 @@ Reference:
     the stored text begins at the abstract, without title or authors).
 """
 
-import difflib
 import logging
 import re
 from pathlib import Path
@@ -54,6 +53,10 @@ import pandas as pd
 
 from heartcv.data.datasets import did_you_mean, finalize_index, require_dir, require_file
 from heartcv.files import atomic_write_image, atomic_write_text
+import argparse
+from heartcv.data.datasets._prep import convert, dataset_parser, run
+from heartcv.data.datasets import assign_split
+from heartcv.registry import register_dataset
 
 __all__ = [
     "DISEASES",
@@ -141,8 +144,7 @@ def _as_choice(values, allowed, name):
     out = []
     for v in values:
         if str(v).lower() not in lookup:
-            close = difflib.get_close_matches(str(v).lower(), list(lookup), n=1)
-            hint = f" Did you mean {lookup[close[0]]!r}?" if close else ""
+            hint = did_you_mean(v, lookup.values(), ignore_case=True)
             raise ValueError(f"Unknown value in `{name}`; expected some of {list(allowed)}."
                              f"{hint} Received: {name}={values!r}")
         out.append(lookup[str(v).lower()])
@@ -450,3 +452,55 @@ def segmentation_index(index, mask_dir, *, strict=True, overwrite=False):
     attrs["untraced"] = int(len(df) - len(kept))
     return finalize_index(kept, class_names=df.attrs["class_names"], task="segmentation",
                           source=df.attrs["source"], **attrs)
+
+
+# ----------------------------------------------------------------------------- heartcv prep chd
+
+PREP_DOC = '''Congenital heart disease chest X-rays -> heartcv HDF5 bundle (classification or heart masks).
+
+    python data_prep/chd.py --raw CHD_DIR --out data/chd_320.h5 --classes normal VSD ASD
+    python data_prep/chd.py --raw CHD_DIR --out data/chd_heart_320.h5 --masks CHD_DIR/masks
+
+Images are named ``<disease>_<source>_<patient>_<view>[_<n>].<ext>`` with an optional heart
+polygon ``.txt`` beside each (see ``heartcv.data.datasets.chd``). With ``--masks`` the
+traced images only are written, with their traces rendered to masks in that folder (task
+"segmentation", for the U-Net); otherwise all images with their disease labels. The split is
+seeded and patient-wise (72/8/20, stratified on the disease): frontal and lateral views of a
+patient stay together. Counts per class and split are printed at the end.
+'''
+
+PROG = "heartcv prep chd"
+
+
+def build_parser(prog=PROG):
+    p = dataset_parser(prog, PREP_DOC, raw_help="folder searched recursively for the images",
+                       epilog="See data_prep/README.md for the file-name convention.")
+    p.add_argument("--classes", nargs="+", default=list(DISEASES),
+                   help=f"diseases to keep, in label order (default: {' '.join(DISEASES)})")
+    p.add_argument("--views", nargs="+", default=None, choices=VIEWS,
+                   help="views to keep (default: both)")
+    p.add_argument("--sources", nargs="+", default=None, help="sources to keep (default: all)")
+    p.add_argument("--masks", default=None,
+                   help="render the traces into this folder and write a segmentation bundle")
+    p.add_argument("--strict", action=argparse.BooleanOptionalAction, default=True,
+                   help="fail on file names or traces that do not parse (default on)")
+    return p
+
+
+def main(argv=None, prog=PROG) -> int:
+    args = build_parser(prog).parse_args(argv)
+
+    def work():
+        index = chd_index(args.raw, class_names=args.classes, views=args.views,
+                              sources=args.sources, strict=args.strict)
+        if args.masks is not None:
+            index = segmentation_index(index, args.masks, strict=args.strict)
+        if index.attrs.get("unparsed"):
+            print(f"skipped {len(index.attrs['unparsed'])} file(s) whose names do not parse")
+        convert(assign_split(index, seed=args.seed, stratify="disease"), args)
+
+    return run(prog, args, work)
+
+
+register_dataset("chd", main=main, build_parser=build_parser, reader=chd_index,
+                 description="congenital heart disease X-rays (file-name convention) + heart traces", module=__name__)

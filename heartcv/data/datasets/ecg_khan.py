@@ -3,7 +3,7 @@
 Scanned 12-lead ECG printouts (about 2213x1572 px JPEGs), one folder per class, one printout
 per patient record. Used by the five-class ECG-image paper (Paul & Azad, "Heart Condition
 Classification based on ECG Images"), which cuts every sheet into 13 lead images (12 leads +
-the rhythm strip, see :mod:`heartcv.data.ecg_layout`).
+the rhythm strip, see :mod:`heartcv.papers.ecg_images_5class.layout`).
 
 Where to get it:
     Mendeley Data, doi:10.17632/gwbz3fsgp8 (terms on that page); the four cardiac classes
@@ -58,6 +58,53 @@ import numpy as np
 import pandas as pd
 
 from heartcv.data.datasets import did_you_mean, finalize_index, require_dir, require_file
+
+
+# ----------------------------------------------------------------------------- sheet geometry
+# The published 13-lead crop of the printouts (data README), used by the ECG-image paper's
+# layout (heartcv.papers.ecg_images_5class.layout) and by the synthetic sheets
+# (heartcv.data.synthetic.ecg), which are drawn in this layout.
+
+#: Size (rows, columns) of the sheet on which the crop boxes were defined.
+REFERENCE_SHAPE = (1572, 2213)
+
+#: The 13 lead crops, in the order they are cut from a sheet (row by row, then the rhythm strip).
+LEAD_NAMES = (
+    "I",
+    "aVR",
+    "V1",
+    "V4",
+    "II",
+    "aVL",
+    "V2",
+    "V5",
+    "III",
+    "aVF",
+    "V3",
+    "V6",
+    "rhythm(II)",
+)
+
+_ROW_BANDS = ((300, 600), (600, 900), (900, 1200))
+_COLUMNS = ((150, 643), (646, 1135), (1140, 1625), (1630, 2125))
+_RHYTHM_BOX = (1250, 1480, 150, 2125)
+
+
+def _reference_boxes():
+    boxes = [(y0, y1, x0, x1) for (y0, y1) in _ROW_BANDS for (x0, x1) in _COLUMNS]
+    boxes.append(_RHYTHM_BOX)
+    return tuple(boxes)
+
+
+#: Boxes ``(y0, y1, x0, x1)`` in pixels on the reference sheet, in :data:`LEAD_NAMES` order.
+REFERENCE_BOXES = _reference_boxes()
+
+#: The same boxes as fractions ``(y0, y1, x0, x1)`` of the sheet's height and width.
+RELATIVE_BOXES = tuple(
+    (y0 / REFERENCE_SHAPE[0], y1 / REFERENCE_SHAPE[0], x0 / REFERENCE_SHAPE[1],
+     x1 / REFERENCE_SHAPE[1])
+    for (y0, y1, x0, x1) in REFERENCE_BOXES
+)
 
 __all__ = [
     "CLASS_NAMES",

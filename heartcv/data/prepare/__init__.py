@@ -1,21 +1,15 @@
-"""Raw dataset → HDF5 bundle, one module per dataset (``heartcv prep DATASET …``).
+"""``heartcv prep DATASET …``: run a registered dataset's conversion with its own options.
 
-Each module has ``build_parser(prog)`` and ``main(argv, prog) -> exit code``; the scripts in
-``data_prep/`` and the ``heartcv prep`` subcommand both call them, so the logic lives here.
+The datasets are those of the registry (``heartcv.data.datasets.list_datasets()``): each
+``heartcv/data/datasets/<name>.py`` (and a paper's ``prep.py`` where a paper owns the
+conversion) registers its reader and ``heartcv prep`` options with
+``heartcv.registry.register_dataset``; nothing here lists them by hand. The old
+``heartcv.data.prepare.<name>`` modules are shims kept for one release.
 """
-
-import importlib
-
-DATASETS = ("synthetic", "cxr14", "jsrt", "chd", "ecg_khan", "mitbih", "contours")
 
 
 def main(dataset: str, argv=None) -> int:
     """Run the preparation of ``dataset`` with its own command-line arguments."""
-    if dataset not in DATASETS:
-        import difflib
+    from heartcv.data.datasets import get_dataset
 
-        close = difflib.get_close_matches(dataset, DATASETS, n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise ValueError(f"Unknown dataset {dataset!r}.{hint} Expected one of {DATASETS}.")
-    module = importlib.import_module(f"heartcv.data.prepare.{dataset}")
-    return module.main(argv, prog=f"heartcv prep {dataset}")
+    return get_dataset(dataset).main(argv, prog=f"heartcv prep {dataset}")

@@ -33,7 +33,6 @@ References:
        CVPR 2017.
 """
 
-import difflib
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
@@ -46,6 +45,7 @@ from heartcv.data.synthetic.chest_findings import render_findings
 from heartcv.data.synthetic.chest_shapes import (
     CHD_CLASSES, FINDING_CLASSES, catmull_rom, heart_outline, sample_patient_params,
 )
+from heartcv.registry import did_you_mean
 
 TASKS = {
     "cardiomegaly": ("binary", ["No Finding", "Cardiomegaly"]),
@@ -58,8 +58,7 @@ VIEWS = ("frontal", "lateral", "both")
 
 def _choice(name, value, options):
     if value not in options:
-        close = difflib.get_close_matches(str(value), [str(o) for o in options], n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
+        hint = did_you_mean(value, options)
         raise ValueError(f"Expected `{name}` to be one of {list(options)}.{hint} "
                          f"Received: {name}={value!r}")
 

@@ -62,12 +62,12 @@ References:
     Patients. Data in Brief, 34, 106762.
 """
 
-import difflib
 
 import cv2
 import numpy as np
 
-from heartcv.data import ecg_layout
+from heartcv.data.datasets import ecg_khan as ecg_layout
+from heartcv.registry import did_you_mean
 
 #: Classes of the five-class ECG-image paper, in label order.
 ECG_CLASSES = ("normal", "abnormal_heartbeat", "mi", "history_mi", "covid")
@@ -511,9 +511,7 @@ def _check_classes(classes, known, arg="classes"):
         raise ValueError(f"Expected non-empty, distinct `{arg}`. Received: {arg}={classes!r}")
     for c in classes:
         if c not in known:
-            by_case = [k for k in known if k.lower() == c.lower()]
-            close = by_case or difflib.get_close_matches(c, known, n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
+            hint = did_you_mean(c, known, ignore_case=True)
             raise ValueError(f"Unknown class {c!r}; expected one of {known}.{hint} "
                              f"Received: {arg}={classes!r}")
     return classes
@@ -533,7 +531,7 @@ def generate_ecg_printouts(n, *, classes=ECG_CLASSES, height=1572, width=2213, s
 
     Sheet ``i`` has class ``classes[i % len(classes)]`` and is drawn from its own generator
     seeded with ``(seed, i)``, so the first sheets do not change when ``n`` grows. Each sheet is
-    drawn at 1572 x 2213 (the reference size of :mod:`heartcv.data.ecg_layout`) and then resized
+    drawn at 1572 x 2213 (the reference size of :mod:`heartcv.papers.ecg_images_5class.layout`) and then resized
     with area interpolation, so the relative lead-crop boxes fit it at any size. Memory is
     ``n * height * width * 3`` bytes (10.4 MB per full-size sheet).
 

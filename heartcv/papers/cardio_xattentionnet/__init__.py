@@ -1,0 +1,35 @@
+"""Cardio-XAttentionNet: the Attention Mapping Mechanism (AMM) head over DenseNet121/201,
+ResNet50 and InceptionResNetV2 vs global-average-pooling heads; cardiomegaly on ChestX-ray14.
+
+Modules: ``models`` (the ``cxa_*`` AMM models and the ``*_gap`` baselines, one variant of each
+per backbone of ``heartcv.models.backbones.BACKBONES``), ``experiment`` (Tables 4–5, ROC,
+DeLong, attention localization; called by ``experiments/cardio_xattentionnet/run.py`` and the
+demo). Importing this package registers only the ``Paper`` record; ``import heartcv`` imports
+the model modules.
+"""
+
+from heartcv.registry import Paper, register_paper
+
+PAPER = register_paper(Paper(
+    key="cardio_xattentionnet",
+    title="A convolutional attention mapping deep neural network for classification and "
+          "localization of cardiomegaly on chest X-rays",
+    citation="Innat M, Hossain MF, Mader K, Kouzani AZ. Sci Rep 13 (2023)",
+    text="cardio-xattentionnet-amm.txt",
+    datasets=("cxr14", "synthetic"),
+    backbones=("densenet121", "densenet201", "resnet50", "inceptionresnetv2"),
+    summary="AMM head vs GAP head over four backbones; cardiomegaly, from scratch",
+))
+MODEL_MODULES = ("models",)
+
+
+def __getattr__(name):  # old ``heartcv.papers.cardio_xattentionnet`` names (one release)
+    if name.startswith("__"):
+        raise AttributeError(name)
+    import importlib
+
+    experiment = importlib.import_module(f"{__name__}.experiment")
+    try:
+        return getattr(experiment, name)
+    except AttributeError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None

@@ -1,0 +1,69 @@
+"""Cardio-XAttentionNet's AMM head: GWAP by hand, frozen broadcast, Table 2 feature sizes."""
+
+import numpy as np
+import pytest
+
+import keras
+
+import heartcv
+from heartcv.layers import GlobalWeightedAveragePooling
+from heartcv.models import attention_model
+from heartcv.models.blocks import ATTENTION_LAYER
+
+
+def test_gwap_hand_computed():
+    f = np.arange(8, dtype="float32").reshape(1, 2, 2, 2)  # channel 0: 0,2,4,6; channel 1: 1,3,5,7
+    w = np.array([1.0, 0.0, 0.5, 0.5], "float32").reshape(1, 2, 2, 1)
+    w_all = np.repeat(w, 2, axis=-1)
+    out = np.asarray(GlobalWeightedAveragePooling(epsilon=1e-7)([f * w_all, w_all]))
+    # channel 0: (0*1 + 2*0 + 4*.5 + 6*.5) / (1 + 0 + .5 + .5) = 5 / 2 = 2.5
+    # channel 1: (1*1 + 3*0 + 5*.5 + 7*.5) / 2 = 7 / 2 = 3.5
+    np.testing.assert_allclose(out, [[2.5, 3.5]], rtol=1e-6)
+    zero = np.zeros_like(w_all)
+    assert np.all(np.isfinite(np.asarray(GlobalWeightedAveragePooling()([f * zero, zero]))))
+
+
+def test_gwap_config_and_bad_args():
+    layer = GlobalWeightedAveragePooling(epsilon=1e-5, name="g")
+    again = GlobalWeightedAveragePooling.from_config(layer.get_config())
+    assert again.epsilon == 1e-5 and again.name == "g"
+    with pytest.raises(ValueError, match="epsilon"):
+        GlobalWeightedAveragePooling(epsilon=0)
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("cxa_inceptionresnetv2", (5, 5, 1536)), ("cxa_resnet50", (7, 7, 2048)),
+    ("cxa_densenet121", (7, 7, 1024)), ("cxa_densenet201", (7, 7, 1920)),
+])
+def test_feature_tensor_sizes_match_table_2(name, expected):
+    model = heartcv.build_model(name)
+    features = model.get_layer("amm_bn").input
+    probe = keras.Model(model.inputs, features)
+    assert tuple(probe.compute_output_shape((1, 224, 224, 3))[1:]) == expected
+
+
+def test_broadcast_conv_frozen_through_training_and_reload(tmp_path):
+    model = heartcv.build_model("cxa_densenet121", input_shape=(32, 32, 3))
+    broadcast = model.get_layer("amm_broadcast")
+    assert not broadcast.trainable and broadcast.use_bias is False
+    assert broadcast.kernel.shape == (1, 1, 1, 1024)
+    np.testing.assert_array_equal(np.asarray(broadcast.kernel), 1.0)
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="binary_crossentropy")
+    x = np.random.default_rng(0).uniform(0, 255, (4, 32, 32, 3)).astype("float32")
+    model.fit(x, np.array([[0], [1], [0], [1]], "float32"), epochs=1, verbose=0)
+    np.testing.assert_array_equal(np.asarray(broadcast.kernel), 1.0)
+    path = heartcv.save_model(model, tmp_path / "m.h5")
+    loaded = keras.models.load_model(path)
+    assert not loaded.get_layer("amm_broadcast").trainable
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+
+
+def test_attention_model_any_size():
+    model = heartcv.build_model("cxa_resnet50")
+    am = attention_model(model)
+    for side in (64, 128):
+        p, w = am.predict(np.zeros((1, side, side, 3), "float32") + 100, verbose=0)
+        assert p.shape == (1, 1) and w.shape == (1, side // 32, side // 32, 1)
+        assert np.all((w >= 0) & (w <= 1))
+    with pytest.raises(ValueError, match=f"no attention layer '{ATTENTION_LAYER}'"):
+        attention_model(heartcv.build_model("small_cnn", input_shape=(32, 32, 3)))

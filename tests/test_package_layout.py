@@ -1,0 +1,178 @@
+"""The package layout of issue 11: no import cycles, shared code never imports a paper, one
+package per paper keyed by its experiments/ folder, and the registries read from disk."""
+
+import ast
+import pathlib
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+PKG = ROOT / "heartcv"
+PAPER_KEYS = ("cardio_xattentionnet", "chd_xray_vgg_unet", "cxr14_transfer_learning",
+              "ecg_images_5class", "mitbih_ecg_beats")
+# Application entry points and one-release shims may import a paper; shared methods may not.
+MAY_IMPORT_PAPERS = {"heartcv", "heartcv.cli", "heartcv.demo", "heartcv.models.classifiers",
+                     "heartcv.models", "heartcv.data.datasets"}
+
+
+def _module_name(path: pathlib.Path) -> str:
+    rel = path.relative_to(ROOT).with_suffix("")
+    parts = list(rel.parts)
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(parts)
+
+
+def _modules() -> dict[str, pathlib.Path]:
+    return {_module_name(p): p for p in PKG.rglob("*.py")}
+
+
+def _imports(path: pathlib.Path, name: str, modules) -> set[str]:
+    """Every heartcv module ``name`` imports, at any depth (functions included)."""
+    is_pkg = path.name == "__init__.py"
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            targets = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = name.split(".") if is_pkg else name.split(".")[:-1]
+                anchor = anchor[: len(anchor) - (node.level - 1)]
+                base = ".".join(anchor + ([base] if base else []))
+            targets = []
+            for alias in node.names:
+                sub = f"{base}.{alias.name}"
+                targets.append(sub if sub in modules else base)
+        else:
+            continue
+        out.update(t for t in targets if t in modules and t != name)
+    return out
+
+
+def _graph():
+    modules = _modules()
+    return {name: _imports(path, name, modules) for name, path in modules.items()}
+
+
+def _cycles(graph) -> list[list[str]]:
+    """Strongly connected components with more than one module (Tarjan)."""
+    index, low, stack, on, out, counter = {}, {}, [], set(), [], [0]
+
+    def visit(v):
+        index[v] = low[v] = counter[0]
+        counter[0] += 1
+        stack.append(v)
+        on.add(v)
+        for w in graph.get(v, ()):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                out.append(sorted(comp))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return out
+
+
+def test_cycle_finder_finds_a_planted_cycle():
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
+    assert _cycles(graph) == [["a", "b", "c"]]
+    assert _cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_no_import_cycles_between_heartcv_modules():
+    cycles = _cycles(_graph())
+    assert not cycles, "import cycles: " + "; ".join(" <-> ".join(c) for c in cycles)
+
+
+def test_shared_code_never_imports_a_paper():
+    offenders = []
+    for name, targets in _graph().items():
+        if name.startswith("heartcv.papers") or name in MAY_IMPORT_PAPERS:
+            continue
+        src = (_modules()[name]).read_text()
+        if "(this path works for one release)" in src:  # a one-release shim
+            continue
+        bad = sorted(t for t in targets if t.startswith("heartcv.papers."))
+        if bad:
+            offenders.append(f"{name} -> {', '.join(bad)}")
+    assert not offenders, "shared modules importing a paper: " + "; ".join(offenders)
+
+
+def test_registry_imports_nothing_of_heartcv():
+    assert _graph()["heartcv.registry"] == set()
+
+
+@pytest.mark.parametrize("key", PAPER_KEYS)
+def test_one_folder_per_paper_everywhere(key):
+    import heartcv
+
+    assert (PKG / "papers" / key / "__init__.py").is_file()
+    assert (PKG / "papers" / key / "experiment.py").is_file()
+    assert (ROOT / "experiments" / key / "run.py").is_file()
+    assert (ROOT / "tests" / "papers" / key).is_dir()
+    paper = heartcv.get_paper(key)
+    assert paper.key == key and paper.title and paper.citation
+    assert paper.models, f"no registered model has paper={key!r}"
+    for name in paper.models:
+        assert heartcv.get_spec(name).paper == key
+
+
+def test_chd_paper_folder_holds_everything_chd_specific():
+    names = {p.name for p in (PKG / "papers" / "chd_xray_vgg_unet").iterdir()}
+    assert {"__init__.py", "models.py", "segmentation.py", "contours", "prep.py",
+            "experiment.py"} <= names
+
+
+def test_list_models_by_paper():
+    import heartcv
+
+    assert heartcv.list_models(paper="chd_xray_vgg_unet") == \
+        ["unet", "vgg16_finetune", "vgg16_unet", "vgg16_view"]
+    with pytest.raises(ValueError, match="Did you mean 'chd_xray_vgg_unet'"):
+        heartcv.list_models(paper="chd_xray_vgg_unt")
+
+
+@pytest.mark.parametrize("old,new", [
+    ("heartcv.models.attention", "heartcv.papers.cardio_xattentionnet.models"),
+    ("heartcv.models.chd", "heartcv.papers.chd_xray_vgg_unet.models"),
+    ("heartcv.models.segmentation", "heartcv.papers.chd_xray_vgg_unet.segmentation"),
+    ("heartcv.models.ecg_attention", "heartcv.papers.ecg_images_5class.attention_vgg"),
+    ("heartcv.papers.chd_xray", "heartcv.papers.chd_xray_vgg_unet.experiment"),
+    ("heartcv.papers.ecg_images", "heartcv.papers.ecg_images_5class.experiment"),
+    ("heartcv.data.ecg_layout", "heartcv.papers.ecg_images_5class.layout"),
+    ("heartcv.data.contours.outline", "heartcv.papers.chd_xray_vgg_unet.contours.outline"),
+    ("heartcv.data.prepare.jsrt", "heartcv.data.datasets.jsrt"),
+])
+def test_old_import_paths_are_the_new_modules(old, new):
+    import importlib
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        module = importlib.import_module(old)
+    assert module is importlib.import_module(new)
+
+
+def test_old_path_warns_that_it_moved():
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-W", "always::DeprecationWarning", "-c",
+                          "import heartcv.models.chd"], capture_output=True, text=True,
+                         cwd=ROOT, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "heartcv.models.chd moved to heartcv.papers.chd_xray_vgg_unet.models" in out.stderr
