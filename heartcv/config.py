@@ -16,7 +16,6 @@ Example YAML::
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import os
 import types
 import typing
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 import yaml
+from heartcv.registry import did_you_mean
 
 
 class ConfigError(ValueError):
@@ -44,6 +44,13 @@ class AugmentConfig:
     vertical_flip: bool = False
     brightness_range: Optional[tuple[float, float]] = None  # multiplicative [lo, hi]
     fill_mode: str = "nearest"
+    # Acquisition shifts (image only; None = off), see heartcv.data.augment.build_augmenter.
+    gamma_range: Optional[tuple[float, float]] = None  # log-uniform gamma
+    contrast_range: Optional[tuple[float, float]] = None  # factor about the image mean
+    exposure_range: Optional[tuple[float, float]] = None  # multiplicative, e.g. [0.4, 1.2]
+    noise_std_range: Optional[tuple[float, float]] = None  # Gaussian sigma, grey levels
+    blur_sigma_range: Optional[tuple[float, float]] = None  # Gaussian blur sigma, pixels
+    resolution_range: Optional[tuple[float, float]] = None  # downsample factor, >= 1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -105,7 +112,6 @@ class TrainConfig:
     seed: int = 0
     folds: int = 0  # k > 1: k-fold cross-validation by patient
     steps_per_epoch: Optional[int] = None
-    resume: bool = True
     tensorboard_images: bool = True
     verbose: int = 1
 
@@ -199,8 +205,8 @@ def _from_dict(cls, data: dict, where: str):
     for key, value in data.items():
         dotted = f"{where}.{key}" if where else str(key)
         if key not in fields:
-            close = difflib.get_close_matches(str(key), fields, n=1, cutoff=0.5)
-            hint = f" Did you mean `{(where + '.') if where else ''}{close[0]}`?" if close else ""
+            prefix = f"{where}." if where else ""
+            hint = did_you_mean(prefix + str(key), [prefix + f for f in fields], quote="`")
             raise ConfigError(f"Unknown config key `{dotted}`.{hint}")
         tp = hints[key]
         if dataclasses.is_dataclass(tp):

@@ -46,6 +46,11 @@ the warped image's edge; the stock layers sample masks with nearest neighbours a
 step and drift (IoU of a warped ``255 * mask`` thresholded vs its warped mask down to 0.91
 with the chain, against >= 0.99 fused), so use ``"fused"`` for segmentation.
 
+Beyond ImageDataGenerator, six acquisition-shift keys (``gamma_range``, ``contrast_range``,
+``exposure_range``, ``noise_std_range``, ``blur_sigma_range``, ``resolution_range``; off by
+default) add the image-only layers of ``heartcv.layers`` that imitate another hospital's
+films (see :func:`build_augmenter`).
+
 Reference:
     Chollet et al., Keras ``ImageDataGenerator`` (``keras/src/legacy/preprocessing/image.py``).
 """
@@ -53,13 +58,27 @@ Reference:
 from __future__ import annotations
 
 import dataclasses
-import difflib
 from collections.abc import Mapping
 
 import keras
 
-from heartcv.layers.random_affine import RandomAffine
+from heartcv.layers._acquisition_shift import check_range
+from heartcv.layers.random_affine import (
+    _FILL_MODES,
+    RandomAffine,
+    _check_bool,
+    _check_choice,
+    _check_range,
+    _zoom_pair,
+)
 from heartcv.layers.random_brightness_factor import RandomBrightnessFactor
+from heartcv.layers.random_contrast_range import RandomContrastRange
+from heartcv.layers.random_exposure import RandomExposure
+from heartcv.layers.random_gamma import RandomGamma
+from heartcv.layers.random_gaussian_blur import RandomGaussianBlur
+from heartcv.layers.random_gaussian_noise import RandomGaussianNoise
+from heartcv.layers.random_resolution_loss import RandomResolutionLoss
+from heartcv.registry import did_you_mean
 
 __all__ = [
     "AUGMENT_KEYS",
@@ -73,7 +92,6 @@ __all__ = [
 ]
 
 ENGINES = ("fused", "keras")
-FILL_MODES = ("constant", "nearest", "reflect", "wrap")
 AUGMENT_KEYS = (
     "rotation_range",
     "width_shift_range",
@@ -87,6 +105,24 @@ AUGMENT_KEYS = (
     "cval",
     "engine",
     "seed",
+    "gamma_range",
+    "contrast_range",
+    "exposure_range",
+    "noise_std_range",
+    "blur_sigma_range",
+    "resolution_range",
+)
+# Acquisition-shift layers (image only), in the order they are applied: intensity mappings,
+# then sharpness, then noise (so its level stays in output grey levels). Each entry: the
+# build_augmenter argument, the layer, the layer-name suffix, the bounds of check_range and
+# the range that is the identity (skipped like brightness_range=[1, 1]).
+_SHIFT_LAYERS = (
+    ("exposure_range", RandomExposure, "exposure", dict(low=0.0), [1.0, 1.0]),
+    ("gamma_range", RandomGamma, "gamma", dict(low=0.0, low_inclusive=False), [1.0, 1.0]),
+    ("contrast_range", RandomContrastRange, "contrast", dict(low=0.0), [1.0, 1.0]),
+    ("blur_sigma_range", RandomGaussianBlur, "blur", dict(low=0.0), [0.0, 0.0]),
+    ("resolution_range", RandomResolutionLoss, "resolution", dict(low=1.0), [1.0, 1.0]),
+    ("noise_std_range", RandomGaussianNoise, "noise", dict(low=0.0), [0.0, 0.0]),
 )
 
 
@@ -105,11 +141,7 @@ def rotation_factor(rotation_range):
         >>> rotation_factor(90)
         0.25
     """
-    degrees = _number("rotation_range", rotation_range)
-    if degrees < 0:
-        raise ValueError(
-            f"Expected `rotation_range` >= 0 degrees. Received: rotation_range={rotation_range}"
-        )
+    degrees = _check_range("rotation_range", rotation_range)
     if degrees > 360:
         raise ValueError(
             f"Expected `rotation_range` <= 360 degrees. Received: rotation_range={rotation_range}"
@@ -124,13 +156,7 @@ def translation_factor(shift_range, name="width_shift_range"):
     (values >= 1) is not supported because the image size is not known when the augmenter
     is built.
     """
-    value = _number(name, shift_range)
-    if not 0.0 <= value < 1.0:
-        raise ValueError(
-            f"Expected `{name}` as a fraction of the image size in [0, 1) (pixel shifts are not "
-            f"supported). Received: {name}={shift_range}"
-        )
-    return value
+    return _check_range(name, shift_range, rule="width_shift_range")
 
 
 def zoom_bounds(zoom_range):
@@ -142,21 +168,7 @@ def zoom_bounds(zoom_range):
         >>> zoom_bounds([0.8, 1.0])
         [0.8, 1.0]
     """
-    if isinstance(zoom_range, (list, tuple)):
-        if len(zoom_range) != 2:
-            raise ValueError(
-                f"Expected `zoom_range` to be a float or a [lower, upper] pair. "
-                f"Received: zoom_range={zoom_range!r}"
-            )
-        lower, upper = (_number("zoom_range", v) for v in zoom_range)
-    else:
-        z = _number("zoom_range", zoom_range)
-        lower, upper = 1.0 - z, 1.0 + z
-    if not 0.0 < lower <= upper:
-        raise ValueError(
-            f"Expected `zoom_range` to give 0 < lower <= upper. Received: zoom_range={zoom_range!r}"
-        )
-    return [lower, upper]
+    return _zoom_pair(zoom_range)
 
 
 def zoom_factor(zoom_range):
@@ -195,9 +207,7 @@ def _brightness(brightness_range):
     return [lower, upper]
 
 
-def _did_you_mean(value, choices):
-    close = difflib.get_close_matches(str(value), [str(c) for c in choices], n=1)
-    return f" Did you mean {close[0]!r}?" if close else ""
+_did_you_mean = did_you_mean
 
 
 def build_augmenter(
@@ -210,6 +220,12 @@ def build_augmenter(
     horizontal_flip=False,
     vertical_flip=False,
     brightness_range=None,
+    gamma_range=None,
+    contrast_range=None,
+    exposure_range=None,
+    noise_std_range=None,
+    blur_sigma_range=None,
+    resolution_range=None,
     fill_mode="nearest",
     cval=0.0,
     engine="fused",
@@ -228,6 +244,15 @@ def build_augmenter(
         horizontal_flip: flip left-right with probability 0.5.
         vertical_flip: flip up-down with probability 0.5 (independently).
         brightness_range: ``[lower, upper]``: multiply by ``U(lower, upper)``, clip to [0, 255].
+        gamma_range, contrast_range, exposure_range, noise_std_range, blur_sigma_range,
+            resolution_range: acquisition shifts, each ``None`` (off, the default) or a
+            ``[lower, upper]`` range for :class:`~heartcv.layers.RandomGamma`,
+            :class:`~heartcv.layers.RandomContrastRange`, :class:`~heartcv.layers.RandomExposure`,
+            :class:`~heartcv.layers.RandomGaussianNoise` (grey levels),
+            :class:`~heartcv.layers.RandomGaussianBlur` (sigma in pixels) and
+            :class:`~heartcv.layers.RandomResolutionLoss` (downsampling factor). They change
+            the image only (masks untouched) and run after the geometric transforms, in the
+            order exposure, gamma, contrast, blur, resolution, noise.
         fill_mode: ``"nearest"`` (ImageDataGenerator's default), ``"constant"``,
             ``"reflect"`` or ``"wrap"``.
         cval: fill value for ``fill_mode="constant"``.
@@ -248,26 +273,30 @@ def build_augmenter(
     rotation_factor(rotation)  # validates
     width = translation_factor(width_shift_range, "width_shift_range")
     height = translation_factor(height_shift_range, "height_shift_range")
-    shear = _number("shear_range", shear_range)
-    if not 0.0 <= shear < 90.0:
-        raise ValueError(
-            f"Expected `shear_range` in [0, 90) degrees. Received: shear_range={shear_range}"
-        )
+    shear = _check_range("shear_range", shear_range)
     zoom = zoom_bounds(zoom_range)
     brightness = _brightness(brightness_range)
-    if fill_mode not in FILL_MODES:
-        raise ValueError(
-            f"Expected `fill_mode` in {FILL_MODES}.{_did_you_mean(fill_mode, FILL_MODES)} "
-            f"Received: fill_mode={fill_mode!r}"
-        )
+    shift_values = {
+        "gamma_range": gamma_range,
+        "contrast_range": contrast_range,
+        "exposure_range": exposure_range,
+        "noise_std_range": noise_std_range,
+        "blur_sigma_range": blur_sigma_range,
+        "resolution_range": resolution_range,
+    }
+    shift_ranges = {
+        key: check_range(key, shift_values[key], **bounds)
+        for key, _, _, bounds, _ in _SHIFT_LAYERS
+        if shift_values[key] is not None
+    }
+    _check_choice("fill_mode", fill_mode, _FILL_MODES)
     if engine not in ENGINES:
         raise ValueError(
             f"Expected `engine` in {ENGINES}.{_did_you_mean(engine, ENGINES)} "
             f"Received: engine={engine!r}"
         )
-    for key, value in (("horizontal_flip", horizontal_flip), ("vertical_flip", vertical_flip)):
-        if not isinstance(value, bool):
-            raise TypeError(f"Expected `{key}` to be a bool. Received: {key}={value!r}")
+    _check_bool("horizontal_flip", horizontal_flip)
+    _check_bool("vertical_flip", vertical_flip)
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
         raise TypeError(f"Expected `seed` to be an int or None. Received: seed={seed!r}")
     cval = _number("cval", cval)
@@ -330,6 +359,11 @@ def build_augmenter(
         layers.append(
             RandomBrightnessFactor(brightness, seed=next_seed(), name=f"{name}_brightness")
         )
+    for key, layer_cls, suffix, _, identity in _SHIFT_LAYERS:
+        if key in shift_ranges and shift_ranges[key] != identity:
+            layers.append(
+                layer_cls(shift_ranges[key], seed=next_seed(), name=f"{name}_{suffix}")
+            )
     if not layers:
         return None
     return keras.Sequential(layers, name=name)
