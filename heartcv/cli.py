@@ -67,12 +67,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threshold", type=float, default=0.5,
                    help="decision threshold (choose it on validation data, never on test)")
     p.add_argument("--prevalence", type=float, default=None, help="report PPV/NPV at this prevalence")
-    p.add_argument("--image-size", type=int, default=None, help="resize images (default: model input)")
+    p.add_argument("--image-size", type=_image_size_arg, default=None, metavar="N|full",
+                   help=_IMAGE_SIZE_HELP)
+    p.add_argument("--shifts", action="store_true",
+                   help="also evaluate under the fixed, seeded acquisition-shift suite (dimmed, "
+                        "gamma, contrast, blur, noise, JPEG, low resolution; segmentation)")
 
-    p = sub.add_parser("predict", help="predict one image and write its heatmap overlay")
+    p = sub.add_parser("predict", help="predict one image; write its heatmap or mask overlay")
     p.add_argument("image", help="PNG/JPG/BMP/TIFF (grey, RGB, RGBA, 16-bit) or DICOM image")
     p.add_argument("--model", required=True, help="model file (.h5 or .keras)")
     p.add_argument("--out", default=".", help="folder for outputs (default: current directory)")
+    p.add_argument("--image-size", type=_image_size_arg, default=None, metavar="N|full",
+                   help=_IMAGE_SIZE_HELP)
 
     p = sub.add_parser("explain", help="heatmap of one image: attention, Grad-CAM(++), saliency, deep Taylor")
     p.add_argument("image", help="PNG/JPG/BMP/TIFF or DICOM image")
@@ -82,6 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="auto: AMM attention for cxa_* models, else Grad-CAM")
     p.add_argument("--alpha", type=float, default=0.2, help="overlay intensity (paper: 0.2)")
     p.add_argument("--out", default=".", help="folder for outputs (default: current directory)")
+    p.add_argument("--image-size", type=_image_size_arg, default=None, metavar="N|full",
+                   help=_IMAGE_SIZE_HELP)
 
     p = sub.add_parser("report", help="rewrite a run's tables from its metrics.json")
     p.add_argument("run_dir")
@@ -143,19 +151,74 @@ def cmd_train(args) -> int:
 def cmd_evaluate(args) -> int:
     from heartcv.train import evaluate_saved_model
 
+    import json
+
     out = evaluate_saved_model(args.model, args.data, split=args.split, out_dir=args.out,
                                threshold=args.threshold, prevalence=args.prevalence,
-                               image_size=args.image_size)
-    print(f"metrics written to {out}")
+                               image_size=args.image_size, shifts=args.shifts)
+    metrics = json.loads((out / "metrics.json").read_text())
+    if metrics.get("task") == "segmentation":
+        for line in _segmentation_lines(metrics):
+            print(line)
+    print(f"metrics written to {out / 'metrics.json'}")
     return EXIT_OK
+
+
+def _segmentation_lines(m: dict) -> list[str]:
+    """Dice per structure, CTR, and one line per shift, for the terminal."""
+    lines = [f"{s}: Dice {m['dice'][s]['mean']:.3f} ± {m['dice'][s]['sd']:.3f} (median "
+             f"{m['dice'][s]['median']:.3f}, {m['dice'][s]['below_0.8']:.0%} below 0.8, "
+             f"n={m['dice'][s]['n']})" for s in m["structures"]]
+    if "ctr" in m:
+        c = m["ctr"]
+        lines.append(f"CTR: MAE {c['mae']:.4f}, AUROC for CTR > 0.5 {c['auroc']:.3f} "
+                     f"[{c['auroc_ci'][0]:.3f}–{c['auroc_ci'][1]:.3f}] ({c['n_positive']} of "
+                     f"{c['n']} positive; {c['n_unmeasured']} unmeasured)")
+    for row in m.get("shift_table", []):
+        parts = [f"{k.split('.')[1]} {v:.3f}" for k, v in row.items() if k.endswith(".mean")]
+        if "ctr.mae" in row:
+            parts.append(f"CTR MAE {row['ctr.mae']:.4f}")
+        lines.append(f"  shift {row['shift']:<10} Dice " + ", ".join(parts))
+    return lines
+
+
+_IMAGE_SIZE_HELP = ("run the model at N×N pixels, or 'full': the image's own size (fully "
+                    "convolutional models only). Default: the model card's input_size, else "
+                    "the model's fixed input size, else the image's size")
+
+
+def _image_size_arg(value: str):
+    """``--image-size``: a positive int or ``full``."""
+    if value.strip().lower() == "full":
+        return "full"
+    try:
+        size = int(value)
+    except ValueError:
+        size = 0
+    if size < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive int or 'full', got {value!r}")
+    return size
+
+
+def _print_prediction(result) -> None:
+    size = "x".join(str(s) for s in result["image_size"])
+    print(f"input size: {size} ({result['image_size_source']})")
+    if result.get("task") == "segmentation":
+        from heartcv.predict import ctr_line
+
+        for name, s in result["structures"].items():
+            print(f"{name}: {s['area_px']} px ({s['area_fraction']:.1%} of the image)")
+        print(ctr_line(result))
+    else:
+        for name, p in result["probabilities"].items():
+            print(f"{name}: {p:.4f}")
 
 
 def cmd_predict(args) -> int:
     from heartcv.predict import predict_image
 
-    result = predict_image(args.image, args.model, out_dir=args.out)
-    for name, p in result["probabilities"].items():
-        print(f"{name}: {p:.4f}")
+    result = predict_image(args.image, args.model, out_dir=args.out, image_size=args.image_size)
+    _print_prediction(result)
     for path in result.get("written", []):
         print(f"wrote {path}")
     return EXIT_OK
@@ -165,8 +228,11 @@ def cmd_explain(args) -> int:
     from heartcv.predict import predict_image
 
     result = predict_image(args.image, args.model, out_dir=args.out, method=args.method,
-                           alpha=args.alpha)
-    print(f"{result['heatmap']['method']} map {tuple(result['heatmap']['shape'])}")
+                           alpha=args.alpha, image_size=args.image_size)
+    if "heatmap" in result:
+        print(f"{result['heatmap']['method']} map {tuple(result['heatmap']['shape'])}")
+    else:
+        _print_prediction(result)
     for path in result["written"]:
         print(f"wrote {path}")
     return EXIT_OK

@@ -75,6 +75,9 @@ class DataConfig:
     test_fraction: float = 0.2
     seed: int = 0
     cache: bool = True
+    # segmentation bundles: the mask structures to train on, e.g. [heart, left_lung,
+    # right_lung] (one sigmoid channel each); None = the bundle's first structure only
+    mask_structures: Optional[tuple[str, ...]] = None
     augment: AugmentConfig = AugmentConfig()
 
 
@@ -165,6 +168,12 @@ def _type_ok(value, tp) -> tuple[bool, Any]:
             if ok:
                 return True, v
         return False, value
+    if origin is tuple and typing.get_args(tp)[-1:] == (Ellipsis,):  # tuple[X, ...]
+        item = typing.get_args(tp)[0]
+        if not isinstance(value, (list, tuple)):
+            return False, value
+        checked = [_type_ok(v, item) for v in value]
+        return all(ok for ok, _ in checked), tuple(v for _, v in checked)
     if origin is tuple:
         args = typing.get_args(tp)
         if not isinstance(value, (list, tuple)) or len(value) != len(args):

@@ -110,7 +110,7 @@ def build_for_run(cfg: RunConfig, data):
     if default_shape[0] is None:  # fully convolutional builder: keep any size (eval.image_size)
         params.setdefault("input_shape", (None, None, cfg.data.channels))
     params.setdefault("input_shape", (cfg.data.image_size, cfg.data.image_size, cfg.data.channels))
-    if data.task != "segmentation" and "num_classes" in spec.parameters():
+    if "num_classes" in spec.parameters():  # segmentation: one sigmoid channel per structure
         params.setdefault("num_classes", data.num_outputs)
     model = build_model(cfg.model.name, **params)
     bn = cfg.train.bn_momentum
@@ -363,24 +363,17 @@ def predict_split(model, data, split, cfg: RunConfig) -> np.ndarray:
     return np.asarray(model.predict(ds.map(lambda x, y: x), verbose=0), dtype=np.float32)
 
 
-def segmentation_scores(masks_true: np.ndarray, probs: np.ndarray, threshold=0.5) -> dict:
-    """Per-image Dice and IoU of thresholded masks (mean, sd, n)."""
-    import cv2
+def segmentation_scores(masks_true: np.ndarray, probs: np.ndarray, threshold=0.5, *,
+                        structures=None, ref_ctr=None) -> dict:
+    """Per-image, per-structure Dice and IoU of thresholded masks, and the CTR where heart and
+    both lungs are segmented (:func:`heartcv.evaluation.segmentation.segmentation_report`)."""
+    from heartcv.evaluation.segmentation import segmentation_report
 
-    t = masks_true > 0.5
-    if t.shape[1:3] != probs.shape[1:3]:
-        t = np.stack([cv2.resize(m.astype(np.uint8), probs.shape[1:3][::-1],
-                                 interpolation=cv2.INTER_NEAREST) for m in t]) > 0
-    p = probs[..., 0] > threshold
-    inter = (t & p).sum(axis=(1, 2))
-    tot = t.sum(axis=(1, 2)) + p.sum(axis=(1, 2))
-    union = (t | p).sum(axis=(1, 2))
-    dice = np.where(tot > 0, 2 * inter / np.maximum(tot, 1), 1.0)
-    iou = np.where(union > 0, inter / np.maximum(union, 1), 1.0)
-    return {"task": "segmentation", "n_samples": int(len(t)),
-            "dice": {"mean": float(dice.mean()), "sd": float(dice.std(ddof=1)) if len(t) > 1 else 0.0},
-            "iou": {"mean": float(iou.mean()), "sd": float(iou.std(ddof=1)) if len(t) > 1 else 0.0},
-            "per_image_dice": dice.round(5).tolist()}
+    k = 1 if np.ndim(probs) == 3 else np.shape(probs)[-1]
+    if not structures or len(structures) != k:
+        structures = ["heart"] if k == 1 else [f"mask{i}" for i in range(k)]
+    return segmentation_report(masks_true, probs, structures, ref_ctr=ref_ctr,
+                               threshold=threshold)
 
 
 def evaluate_run(model, data, cfg: RunConfig, out_dir: Path) -> dict:
@@ -391,7 +384,8 @@ def evaluate_run(model, data, cfg: RunConfig, out_dir: Path) -> dict:
     test = data.splits["test"]
     probs = predict_split(model, data, "test", cfg)
     if data.task == "segmentation":
-        results = segmentation_scores(test.targets, probs)
+        results = segmentation_scores(test.targets, probs, structures=data.class_names,
+                                      ref_ctr=test.ctr)
         results["class_names"] = data.class_names
     else:
         threshold, source = None, None
@@ -556,29 +550,61 @@ def cross_validate(cfg: RunConfig, data, run_dir: Path, *, strategy=None, render
 
 
 def evaluate_saved_model(model_path, bundle, *, split="test", out_dir=None, threshold=0.5,
-                         prevalence=None, image_size=None) -> Path:
-    """Evaluate a saved model on one split of a bundle; writes metrics.json/.md there."""
-    from heartcv import evaluate, report
-    from heartcv.data.sources import bundle_arrays
-    from heartcv.data.pipeline import make_dataset
-    from heartcv.io import load_model
+                         prevalence=None, image_size=None, shifts=False) -> Path:
+    """Evaluate a saved model on one split of a bundle (e.g. another hospital's images made
+    with ``heartcv prep masks``); writes metrics.json/.csv/.md to ``out_dir``.
 
+    Images are resized to the model card's ``input_size`` unless ``image_size`` says
+    otherwise. Segmentation models are scored per structure (the card's structures, looked
+    up by name in the bundle) and, with heart and both lungs, on the CTR against the
+    bundle's ``meta/ctr``. ``shifts=True`` re-runs the evaluation under the fixed, seeded
+    acquisition shifts of :mod:`heartcv.evaluation.shifts` (``metrics.json`` → ``shifts``).
+    """
+    from heartcv import evaluate, report
+    from heartcv.data.pipeline import make_dataset
+    from heartcv.data.sources import bundle_arrays
+    from heartcv.io import load_model
+    from heartcv.predict import FULL, read_card, resolve_input_size
+
+    card = read_card(model_path)
     model = load_model(model_path)
-    splits, full, names, task = bundle_arrays(Path(bundle))
+    channels = model.input_shape[-1] or 3
+    out_channels = model.output_shape[-1]
+    structures = None
+    if card.get("task") == "segmentation" and len(card.get("class_names") or []) == out_channels \
+            and out_channels > 1:
+        structures = list(card["class_names"])
+    splits, full, names, task = bundle_arrays(Path(bundle), mask_structures=structures)
     if split not in splits:
         raise ValueError(f"{bundle}: no split {split!r}; it has {sorted(splits)}. Received: split={split!r}")
     s = splits[split]
-    size = image_size or model.input_shape[1]
-    if size is None:
-        raise ValueError("the model takes any input size: pass --image-size")
-    channels = model.input_shape[-1] or 3
-    ds = make_dataset(s.images, None, batch_size=16, image_size=size, channels=channels)
-    probs = np.asarray(model.predict(ds, verbose=0), np.float32)
+    hw, size_source = resolve_input_size(model.input_shape, card, s.images.shape[1:3],
+                                         image_size, model_name=Path(model_path).name)
+    size = None if image_size == FULL else hw
+
+    def predict(images):
+        if size is None:  # full size: one image at a time (sizes may differ)
+            return np.concatenate([np.asarray(model.predict(
+                make_dataset(im[None], None, batch_size=1, image_size=im.shape[:2],
+                             channels=channels), verbose=0), np.float32) for im in images])
+        ds = make_dataset(images, None, batch_size=16, image_size=size, channels=channels)
+        return np.asarray(model.predict(ds, verbose=0), np.float32)
+
+    probs = predict(s.images)
     out_dir = Path(out_dir) if out_dir else Path(model_path).parent / f"eval_{split}"
     out_dir.mkdir(parents=True, exist_ok=True)
     if task == "segmentation":
-        results = segmentation_scores(s.targets, probs)
+        results = segmentation_scores(s.targets, probs, structures=names, ref_ctr=s.ctr,
+                                      threshold=threshold)
+        if shifts:
+            from heartcv.evaluation.segmentation import shift_report, shift_table
+
+            results["shifts"] = shift_report(s.images, predict, s.targets, results["structures"],
+                                             ref_ctr=s.ctr, threshold=threshold)
+            results["shift_table"] = shift_table(results["shifts"])
     else:
+        if shifts:
+            raise ValueError("--shifts is implemented for segmentation models")
         if task == "binary" and len(names) == 1:
             names = [f"not {names[0]}", names[0]]
         results = evaluate.classification_report(
@@ -587,5 +613,7 @@ def evaluate_saved_model(model_path, bundle, *, split="test", out_dir=None, thre
             threshold_source="caller", prevalence=prevalence, curves=True)
     results["model"] = str(model_path)
     results["data_source"] = str(bundle)
+    results["image_size"] = "full" if size is None else (size[0] if size[0] == size[1] else list(size))
+    results["image_size_source"] = size_source
     report.write_report(results, out_dir, table=f"{Path(model_path).name} on {split}")
     return out_dir

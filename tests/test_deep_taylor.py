@@ -5,20 +5,23 @@ import numpy as np
 import pytest
 
 from heartcv import explain
-from heartcv.layers import ImagePreprocessing
+from heartcv.layers import ImagePreprocessing, IntensityNormalization
 from heartcv.models.backbones import backbone_features
 
 CAFFE_MEAN_BGR = np.array([103.939, 116.779, 123.68])
-INPUT_SIDE = "grey_to_rgb", "mask_background"
+INPUT_SIDE = "normalize", "grey_to_rgb", "mask_background"
 L = keras.layers
 
 
-def tiny_vgg(seed=0, grey=True, gap=False):
-    """[grey→RGB] → caffe → conv 3×3 → pool → conv 2×2 → flatten → dense → dense; biases <= 0."""
+def tiny_vgg(seed=0, grey=True, gap=False, normalization=None):
+    """[normalize] → [grey→RGB] → caffe → conv 3×3 → pool → conv 2×2 → flatten → dense → dense;
+    biases <= 0."""
     keras.utils.set_random_seed(seed)
     neg = keras.initializers.RandomUniform(-0.05, 0.0, seed=seed)
     inp = keras.Input((6, 6, 1 if grey else 3), name="image")
-    x = L.Concatenate(name="grey_to_rgb")([inp, inp, inp]) if grey else inp
+    x = inp if normalization is None else IntensityNormalization(normalization,
+                                                                  name="normalize")(inp)
+    x = L.Concatenate(name="grey_to_rgb")([x, x, x]) if grey else x
     x = ImagePreprocessing("caffe", name="preprocess")(x)
     mixed = keras.initializers.RandomUniform(-0.6, 1.0, seed=seed)  # mostly active units
     x = L.Conv2D(3, 3, padding="same", activation="relu", kernel_initializer=mixed,
@@ -110,6 +113,29 @@ def test_matches_the_rules_written_out(pooling, channels, gap):
     maps = explain.deep_taylor(model, x, pooling=pooling)  # channel sums, each max 1
     total = want.sum(axis=-1)
     np.testing.assert_allclose(maps, total / total.max(axis=(1, 2), keepdims=True), atol=1e-4)
+
+
+@pytest.mark.parametrize("method", ["percentile", "histeq"])
+def test_intensity_normalization_passes_relevance_through(method):
+    """normalize → model ≡ the model without it on normalised images, bounds (0, 255): the
+    layer keeps each pixel's relevance, and the z^B bounds are the normalised range."""
+    model = tiny_vgg(normalization=method)
+    plain = tiny_vgg()  # same seed: same weights, no normalize layer
+    x = np.random.default_rng(2).uniform(40, 200, (3, 6, 6, 1)).astype("float32")
+    normalised = np.asarray(model.get_layer("normalize")(x))
+    res = explain.deep_taylor_relevance(model, x, class_index=0)
+    want = explain.deep_taylor_relevance(plain, normalised, class_index=0)
+    assert want.relevance.max() > 0
+    np.testing.assert_allclose(res.scores, want.scores, rtol=1e-5)
+    np.testing.assert_allclose(res.relevance, want.relevance, rtol=1e-4,
+                               atol=1e-6 * want.relevance.max())
+    assert list(res.layer_totals)[-1] == "normalize"
+    np.testing.assert_allclose(res.layer_totals["normalize"], res.layer_totals["grey_to_rgb"],
+                               rtol=1e-6)
+    if method == "percentile":  # a dimmed film (45 % of its range) gets the same relevance
+        dim = explain.deep_taylor_relevance(model, 0.45 * x, class_index=0)
+        np.testing.assert_allclose(dim.relevance, res.relevance, rtol=1e-3,
+                                   atol=1e-4 * res.relevance.max())
 
 
 def vgg16_head(gap=False):

@@ -11,6 +11,7 @@ import dataclasses
 from pathlib import Path
 
 import numpy as np
+
 from heartcv.registry import did_you_mean
 
 SPLITS = ("train", "val", "test")
@@ -26,6 +27,7 @@ class SplitArrays:
     patient_id: np.ndarray
     image_id: np.ndarray
     heart_masks: np.ndarray | None = None  # for localization scores, when known
+    ctr: np.ndarray | None = None  # cardiothoracic ratio measured on reference masks, if known
 
     def __len__(self):
         return len(self.images)
@@ -33,7 +35,7 @@ class SplitArrays:
     def subset(self, idx) -> "SplitArrays":
         pick = (lambda a: None if a is None else a[idx])
         return SplitArrays(self.images[idx], self.targets[idx], self.patient_id[idx],
-                           self.image_id[idx], pick(self.heart_masks))
+                           self.image_id[idx], pick(self.heart_masks), pick(self.ctr))
 
 
 @dataclasses.dataclass
@@ -54,7 +56,10 @@ class DataSplits:
 
     @property
     def num_outputs(self) -> int:
-        return 1 if self.task == "segmentation" else int(self.splits["train"].targets.shape[-1])
+        targets = self.splits["train"].targets
+        if self.task == "segmentation":
+            return 1 if targets.ndim == 3 else int(targets.shape[-1])
+        return int(targets.shape[-1])
 
     def dataset(self, split, *, batch_size, image_size, channels=3, training=False,
                 augment=None, seed=0, cache=True):
@@ -76,7 +81,7 @@ class DataSplits:
         cat = (lambda name: None if getattr(parts[0], name) is None
                else np.concatenate([getattr(p, name) for p in parts]))
         return SplitArrays(cat("images"), cat("targets"), cat("patient_id"), cat("image_id"),
-                           cat("heart_masks"))
+                           cat("heart_masks"), cat("ctr"))
 
 
 def stratify_labels(targets: np.ndarray, task: str):
@@ -135,26 +140,59 @@ def synthetic_arrays(kind: str, *, n_patients, images_per_patient, image_size, s
     return arrays, names, task
 
 
-def bundle_arrays(path: Path, *, task_hint=None):
-    """Read a whole bundle into memory; returns (dict split → SplitArrays, class_names, task)."""
+def select_structures(masks, mask_names, structures, *, where="bundle"):
+    """The mask channels named ``structures`` (in that order) as float32 (N, H, W[, K]).
+
+    ``structures=None`` keeps the first structure alone as (N, H, W) — heartcv's behaviour
+    before multi-structure training. Unknown names raise with the bundle's names.
+    """
+    masks = np.asarray(masks)
+    if masks.ndim == 3:
+        masks = masks[..., None]
+    names = list(mask_names) if mask_names else ([f"mask{i}" for i in range(masks.shape[-1])]
+                                                 if masks.shape[-1] > 1 else ["heart"])
+    if structures is None:
+        return masks[..., 0].astype(np.float32), names[:1]
+    structures = [str(s) for s in structures]
+    if not structures or len(set(structures)) != len(structures):
+        raise ValueError(f"Expected `data.mask_structures` as unique structure names. "
+                         f"Received: {structures}")
+    missing = [s for s in structures if s not in names]
+    if missing:
+        raise ValueError(f"{where}: no mask structure {missing[0]!r}"
+                         f"{did_you_mean(missing[0], names)} It has {names}. "
+                         f"Received: data.mask_structures={structures}")
+    idx = [names.index(s) for s in structures]
+    return masks[..., idx].astype(np.float32), structures
+
+
+def bundle_arrays(path: Path, *, task_hint=None, mask_structures=None):
+    """Read a whole bundle into memory; returns (dict split → SplitArrays, class_names, task).
+
+    For segmentation bundles ``mask_structures`` picks the target channels by name
+    (``["heart", "left_lung", "right_lung"]``; None: the first structure alone) and the class
+    names are the structures trained on.
+    """
     from heartcv.data.h5 import read_bundle
 
     b = read_bundle(path)
     task = b.task
+    structures = None
     if task == "segmentation":
         if b.masks is None:
             raise ValueError(f"{path}: segmentation bundle without `masks`")
-        targets = b.masks.astype(np.float32)
-        if targets.ndim == 4:
-            targets = targets[..., 0]
+        targets, structures = select_structures(b.masks, b.mask_names, mask_structures,
+                                                where=str(path))
     else:
         targets = b.labels.astype(np.float32)
     heart = None
     if task != "segmentation" and b.masks is not None:
         heart = b.masks if b.masks.ndim == 3 else b.masks[..., 0]
+    ctr = (b.meta_columns or {}).get("ctr")
+    ctr = None if ctr is None else np.asarray(ctr, dtype=np.float64)
     full = SplitArrays(b.images, targets, np.asarray(b.patient_id).astype(str),
-                       np.asarray(b.image_id).astype(str), heart)
-    names = list(b.class_names)
+                       np.asarray(b.image_id).astype(str), heart, ctr)
+    names = structures if task == "segmentation" else list(b.class_names)
     if task == "binary" and len(names) == 1:  # one label column: name the negative class too
         names = [str(b.attrs.get("negative_class") or f"not {names[0]}"), names[0]]
     split = np.asarray(b.split).astype(str)
@@ -182,7 +220,7 @@ def load_data(cfg) -> DataSplits:
             f"Data bundle not found: {path}. Expected `data.source` to be 'synthetic' or an "
             f"HDF5 bundle written by data_prep/. Received: data.source={cfg.source!r}"
         )
-    splits, full, names, task = bundle_arrays(path)
+    splits, full, names, task = bundle_arrays(path, mask_structures=cfg.mask_structures)
     if not {"train", "test"} <= set(splits):
         splits = split_arrays(full, val_fraction=cfg.val_fraction,
                               test_fraction=cfg.test_fraction, seed=cfg.seed, task=task)

@@ -15,7 +15,12 @@ chains of ReLU convolution / dense layers and pooling, walked from ``predictions
   affine map, so the bounds become 0 − mean and 255 − mean per channel; the VGG+Mask
   models' ``MaskBackground`` scales each pixel by 1 inside the heart mask and 0.2 outside,
   so the bounds outside the heart shrink to [0, 51]; the mask, computed by the segmenter
-  branch, is treated as fixed context: all relevance goes to the image pixels);
+  branch, is treated as fixed context: all relevance goes to the image pixels). The
+  per-image normalisations, ``IntensityNormalization`` (``normalize``: percentile stretch,
+  histogram equalisation, CLAHE) and ``ImagePreprocessing("minmax")``, map every image onto
+  a fixed range whatever its own: the bounds become that range ([0, 255], resp. [0, 1]),
+  except where the bounds coming in coincide (a pixel pinned upstream, e.g. blacked out by
+  ``MaskBackground(scale=0)``), which stays pinned at its own normalised value (l = x = h);
 - MaxPooling: winner-take-all by default (the whole relevance of a pooled unit goes to the
   maximum of its window, the gradient route), or ``pooling="proportional"`` (shared in
   proportion to the activations, as for sum pooling); average pooling and
@@ -26,7 +31,9 @@ chains of ReLU convolution / dense layers and pooling, walked from ``predictions
   layer passes relevance through;
 - Flatten / Reshape, Dropout and ReLU layers pass relevance through; the pixel-wise layers
   before the first weight layer route it back to their input pixels (BGR flip reversed,
-  grey→RGB copies summed).
+  grey→RGB copies summed; the per-image monotone maps ``IntensityNormalization``,
+  ``ImagePreprocessing``, ``Rescaling`` and ``MaskBackground`` pass each pixel's relevance
+  through unchanged: it stays with the pixel it belongs to).
 
 Each rule passes on exactly what it receives (up to ε): the input relevance sums to
 max(0, z_c) unless a unit with relevance has z = 0 and absorbs it; this never happens with
@@ -55,7 +62,7 @@ from keras import ops
 from heartcv.explain._common import (
     PREDICTIONS, batches, check_batch_size, class_indices, normalize_max, prepare_images,
 )
-from heartcv.layers import ImagePreprocessing, MaskBackground
+from heartcv.layers import ImagePreprocessing, IntensityNormalization, MaskBackground
 
 POOLINGS = ("winner", "proportional")
 _WEIGHT = (kl.Conv2D, kl.Dense)
@@ -64,8 +71,8 @@ _IDENTITY = (kl.Dropout, kl.SpatialDropout2D, kl.GaussianDropout, kl.GaussianNoi
 _POOLS = (kl.MaxPooling2D, kl.AveragePooling2D, kl.GlobalMaxPooling2D, kl.GlobalAveragePooling2D)
 _RESHAPE = (kl.Flatten, kl.Reshape)
 _BN = kl.BatchNormalization
-_PIXELWISE = (kl.Concatenate, ImagePreprocessing, MaskBackground, kl.Rescaling) + _RESHAPE \
-    + _IDENTITY
+_PIXELWISE = (kl.Concatenate, IntensityNormalization, ImagePreprocessing, MaskBackground,
+              kl.Rescaling) + _RESHAPE + _IDENTITY
 
 
 @dataclasses.dataclass(frozen=True)
@@ -140,9 +147,9 @@ def _chain(model):
             raise ValueError(
                 f"deep_taylor does not support layer {_type(layer)}{where} in model "
                 f"{model.name!r}. Supported: InputLayer, Concatenate (grey→RGB), Rescaling, "
-                "ImagePreprocessing, MaskBackground, Conv2D/Dense with ReLU, Max/AveragePooling2D, "
-                "Global{Max,Average}Pooling2D, Flatten, Reshape, Dropout, ReLU, and "
-                "BatchNormalization right after a linear Conv2D/Dense.")
+                "IntensityNormalization, ImagePreprocessing, MaskBackground, Conv2D/Dense with "
+                "ReLU, Max/AveragePooling2D, Global{Max,Average}Pooling2D, Flatten, Reshape, "
+                "Dropout, ReLU, and BatchNormalization right after a linear Conv2D/Dense.")
         if isinstance(layer, _WEIGHT) and not _is_relu(layer):
             after = next((n for n in chain[i + 1:] if type(n) not in (kl.Dropout, _BN)), None)
             if not (getattr(layer.activation, "__name__", "") == "linear" and _is_relu(after)):
@@ -165,13 +172,32 @@ def _check_bounds(input_bounds, x):
     return lo, hi
 
 
-def _bounds(pre, shape, lo, hi, side):
-    """z^B bounds of the first weight layer's input: the input bounds mapped through ``pre``."""
-    low, high = (tf.fill(shape, np.float32(v)) for v in (lo, hi))
-    for layer in pre:
-        low, high = _forward(layer, low, side), _forward(layer, high, side)
-        if type(layer) is ImagePreprocessing and layer.mode == "minmax":  # per-image [0, 1]
-            low, high = tf.zeros_like(low), tf.ones_like(high)
+def _per_image_range(layer):
+    """Output range of a per-image normalisation layer (its output ignores the input's
+    range), or None for a layer whose bounds are the input bounds mapped through it."""
+    if type(layer) is IntensityNormalization and layer.method != "none":
+        return 0.0, 255.0
+    if type(layer) is ImagePreprocessing and layer.mode == "minmax":
+        return 0.0, 1.0
+    return None
+
+
+def _bounds(pre, acts, lo, hi, side):
+    """z^B bounds of the first weight layer's input: the input bounds mapped through ``pre``.
+
+    ``acts`` are the outputs of ``pre`` on the images; a per-image normalisation sets the
+    bounds to its output range, except where they came in equal (a pinned pixel, l = x = h),
+    which keeps its own normalised value.
+    """
+    low, high = (tf.fill(tuple(acts[0].shape), np.float32(v)) for v in (lo, hi))
+    for layer, out in zip(pre, acts[1:]):
+        span = _per_image_range(layer)
+        if span is None:
+            low, high = _forward(layer, low, side), _forward(layer, high, side)
+            continue
+        pinned = tf.equal(low, high)
+        low = tf.where(pinned, out, tf.fill(tf.shape(out), np.float32(span[0])))
+        high = tf.where(pinned, out, tf.fill(tf.shape(out), np.float32(span[1])))
     return tf.minimum(low, high), tf.maximum(low, high)
 
 
@@ -295,7 +321,7 @@ def deep_taylor_relevance(model, images, class_index=None, *, input_bounds=None,
             idx = (~negative).astype(idx.dtype)
         r = tf.one_hot(np.zeros_like(idx) if negative is not None else idx, z.shape[-1],
                        dtype="float32") * np.maximum(score, 0.0)[:, None]
-        bounds = _bounds(chain[1:first], tuple(acts[0].shape), lo, hi, side)
+        bounds = _bounds(chain[1:first], acts[:first], lo, hi, side)
         for i in range(len(chain) - 1, 0, -1):
             bn = chain[i + 1] if i + 1 < len(chain) and type(chain[i + 1]) is _BN else None
             args = (chain[i], acts[i - 1], r, epsilon, pooling, bounds if i == first else None)

@@ -181,18 +181,24 @@ def set_bn_momentum(model, momentum: float) -> int:
 
 
 def backbone_features(*, input_shape, backbone, backbone_weights=None, freeze_backbone=False,
-                      preprocessing="auto"):
-    """``(inputs, features)``: image input → preprocessing layer → backbone, wired flat.
+                      preprocessing="auto", normalization="none"):
+    """``(inputs, features)``: image input → [normalisation] → preprocessing → backbone, flat.
 
     ``preprocessing="auto"`` is the scaling the backbone's ImageNet weights expect; any
-    ``ImagePreprocessing`` mode may be given instead.
+    ``ImagePreprocessing`` mode may be given instead. ``normalization`` (an
+    ``IntensityNormalization`` method, or ``"none"``: no layer, the default so non-radiograph
+    callers are unchanged) adds a layer named ``normalize`` right after the ``image`` input;
+    the radiograph builders pass ``"percentile"`` by default.
     """
     from heartcv.layers import ImagePreprocessing
+    from heartcv.models.blocks import check_normalization, intensity_normalization
 
     info = get_backbone_info(backbone)
+    check_normalization(normalization)
     mode = info.preprocessing if preprocessing == "auto" else preprocessing
     inputs = keras.Input(shape=tuple(input_shape), name="image")
-    x = ImagePreprocessing(mode, name="preprocess")(inputs)
+    x = intensity_normalization(inputs, normalization)
+    x = ImagePreprocessing(mode, name="preprocess")(x)
     base = build_backbone(backbone, x, backbone_weights)
     if freeze_backbone:
         base.trainable = False

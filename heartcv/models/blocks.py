@@ -5,7 +5,13 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from heartcv.layers import IntensityNormalization
+from heartcv.layers.intensity_normalization import METHODS as NORMALIZATIONS
+from heartcv.registry import did_you_mean
+
 ACTIVATIONS = ("sigmoid", "softmax", "linear", None)
+#: Name of the ``IntensityNormalization`` layer right after the ``image`` input.
+NORMALIZE_LAYER = "normalize"
 
 
 def validate_common(*, input_shape, num_classes, dropout, classifier_activation=None):
@@ -23,6 +29,27 @@ def validate_common(*, input_shape, num_classes, dropout, classifier_activation=
             f"Expected `classifier_activation` in {ACTIVATIONS}. "
             f"Received: classifier_activation={classifier_activation!r}"
         )
+
+
+def check_normalization(normalization):
+    """Keras-style check of a builder's ``normalization`` argument (``None`` means "none")."""
+    if normalization is not None and normalization not in NORMALIZATIONS:
+        raise ValueError(f"Expected `normalization` in {NORMALIZATIONS}."
+                         f"{did_you_mean(normalization, NORMALIZATIONS)} "
+                         f"Received: normalization={normalization!r}")
+
+
+def intensity_normalization(x, normalization):
+    """``IntensityNormalization(normalization)`` named ``normalize`` on ``x``; ``x`` for "none".
+
+    The radiograph builders call it right after the ``image`` input, before the grey→RGB and
+    ``ImagePreprocessing`` layers, so train, evaluate, predict and a reloaded file apply the
+    same per-image normalisation. ``"none"`` adds no layer (a model as the papers built it).
+    """
+    check_normalization(normalization)
+    if normalization in (None, "none"):
+        return x
+    return IntensityNormalization(normalization, name=NORMALIZE_LAYER)(x)
 
 
 def default_activation(num_classes: int, classifier_activation):

@@ -49,7 +49,8 @@ def test_one_table_entry_registers_and_builds_the_variants(tiny_backbone):
 @pytest.mark.parametrize("name", BACKBONE_MODELS)
 def test_every_backbone_taking_builder_builds_with_a_new_entry(tiny_backbone, name):
     backbones.register_backbone("tiny", TINY)
-    model = heartcv.build_model(name, backbone="tiny", input_shape=(32, 32, 3))
+    model = heartcv.build_model(name, backbone="tiny", input_shape=(32, 32, 3),
+                                backbone_weights=None)
     assert model.get_layer("tiny_out").output.shape[-1] == 8
     assert model.layers[-1].name == "predictions"
 
@@ -65,5 +66,6 @@ def test_register_backbone_rejects_a_clash(tiny_backbone):
 def test_every_backbone_builds_every_backbone_model(name, backbone):
     info = backbones.BACKBONES[backbone]
     size = max(info.min_size, 64)
-    model = heartcv.build_model(name, backbone=backbone, input_shape=(size, size, 3))
+    model = heartcv.build_model(name, backbone=backbone, input_shape=(size, size, 3),
+                                backbone_weights=None)
     assert model.get_layer(info.feature_layers[-1]) is not None

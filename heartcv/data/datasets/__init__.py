@@ -26,6 +26,8 @@ Modules:
     jsrt: JSRT radiographs with SCR heart/lung masks; cardiothoracic ratio.
     ecg_khan: ECG printouts of Khan et al. (Data in Brief 2021) and their 13-lead crops.
     mitbih: MIT-BIH Arrhythmia Database beats with AAMI classes (read with ``wfdb``).
+    masks: any folder of images + masks (png/ + mask/<structure>/): an external set.
+    synthetic: the generated chest phantom.
 
 Each module also registers its ``heartcv prep`` conversion (reader + options) with
 ``heartcv.registry.register_dataset``; :func:`list_datasets` / :func:`get_dataset` import the

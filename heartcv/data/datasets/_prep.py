@@ -7,9 +7,12 @@ from pathlib import Path
 CONVERT_ERRORS = (FileNotFoundError, FileExistsError, ValueError)
 
 
-def dataset_parser(prog, doc, *, raw_help, convert=True,
+def dataset_parser(prog, doc, *, raw_help, convert=True, seed=True,
                    epilog="See data_prep/README.md for where to get the data."):
-    """An ArgumentParser with ``--raw`` and, when ``convert``, the bundle conversion options."""
+    """An ArgumentParser with ``--raw`` and, when ``convert``, the bundle conversion options.
+
+    ``seed=False`` leaves out ``--seed`` (for a dataset that draws no split).
+    """
     p = argparse.ArgumentParser(prog=prog, description=doc.split("\n\n")[0], epilog=epilog,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--raw", required=True, help=raw_help)
@@ -17,7 +20,8 @@ def dataset_parser(prog, doc, *, raw_help, convert=True,
         return p
     p.add_argument("--out", required=True, help="bundle to write (.h5)")
     p.add_argument("--size", type=int, default=320, help="output side in pixels (default 320)")
-    p.add_argument("--seed", type=int, default=0, help="split seed (default 0)")
+    if seed:
+        p.add_argument("--seed", type=int, default=0, help="split seed (default 0)")
     p.add_argument("--workers", type=int, default=None,
                    help="worker processes (default: all cores)")
     p.add_argument("--resume", action=argparse.BooleanOptionalAction, default=True,

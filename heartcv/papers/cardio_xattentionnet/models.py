@@ -19,6 +19,7 @@ from heartcv.models.backbones import BACKBONES, backbone_features, on_backbone_r
 from heartcv.models.blocks import (  # noqa: F401  (ATTENTION_LAYER, attention_model: shared)
     ATTENTION_LAYER,
     attention_model,
+    check_normalization,
     classifier_head,
     default_activation,
     validate_common,
@@ -66,6 +67,7 @@ def attention_classifier(
     hidden_units=128,
     classifier_activation="auto",
     preprocessing="minmax",
+    normalization="percentile",
     name=None,
 ):
     """Backbone → AMM head (Cardio-XAttentionNet).
@@ -78,6 +80,10 @@ def attention_classifier(
             ``"imagenet"`` or a local weights file.
         preprocessing: ``"minmax"`` (per-image min–max to [0, 1], the paper's normalisation),
             ``"auto"`` (what ImageNet weights expect) or another ``ImagePreprocessing`` mode.
+        normalization: per-image intensity normalisation before ``preprocessing``
+            (``heartcv.layers.IntensityNormalization``: ``"percentile"`` 1st–99th stretch to
+            [0, 255], the default, ``"histeq"``, ``"clahe"``), a layer named ``normalize``;
+            ``"none"`` adds no layer (the paper: min–max only).
 
     Reference:
         Innat, Hossain, Mader, Kouzani. A convolutional attention mapping deep neural network
@@ -85,10 +91,12 @@ def attention_classifier(
     Input range: [0, 255].
     """
     validate_common(input_shape=input_shape, num_classes=num_classes, dropout=dropout)
+    check_normalization(normalization)
     activation = default_activation(num_classes, classifier_activation)
     inputs, features = backbone_features(
         input_shape=input_shape, backbone=backbone, backbone_weights=backbone_weights,
-        freeze_backbone=freeze_backbone, preprocessing=preprocessing)
+        freeze_backbone=freeze_backbone, preprocessing=preprocessing,
+        normalization=normalization)
     outputs = amm_head(features, dropout=dropout, hidden_units=hidden_units,
                        num_classes=num_classes, activation=activation)
     return keras.Model(inputs, outputs, name=name or f"cxa_{backbone}")
@@ -104,6 +112,7 @@ def gap_classifier(
     hidden_units=128,
     classifier_activation="auto",
     preprocessing="auto",
+    normalization="percentile",
     name=None,
 ):
     """Backbone → global average pooling → [Dense(hidden, ELU)] → ``predictions``.
@@ -117,16 +126,20 @@ def gap_classifier(
         backbone_weights: None (from scratch, glorot), ``"imagenet"`` or a local weights file.
         preprocessing: ``"auto"`` (what the backbone's weights expect) or an
             ``ImagePreprocessing`` mode.
+        normalization: per-image intensity normalisation before ``preprocessing``, as in
+            :func:`attention_classifier` (default ``"percentile"``; ``"none"``: no layer).
 
     Reference:
         Innat, Hossain, Mader, Kouzani, Sci Rep 13, 2023 (Cardio-XAttentionNet).
     Input range: [0, 255].
     """
     validate_common(input_shape=input_shape, num_classes=num_classes, dropout=dropout)
+    check_normalization(normalization)
     activation = default_activation(num_classes, classifier_activation)
     inputs, features = backbone_features(
         input_shape=input_shape, backbone=backbone, backbone_weights=backbone_weights,
-        freeze_backbone=freeze_backbone, preprocessing=preprocessing)
+        freeze_backbone=freeze_backbone, preprocessing=preprocessing,
+        normalization=normalization)
     x = layers.GlobalAveragePooling2D(name="gap")(features)
     outputs = classifier_head(x, num_classes=num_classes, activation=activation, dropout=dropout,
                               hidden=hidden_units, hidden_activation="elu")

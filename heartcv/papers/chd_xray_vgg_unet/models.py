@@ -27,7 +27,10 @@ from keras import layers, tree
 
 from heartcv.layers import ImagePreprocessing, MaskBackground
 from heartcv.models.backbones import BACKBONES, build_backbone
-from heartcv.models.blocks import classifier_head, default_activation, validate_common, vgg16_encoder
+from heartcv.models.blocks import (
+    check_normalization, classifier_head, default_activation, intensity_normalization,
+    validate_common, vgg16_encoder,
+)
 from heartcv.registry import register_model
 
 PAPER = "chd_xray_vgg_unet"
@@ -66,14 +69,15 @@ def vgg16_finetune(
     classifier_activation="auto",
     width=1.0,
     batchnorm=False,
+    normalization="percentile",
     name="vgg16_finetune",
 ):
     """VGG16 with its last ``trainable_layers`` convolution layers and a new head trained.
 
-    Layers: ``image`` → [``grey_to_rgb``: Concatenate of a 1-channel image three times] →
-    ``preprocess`` (caffe mode: RGB→BGR, ImageNet means subtracted) → VGG16 ``block1_conv1``
-    … ``block5_pool`` → ``head_flatten`` → ``head_fc{i}`` (Dense, ReLU) →
-    ``head_dropout{i}`` → ``predictions``.
+    Layers: ``image`` → [``normalize``: ``IntensityNormalization``] → [``grey_to_rgb``:
+    Concatenate of a 1-channel image three times] → ``preprocess`` (caffe mode: RGB→BGR,
+    ImageNet means subtracted) → VGG16 ``block1_conv1`` … ``block5_pool`` → ``head_flatten``
+    → ``head_fc{i}`` (Dense, ReLU) → ``head_dropout{i}`` → ``predictions``.
 
     "Fine tune for the last three layers of the VGG network" is read as the last three
     *convolution* layers, ``block5_conv1``, ``block5_conv2``, ``block5_conv3`` (the whole
@@ -108,6 +112,11 @@ def vgg16_finetune(
             to [0, 1]): the CPU setting, since a full-width VGG16 trained from scratch is
             too slow on a few cores and no ImageNet weights may be at hand.
         batchnorm: BatchNormalization after every convolution (from scratch only).
+        normalization: per-image intensity normalisation before the grey→RGB and
+            preprocessing layers (``heartcv.layers.IntensityNormalization``: ``"percentile"``
+            1st–99th stretch to [0, 255], the default, ``"histeq"``, ``"clahe"``), a layer
+            named ``normalize``; ``"none"`` adds no layer (the paper: the caffe
+            preprocessing of the ImageNet weights only).
         name: model name.
 
     Returns:
@@ -149,11 +158,12 @@ def vgg16_finetune(
             "Pretrained VGG16 weights need the original network (width=1.0, batchnorm=False); "
             "a scaled or batch-normalised VGG16 is trained from scratch. Received: "
             f"backbone_weights={backbone_weights!r}, width={width}, batchnorm={batchnorm}")
+    check_normalization(normalization)
 
     inputs = keras.Input(shape=tuple(input_shape), name="image")
-    x = inputs
+    x = intensity_normalization(inputs, normalization)
     if channels == 1 and applications:
-        x = layers.Concatenate(axis=-1, name="grey_to_rgb")([inputs, inputs, inputs])
+        x = layers.Concatenate(axis=-1, name="grey_to_rgb")([x, x, x])
     mode = BACKBONES["vgg16"].preprocessing if applications else "unit"
     x = ImagePreprocessing(mode, name="preprocess")(x)
     if applications:
@@ -225,9 +235,10 @@ def chain_mask_classifier(segmenter, classifier, scale=0.2, threshold=0.5,
     ``image`` input, so every layer is a layer of the returned model: Grad-CAM and saliency
     see the classifier's ``block5_conv3``, and the model saves and loads as one ``.h5`` or
     ``.keras`` file with no ``custom_objects``. The segmenter's layers are renamed
-    ``segmenter_<name>`` (its ``predictions`` becomes ``segmenter_predictions``); the
-    classifier's keep their names, so ``predictions`` is the class output. The mask is
-    applied to the [0, 255] image before the classifier's own preprocessing layer.
+    ``segmenter_<name>`` (its ``predictions`` becomes ``segmenter_predictions``, its
+    ``normalize`` ``segmenter_normalize``); the classifier's keep their names, so
+    ``predictions`` is the class output. The mask is applied to the [0, 255] image before
+    the classifier's own ``normalize`` and preprocessing layers, as ``mask_images`` feeds it.
     The arguments are not modified.
 
     Args:

@@ -19,7 +19,10 @@ from keras import layers
 from heartcv.layers import ImagePreprocessing
 from heartcv.layers.image_preprocessing import MODES as PREPROCESSING_MODES
 from heartcv.models.backbones import build_backbone, get_backbone_info
-from heartcv.models.blocks import ACTIVATIONS, conv_bn_relu, validate_common, vgg16_encoder
+from heartcv.models.blocks import (
+    ACTIVATIONS, check_normalization, conv_bn_relu, intensity_normalization, validate_common,
+    vgg16_encoder,
+)
 from heartcv.registry import register_model
 
 PAPER = "chd_xray_vgg_unet"
@@ -82,6 +85,7 @@ def unet(
     batchnorm=True,
     dropout=0.5,
     classifier_activation="sigmoid",
+    normalization="percentile",
     name="unet",
 ):
     """U-Net: ``depth`` down-sampling levels of two 3×3 convolutions, mirrored decoder.
@@ -103,6 +107,11 @@ def unet(
         batchnorm: BatchNormalization after each convolution.
         dropout: dropout rate at the two deepest encoder levels (0.5 in Ronneberger et al.).
         classifier_activation: ``"sigmoid"``, ``"softmax"``, ``"linear"`` or None.
+        normalization: per-image intensity normalisation inside the model
+            (``heartcv.layers.IntensityNormalization``: ``"percentile"`` 1st–99th stretch, the
+            default, ``"histeq"``, ``"clahe"``) or ``"none"`` (the paper: only ÷255). It makes
+            the mask independent of a radiograph's exposure (a model that only divides by
+            255 scored Dice 0.000 on its own test images dimmed to 45%).
         name: model name.
 
     Reference:
@@ -116,8 +125,10 @@ def unet(
     if depth > 6:
         raise ValueError(f"Expected `depth` in [1, 6]. Received: depth={depth!r}")
     _check_segmentation_args(input_shape, num_classes, dropout, classifier_activation, 2 ** depth)
+    check_normalization(normalization)
     inputs = keras.Input(shape=tuple(input_shape), name="image")
-    x = ImagePreprocessing("unit", name="preprocess")(inputs)
+    x = intensity_normalization(inputs, normalization)
+    x = ImagePreprocessing("unit", name="preprocess")(x)
     skips = []
     for i in range(1, depth + 2):  # the last level is the bottleneck
         f = base_filters * 2 ** (i - 1)
@@ -152,6 +163,7 @@ def vgg16_unet(
     dropout=0.0,
     preprocessing="auto",
     classifier_activation="sigmoid",
+    normalization="percentile",
     name="vgg16_unet",
 ):
     """VGG16-U-Net: VGG16 encoder, decoder of up-sampling + concatenation + conv blocks.
@@ -181,6 +193,8 @@ def vgg16_unet(
         dropout: dropout rate on the deepest encoder output (``block5_pool``).
         preprocessing: ``"auto"`` or an ``ImagePreprocessing`` mode.
         classifier_activation: ``"sigmoid"``, ``"softmax"``, ``"linear"`` or None.
+        normalization: per-image intensity normalisation before ``preprocessing``, as in
+            :func:`unet` (default ``"percentile"``; ``"none"`` for the paper's ÷255 only).
         name: model name.
 
     Reference:
@@ -190,6 +204,7 @@ def vgg16_unet(
     Input range: [0, 255].
     """
     _check_segmentation_args(input_shape, num_classes, dropout, classifier_activation, 32)
+    check_normalization(normalization)
     if not isinstance(width, (int, float)) or isinstance(width, bool) or not 0.0 < width <= 1.0:
         raise ValueError(f"Expected `width` in (0, 1]. Received: width={width!r}")
     if not isinstance(batchnorm, bool):
@@ -215,7 +230,7 @@ def vgg16_unet(
     if preprocessing == "auto":
         mode = info.preprocessing if applications else "unit"
     inputs = keras.Input(shape=tuple(input_shape), name="image")
-    x = inputs
+    x = intensity_normalization(inputs, normalization)
     if applications and input_shape[-1] == 1:
         x = layers.Concatenate(axis=-1, name="grey_to_rgb")([x, x, x])
     x = ImagePreprocessing(mode, name="preprocess")(x)

@@ -21,7 +21,7 @@ import keras
 from keras import layers
 
 from heartcv.models.backbones import backbone_features, resolve_weights
-from heartcv.models.blocks import validate_common
+from heartcv.models.blocks import check_normalization, validate_common
 from heartcv.registry import register_model
 
 FREEZE_CHOICES = (True, False, "auto")
@@ -46,6 +46,7 @@ def cxr14_transfer(
     dropout=0.0,
     classifier_activation="sigmoid",
     preprocessing="auto",
+    normalization="percentile",
     name=None,
 ):
     """Backbone → global average pooling → [Dropout] → Dense(``num_classes``) ``predictions``.
@@ -68,6 +69,11 @@ def cxr14_transfer(
             paper's text, for comparison only) or ``"linear"`` (logits).
         preprocessing: ``"auto"`` (what the backbone's ImageNet weights expect) or an
             ``ImagePreprocessing`` mode.
+        normalization: per-image intensity normalisation before ``preprocessing``
+            (``heartcv.layers.IntensityNormalization``: ``"percentile"`` 1st–99th stretch to
+            [0, 255], the default, ``"histeq"``, ``"clahe"``), a layer named ``normalize``;
+            ``"none"`` adds no layer (the backbone's ImageNet scaling only; the paper scaled
+            every image by 1/255, ``preprocessing="unit"``).
         name: model name (default ``cxr14_<backbone>``).
 
     Returns:
@@ -79,6 +85,7 @@ def cxr14_transfer(
     Input range: [0, 255] (the backbone's preprocessing is a layer inside the model).
     """
     validate_common(input_shape=input_shape, num_classes=num_classes, dropout=dropout)
+    check_normalization(normalization)
     if classifier_activation not in ("sigmoid", "softmax", "linear"):
         raise ValueError(f"Expected `classifier_activation` in ('sigmoid', 'softmax', 'linear'). "
                          f"Received: classifier_activation={classifier_activation!r}")
@@ -90,7 +97,7 @@ def cxr14_transfer(
         else bool(freeze_backbone)
     inputs, features = backbone_features(
         input_shape=input_shape, backbone=backbone, backbone_weights=backbone_weights,
-        freeze_backbone=freeze, preprocessing=preprocessing)
+        freeze_backbone=freeze, preprocessing=preprocessing, normalization=normalization)
     x = layers.GlobalAveragePooling2D(name="gap")(features)
     if dropout:
         x = layers.Dropout(dropout, name="head_dropout")(x)

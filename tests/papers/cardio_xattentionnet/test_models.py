@@ -67,3 +67,30 @@ def test_attention_model_any_size():
         assert np.all((w >= 0) & (w <= 1))
     with pytest.raises(ValueError, match=f"no attention layer '{ATTENTION_LAYER}'"):
         attention_model(heartcv.build_model("small_cnn", input_shape=(32, 32, 3)))
+
+
+@pytest.mark.parametrize("name", ["cxa_resnet50", "resnet50_gap"])
+def test_normalize_layer_first_and_weightless(name):
+    """``normalize`` (IntensityNormalization, percentile) between ``image`` and ``preprocess``;
+    no weights, so the parameter count is the paper's (``normalization="none"``: no layer)."""
+    model = heartcv.build_model(name, input_shape=(32, 32, 3))
+    names = [layer.name for layer in model.layers]
+    assert names[:3] == ["image", "normalize", "preprocess"]
+    assert model.get_layer("normalize").method == "percentile"
+    assert not model.get_layer("normalize").weights
+    none = heartcv.build_model(name, input_shape=(32, 32, 3), normalization="none")
+    assert [layer.name for layer in none.layers][:2] == ["image", "preprocess"]
+    assert model.count_params() == none.count_params()
+    with pytest.raises(ValueError, match=r"Did you mean 'histeq'\? Received: normalization='hist'"):
+        heartcv.build_model(name, input_shape=(32, 32, 3), normalization="hist")
+
+
+def test_backbone_features_adds_no_normalisation_by_default():
+    from heartcv.models.backbones import backbone_features
+
+    inputs, features = backbone_features(input_shape=(32, 32, 3), backbone="resnet50")
+    names = [layer.name for layer in keras.Model(inputs, features).layers]
+    assert "normalize" not in names and names[1] == "preprocess"
+    inputs, features = backbone_features(input_shape=(32, 32, 3), backbone="resnet50",
+                                         normalization="clahe")
+    assert keras.Model(inputs, features).get_layer("normalize").method == "clahe"

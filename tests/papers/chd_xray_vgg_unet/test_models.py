@@ -101,10 +101,16 @@ def test_num_classes(num_classes, activation):
         assert np.all((y >= 0) & (y <= 1))
 
 
-def test_grey_input_equals_rgb_of_repeated_grey():
-    grey = _vgg(pooling="avg", dropout=0.0)
-    rgb = _vgg(input_shape=(SIDE, SIDE, 3), pooling="avg", dropout=0.0)
-    assert "grey_to_rgb" in [layer.name for layer in grey.layers]
+@pytest.mark.parametrize("normalization, tol", [("none", 1e-6), ("percentile", 1e-3)])
+def test_grey_input_equals_rgb_of_repeated_grey(normalization, tol):
+    """``percentile`` pools the channels: on 3 copies numpy's interpolated 1st/99th
+    percentiles move by a fraction of a grey level, hence the looser tolerance there."""
+    grey = _vgg(pooling="avg", dropout=0.0, normalization=normalization)
+    rgb = _vgg(input_shape=(SIDE, SIDE, 3), pooling="avg", dropout=0.0,
+               normalization=normalization)
+    names = [layer.name for layer in grey.layers]
+    assert "grey_to_rgb" in names
+    assert ("normalize" in names) == (normalization != "none")
     assert not any(isinstance(layer, keras.layers.Lambda) for layer in grey.layers)
     for layer in rgb.layers:
         if layer.weights:
@@ -112,7 +118,7 @@ def test_grey_input_equals_rgb_of_repeated_grey():
     x = _images()
     np.testing.assert_allclose(grey.predict(x, verbose=0),
                                rgb.predict(np.repeat(x, 3, axis=-1), verbose=0),
-                               rtol=1e-5, atol=1e-6)
+                               rtol=tol, atol=tol)
 
 
 def test_registered_variants():
@@ -148,6 +154,9 @@ ILL_CASES = [
      r"Backbone weights file not found: /nowhere/vgg16.h5"),
     ({"width": 0.0}, r"Expected `width` in \(0, 1\]. Received: width=0.0"),
     ({"width": 0.5, "backbone_weights": "imagenet"}, r"Pretrained VGG16 weights need the original"),
+    ({"normalization": "percentil"}, r"Expected `normalization` in \('percentile', 'histeq', "
+                                     r"'clahe', 'none'\). Did you mean 'percentile'\? "
+                                     r"Received: normalization='percentil'"),
 ]
 
 
@@ -156,6 +165,25 @@ def test_illegal_arguments(kwargs, message):
     exc = FileNotFoundError if str(kwargs.get("backbone_weights")).startswith("/") else ValueError
     with pytest.raises(exc, match=message):
         _vgg(**kwargs)
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"width": 0.125, "batchnorm": True}])
+def test_normalize_layer_first_weightless_and_exposure_invariant(kwargs):
+    """``normalize`` (percentile) right after the input, before grey→RGB and preprocess; no
+    weights, so the parameter count equals the paper's model (normalization="none")."""
+    model = _vgg(**kwargs)
+    none = _vgg(normalization="none", **kwargs)
+    names = [layer.name for layer in model.layers]
+    assert names[:2] == ["image", "normalize"] and "normalize" not in [l.name for l in none.layers]
+    assert names.index("normalize") < names.index("preprocess")
+    if "grey_to_rgb" in names:
+        assert names.index("normalize") < names.index("grey_to_rgb")
+    layer = model.get_layer("normalize")
+    assert layer.method == "percentile" and not layer.weights
+    assert model.count_params() == none.count_params()
+    x = _images(seed=4)
+    np.testing.assert_allclose(model.predict(0.45 * x, verbose=0), model.predict(x, verbose=0),
+                               rtol=1e-3, atol=1e-4)
 
 
 def test_fully_convolutional_with_global_pooling():
@@ -347,6 +375,26 @@ def test_chain_save_load_round_trip(pair, tmp_path):
         assert [layer.name for layer in loaded.layers] == [layer.name for layer in chained.layers]
         assert loaded.get_layer("mask_background").scale == 0.2
         assert _weighted(loaded) == _weighted(chained)
+
+
+def test_chain_of_normalised_unet_and_classifier(tmp_path):
+    """Both models normalise: the segmenter's ``normalize`` is copied as
+    ``segmenter_normalize``, the classifier keeps its own after ``mask_background``."""
+    segmenter = heartcv.build_model("unet", input_shape=(SIDE, SIDE, 1), base_filters=2,
+                                    depth=2, dropout=0.0)
+    classifier = _vgg(num_classes=3)
+    chained = chain_mask_classifier(segmenter, classifier, threshold=None)
+    names = [layer.name for layer in chained.layers]
+    assert names.index("segmenter_normalize") < names.index("segmenter_predictions") \
+        < names.index("mask_background") < names.index("normalize") < names.index("grey_to_rgb")
+    x = _images(n=2, seed=6)
+    ref = chained.predict(x, verbose=0)
+    expected = classifier.predict(mask_images(segmenter, x, threshold=None), verbose=0)
+    np.testing.assert_allclose(ref, expected, rtol=1e-5, atol=1e-6)
+    path = heartcv.save_model(chained, tmp_path / "vgg_mask.h5")
+    loaded = keras.models.load_model(path)
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), ref, rtol=1e-5, atol=1e-6)
+    assert loaded.get_layer("segmenter_normalize").method == "percentile"
 
 
 @pytest.mark.parametrize("make, exc, message", [

@@ -94,6 +94,9 @@ ILL_CASES = [
     ("vgg16_unet", dict(batchnorm=True, backbone_weights="imagenet"), ValueError, "from scratch"),
     ("vgg16_unet", dict(backbone_weights="/nonexistent/vgg16.h5"), FileNotFoundError, "not found"),
     ("vgg16_unet", dict(preprocessing="imagenet"), ValueError, "preprocessing"),
+    ("unet", dict(normalization="clahe2"), ValueError,
+     r"Expected `normalization` in .*Did you mean 'clahe'\? Received: normalization='clahe2'"),
+    ("vgg16_unet", dict(normalization="minmax"), ValueError, "Received: normalization='minmax'"),
 ]
 
 

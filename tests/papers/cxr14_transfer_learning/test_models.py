@@ -51,6 +51,8 @@ ILL_CASES = [
     ({"freeze_backbone": "yes"}, "Expected `freeze_backbone` in"),
     ({"freeze_backbone": 1}, "Expected `freeze_backbone` in"),
     ({"backbone": "densenet12"}, "Did you mean 'densenet121'"),
+    ({"normalization": "percentil"}, "Did you mean 'percentile'"),
+    ({"normalization": "minmax"}, "Received: normalization='minmax'"),
 ]
 
 
