@@ -1,11 +1,18 @@
-"""Training callbacks beyond Keras' own: TensorBoard image summaries and a kill switch for tests.
+"""Training callbacks beyond Keras' own: TensorBoard image summaries, atomic checksummed
+backups (resume after a kill or a full disk) and a kill switch for tests.
 
 Callbacks run outside the model, so they may use TensorFlow directly (the summary writer).
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
 import os
+import shutil
+import tempfile
+from pathlib import Path
 
 import cv2
 import keras
@@ -143,3 +150,127 @@ class StopAfter(keras.callbacks.Callback):
         self.seen += 1
         if self.seen >= self.batches:
             os._exit(17)
+
+
+# ----------------------------------------------------------------------------- backups
+
+BACKUP_STATE = "training_metadata.json"  # the epoch reached, its weights file and sha256
+FIT_DONE = "fit_done.json"  # written when fit ended; the backup stays until evaluation ends
+
+
+def sha256_file(path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+@contextlib.contextmanager
+def _temp_weights_path(path: Path):
+    """A temporary ``*.weights.h5`` beside ``path`` (the suffix Keras wants), renamed on
+    success and removed on failure."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name[:-len('.weights.h5')]}.",
+                               suffix=".tmp.weights.h5")
+    os.close(fd)
+    tmp = Path(tmp)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def find_restore_point(backup_dir) -> tuple[dict | None, str | None]:
+    """The newest backup whose weights match their recorded sha256, and a warning if one was
+    skipped. Returns ``(entry, warning)``; ``entry`` is ``{"epoch", "weights", "sha256"}``
+    (``epoch`` = epochs completed) or None to start clean. A clean start removes the folder.
+    """
+    backup_dir = Path(backup_dir)
+    if not backup_dir.is_dir():
+        return None, None
+    state_path = backup_dir / BACKUP_STATE
+    problem, candidates = None, []
+    try:
+        state = json.loads(state_path.read_text())
+        candidates = [state, state.get("previous")]
+    except FileNotFoundError:
+        problem = f"{state_path.name} is missing"
+    except (ValueError, AttributeError, OSError) as err:
+        problem = f"{state_path.name} is unreadable: {type(err).__name__}"
+    first_bad = None
+    for entry in candidates:
+        if not isinstance(entry, dict) or not {"epoch", "weights", "sha256"} <= set(entry):
+            continue
+        weights = backup_dir / str(entry["weights"])
+        if not weights.is_file():
+            why = "file missing"
+        elif sha256_file(weights) != entry["sha256"]:
+            why = "sha256 mismatch: truncated or half-written"
+        else:
+            entry = {k: entry[k] for k in ("epoch", "weights", "sha256")}
+            warning = None
+            if first_bad:
+                warning = (f"heartcv train: warning: backup {first_bad[0]} is corrupt "
+                           f"({first_bad[1]}); starting from epoch {int(entry['epoch']) + 1}")
+            return entry, warning
+        first_bad = first_bad or (weights, why)
+    where, why = first_bad or (state_path if problem else backup_dir, problem or "no usable backup")
+    shutil.rmtree(backup_dir, ignore_errors=True)
+    return None, f"heartcv train: warning: backup {where} is corrupt ({why}); starting clean"
+
+
+class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
+    """``BackupAndRestore`` whose backups survive a kill or a full disk mid-write.
+
+    Each epoch's weights go to ``epoch<N>.weights.h5`` under a temporary name, renamed into
+    place; then ``training_metadata.json`` (atomic) records the epoch, the file and its sha256,
+    and the previous good backup, which is kept as a fallback. :func:`find_restore_point`
+    checks the checksums before a run resumes. When fit ends, ``fit_done.json`` is written and
+    the folder is kept: the engine removes it once evaluation is written, so a run stopped
+    between the last epoch and its metrics resumes at evaluation.
+
+    Args:
+        backup_dir: the run's ``backup/`` folder.
+        restore: the entry :func:`find_restore_point` returned, or None to start clean.
+    """
+
+    def __init__(self, backup_dir, restore=None):
+        super().__init__(str(backup_dir), save_freq="epoch", delete_checkpoint=False)
+        self.dir = Path(backup_dir)
+        self.restore = restore
+        self._good = dict(restore) if restore else None
+
+    def on_train_begin(self, logs=None):
+        if self.restore is None:
+            return
+        if not self.model.built:
+            raise ValueError("AtomicBackupAndRestore needs a built model before fit().")
+        if self.model.optimizer is not None and not self.model.optimizer.built:
+            self.model.optimizer.build(self.model.trainable_variables)
+        self.model.load_weights(self.dir / self.restore["weights"])
+        self.model._initial_epoch = int(self.restore["epoch"])
+        self._current_epoch = int(self.restore["epoch"])
+
+    def _save_model(self):
+        from heartcv.files import atomic_write_json
+
+        self.dir.mkdir(parents=True, exist_ok=True)
+        name = f"epoch{self._current_epoch}.weights.h5"
+        with _temp_weights_path(self.dir / name) as tmp:
+            self.model.save_weights(str(tmp), overwrite=True)
+        entry = {"epoch": self._current_epoch, "weights": name,
+                 "sha256": sha256_file(self.dir / name)}
+        atomic_write_json(self.dir / BACKUP_STATE, {**entry, "batch": 0, "previous": self._good})
+        keep = {name, (self._good or {}).get("weights")}
+        for old in self.dir.glob("*.weights.h5"):
+            if old.name not in keep:
+                old.unlink()
+        self._good = entry
+
+    def on_train_end(self, logs=None):
+        from heartcv.files import atomic_write_json
+
+        if self.dir.is_dir():
+            atomic_write_json(self.dir / FIT_DONE, {"epochs": self._current_epoch})

@@ -58,6 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train from a YAML config; writes a run directory")
     p.add_argument("config", nargs="?", help="YAML run config (default: built-in defaults)")
     _add_overrides(p)
+    p.add_argument("--overwrite", action=argparse.BooleanOptionalAction, default=False,
+                   help="train a finished run again (its outputs are cleared first); without "
+                        "it a finished run is left as it is and an interrupted one resumes")
 
     p = sub.add_parser("evaluate", help="evaluate a saved model on a bundle split")
     p.add_argument("model", help="model file (.h5 or .keras)")
@@ -143,7 +146,12 @@ def cmd_train(args) -> int:
     from heartcv.summary import print_summary
 
     cfg = getattr(args, "config_loaded", None) or load_config(args.config, args.overrides)
-    result = train(cfg)
+    result = train(cfg, overwrite=getattr(args, "overwrite", False))
+    if result.already_complete:
+        print(f"heartcv train: run {result.run_dir} is already complete "
+              f"({result.paths['metrics_json']}); pass --overwrite to train it again",
+              file=sys.stderr)
+        return EXIT_OK
     print_summary(result)
     return EXIT_OK
 
@@ -310,6 +318,38 @@ def _load_models(debug: bool) -> None:
     heartcv.register_all()
 
 
+def _final_name(path: str) -> str:
+    """The file a temporary ``.name.XXXXXXXX.tmp.ext`` (heartcv.files) was written for."""
+    import os
+    import re
+
+    head, tail = os.path.split(str(path))
+    m = re.fullmatch(r"\.(.+)\.[A-Za-z0-9_]{8}\.tmp(.*)", tail)
+    return os.path.join(head, m.group(1) + m.group(2)) if m else str(path)
+
+
+def _os_error_line(err: OSError) -> str:
+    """One line naming the path and the problem of an ``OSError``."""
+    import errno
+
+    path = getattr(err, "filename", None)
+    if path is None:
+        text = str(err).strip()
+        return text.splitlines()[0] if text else type(err).__name__
+    path = _final_name(path)
+    problem = {errno.ENOSPC: "no space left on device writing {}",
+               errno.EDQUOT: "disk quota exceeded writing {}",
+               errno.EROFS: "read-only file system: cannot write {}",
+               errno.EACCES: "permission denied: {}",
+               errno.EPERM: "permission denied: {}",
+               errno.ENOTDIR: "not a folder: a part of {} is a file",
+               errno.EEXIST: "{} exists and is not a folder",
+               errno.EISDIR: "{} is a folder, expected a file"}.get(err.errno)
+    if problem is None:
+        return f"{err.strerror or type(err).__name__}: {path}"
+    return problem.format(path)
+
+
 def main(argv=None) -> int:
     parser = build_parser()
     try:
@@ -333,6 +373,11 @@ def main(argv=None) -> int:
                 str(err.filename) not in msg:
             msg = f"{msg}: {err.filename}"
         print(f"heartcv: error: {msg}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except OSError as err:  # disk full, read-only or unwritable folder, a file in the way
+        if args.debug:
+            raise
+        print(f"heartcv: error: {_os_error_line(err)}", file=sys.stderr)
         return EXIT_BAD_INPUT
 
 

@@ -16,6 +16,7 @@ Example YAML::
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import types
 import typing
@@ -299,7 +300,8 @@ def load_config(path: str | os.PathLike | None = None, overrides=()) -> RunConfi
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
-        ConfigError: malformed YAML, unknown keys (with a suggestion) or wrong types.
+        ConfigError: malformed YAML, unknown keys (with a suggestion), wrong types or values
+            out of range (:func:`validate`).
     """
     tree: dict = {}
     if path is not None:
@@ -309,7 +311,7 @@ def load_config(path: str | os.PathLike | None = None, overrides=()) -> RunConfi
         key, value = parse_override(item) if isinstance(item, str) else item
         _set_dotted(tree, key, value)
     try:
-        return _from_dict(RunConfig, tree, "")
+        return validate(_from_dict(RunConfig, tree, ""))
     except ConfigError as err:
         raise ConfigError(f"{path}: {err}" if path else str(err)) from None
 
@@ -340,3 +342,123 @@ def replace(cfg, **changes):
     for key, value in changes.items():
         _set_dotted(tree, key, value)
     return _from_dict(type(cfg), tree, "")
+
+
+# ----------------------------------------------------------------------------- validation
+
+_CHOICES = {
+    "data.synthetic": ("cardiomegaly", "chd", "findings", "view", "segmentation"),
+    "data.augment.fill_mode": ("nearest", "constant", "reflect", "wrap"),
+    "train.optimizer": ("adam", "sgd"),
+    "train.loss": ("auto", "binary_crossentropy", "categorical_crossentropy", "weighted_bce",
+                   "dice", "bce_dice"),
+    "train.class_weight": (None, "balanced"),
+    "train.strategy": ("auto", "default", "mirrored", "multiworker"),
+    "train.verbose": (0, 1, 2),
+    "eval.threshold": ("youden", "f1", "fixed"),
+}
+
+
+def _check(ok: bool, key: str, expected: str, value) -> None:
+    if not ok:
+        raise ConfigError(f"Expected `{key}` {expected}. Received: {key}={value!r}")
+
+
+def _check_range_pair(key: str, value, *, low: float, low_open=False) -> None:
+    """An optional ``[lo, hi]`` pair with ``low <= lo <= hi`` (``low < lo`` if ``low_open``)."""
+    if value is None:
+        return
+    lo, hi = value
+    first = lo > low if low_open else lo >= low
+    bound = f"> {low}" if low_open else f">= {low}"
+    _check(first and lo <= hi and math.isfinite(hi), key,
+           f"as [lo, hi] with lo {bound} and lo <= hi", list(value))
+
+
+def validate(cfg: RunConfig) -> RunConfig:
+    """Check every value of a resolved config; returns it unchanged.
+
+    Types are checked while loading; this checks ranges and choices, so a bad value fails
+    before anything is written or trained.
+
+    Raises:
+        ConfigError: the first bad value, naming its key (Keras style:
+            ``Expected `train.epochs` >= 1. Received: train.epochs=-3``).
+    """
+    finite = lambda v: isinstance(v, (int, float)) and math.isfinite(v)  # noqa: E731
+    for key, choices in _CHOICES.items():
+        section, _, name = key.rpartition(".")
+        node = cfg
+        for part in section.split("."):
+            node = getattr(node, part)
+        value = getattr(node, name)
+        _check(value in choices, key, f"in {choices}", value)
+    _check(bool(str(cfg.name).strip()) and cfg.name not in (".", ".."), "name",
+           "a non-empty run name", cfg.name)
+    _check(bool(str(cfg.output_dir).strip()), "output_dir", "a non-empty folder", cfg.output_dir)
+
+    d = cfg.data
+    _check(bool(d.source.strip()), "data.source", "'synthetic' or a bundle path", d.source)
+    _check(d.n_patients >= 2, "data.n_patients", ">= 2", d.n_patients)
+    _check(d.images_per_patient >= 1, "data.images_per_patient", ">= 1", d.images_per_patient)
+    _check(d.image_size >= 8, "data.image_size", ">= 8", d.image_size)
+    _check(d.channels >= 1, "data.channels", ">= 1 (1 grey, 3 RGB, or the bundle's own)",
+           d.channels)
+    _check(d.batch_size >= 1, "data.batch_size", ">= 1", d.batch_size)
+    for key in ("val_fraction", "test_fraction"):
+        value = getattr(d, key)
+        _check(finite(value) and 0.0 <= value < 1.0, f"data.{key}", "in [0, 1)", value)
+    _check(d.val_fraction + d.test_fraction < 1.0, "data.val_fraction + data.test_fraction",
+           "< 1 (some patients must be left to train on)", d.val_fraction + d.test_fraction)
+    _check(d.seed >= 0, "data.seed", ">= 0", d.seed)
+    _check(d.mask_structures is None or len(d.mask_structures) >= 1, "data.mask_structures",
+           "null or a non-empty list", d.mask_structures)
+
+    a = d.augment
+    _check(finite(a.rotation_range) and 0 <= a.rotation_range <= 180, "data.augment.rotation_range",
+           "in [0, 180] (degrees)", a.rotation_range)
+    for key in ("width_shift_range", "height_shift_range", "zoom_range"):
+        value = getattr(a, key)
+        _check(finite(value) and 0 <= value < 1, f"data.augment.{key}", "in [0, 1)", value)
+    _check(finite(a.shear_range) and 0 <= a.shear_range < 90, "data.augment.shear_range",
+           "in [0, 90) (degrees)", a.shear_range)
+    for key in ("brightness_range", "gamma_range", "contrast_range", "exposure_range"):
+        _check_range_pair(f"data.augment.{key}", getattr(a, key), low=0.0, low_open=True)
+    _check_range_pair("data.augment.noise_std_range", a.noise_std_range, low=0.0)
+    _check_range_pair("data.augment.blur_sigma_range", a.blur_sigma_range, low=0.0)
+    _check_range_pair("data.augment.resolution_range", a.resolution_range, low=1.0)
+
+    _check(bool(cfg.model.name.strip()), "model.name", "a registered model name", cfg.model.name)
+
+    t = cfg.train
+    _check(t.epochs >= 1, "train.epochs", ">= 1", t.epochs)
+    _check(finite(t.learning_rate) and t.learning_rate > 0, "train.learning_rate", "> 0",
+           t.learning_rate)
+    _check(finite(t.momentum) and 0 <= t.momentum < 1, "train.momentum", "in [0, 1)", t.momentum)
+    _check(bool(t.monitor.strip()), "train.monitor", "a metric name such as 'val_loss'", t.monitor)
+    _check(finite(t.reduce_lr_factor) and 0 < t.reduce_lr_factor < 1, "train.reduce_lr_factor",
+           "in (0, 1)", t.reduce_lr_factor)
+    _check(t.reduce_lr_patience >= 0, "train.reduce_lr_patience", ">= 0", t.reduce_lr_patience)
+    _check(finite(t.min_lr) and t.min_lr >= 0, "train.min_lr", ">= 0", t.min_lr)
+    _check(t.early_stopping_patience is None or t.early_stopping_patience >= 0,
+           "train.early_stopping_patience", "null or >= 0", t.early_stopping_patience)
+    bn = t.bn_momentum
+    _check(bn in (None, "auto") or (not isinstance(bn, str) and finite(bn) and 0 <= bn < 1),
+           "train.bn_momentum", "null, 'auto' or in [0, 1)", bn)
+    _check(isinstance(t.jit_compile, bool) or t.jit_compile == "auto", "train.jit_compile",
+           "true, false or 'auto'", t.jit_compile)
+    _check(t.seed >= 0, "train.seed", ">= 0", t.seed)
+    _check(t.folds >= 0, "train.folds", ">= 0 (0 or 1: no cross-validation, k: k-fold)", t.folds)
+    _check(t.steps_per_epoch is None or t.steps_per_epoch >= 1, "train.steps_per_epoch",
+           "null or >= 1", t.steps_per_epoch)
+
+    e = cfg.eval
+    _check(e.bootstrap >= 0, "eval.bootstrap", ">= 0 (0: no confidence intervals)", e.bootstrap)
+    _check(finite(e.ci) and 0 < e.ci < 1, "eval.ci", "in (0, 1)", e.ci)
+    _check(e.prevalence is None or (finite(e.prevalence) and 0 < e.prevalence < 1),
+           "eval.prevalence", "null or in (0, 1)", e.prevalence)
+    _check(finite(e.fixed_threshold) and 0 <= e.fixed_threshold <= 1, "eval.fixed_threshold",
+           "in [0, 1]", e.fixed_threshold)
+    _check(e.image_size is None or e.image_size >= 8, "eval.image_size", "null or >= 8",
+           e.image_size)
+    return cfg

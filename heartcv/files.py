@@ -1,7 +1,12 @@
 """Atomic file writes: a temporary file in the same folder, renamed into place on success.
 
-An interrupted or failed write never leaves a partial file under the final name. No keras or
-TensorFlow here, so every part of heartcv (data layer included) can use it.
+An interrupted or failed write never leaves a partial file under the final name, and the
+temporary file (``.<stem>.<random>.tmp<suffix>``) is removed. A write that fails (read-only
+folder, disk full, a folder where the file should go) raises :class:`OutputPathError`, one
+line naming the final path. :func:`check_output_dir` and :func:`check_output_file` make the
+same checks before any work is done; :func:`sweep_orphans` removes heartcv's own temporary
+files of a path left by an earlier, killed run. No keras or TensorFlow here, so every part
+of heartcv (data layer included) can use it.
 """
 
 from __future__ import annotations
@@ -10,8 +15,127 @@ import contextlib
 import functools
 import json
 import os
+import errno as _errno
 import tempfile
+import time
 from pathlib import Path
+
+OVERWRITE_HINT = "pass --overwrite (overwrite=True in Python)"
+
+
+class OutputPathError(OSError, ValueError):
+    """An output path heartcv cannot write: one line naming it and the problem.
+
+    An ``OSError`` (``errno`` and ``filename`` kept) and a ``ValueError``, so callers that
+    report bad input in one line (the CLI, ``heartcv prep``) report it too.
+    """
+
+    def __init__(self, path, problem, errno=None):
+        super().__init__(errno, f"Cannot write {path}: {problem}")
+        self.filename = str(path)
+        self.problem = problem
+
+    def __str__(self):
+        return self.strerror
+
+    def __reduce__(self):
+        return type(self), (self.filename, self.problem, self.errno)
+
+
+def _problem(err: OSError) -> str:
+    return err.strerror or str(err) or type(err).__name__
+
+
+def _nearest_existing(path: Path) -> Path:
+    path = Path(os.path.abspath(path))
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def check_output_dir(folder) -> Path:
+    """Check that ``folder`` is, or can be created as, a folder this process can write.
+
+    Nothing is created. A missing folder passes when its nearest existing parent is a
+    writable folder (the writers create it).
+
+    Raises:
+        OutputPathError: ``folder`` (or a parent) is a file, or the folder that would hold
+            it is not writable.
+    """
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise OutputPathError(folder, "it is a file, not a folder", _errno.ENOTDIR)
+    base = _nearest_existing(folder)
+    if not base.is_dir():
+        raise OutputPathError(folder, f"{base} is a file, not a folder", _errno.ENOTDIR)
+    if not os.access(base, os.W_OK | os.X_OK):
+        where = "" if base == Path(os.path.abspath(folder)) else f" ({base})"
+        raise OutputPathError(folder, f"the folder is not writable{where}", _errno.EACCES)
+    return folder
+
+
+def check_output_file(path, *, overwrite=True, what="File") -> Path:
+    """Check that ``path`` can be written: not a folder, new (or ``overwrite``), its folder
+    writable (:func:`check_output_dir`).
+
+    Raises:
+        OutputPathError: ``path`` is a folder, or its folder cannot be written.
+        FileExistsError: ``path`` exists and ``overwrite`` is false.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise OutputPathError(path, "it is a directory", _errno.EISDIR)
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{what} already exists: {path} ({OVERWRITE_HINT} to replace it)")
+    check_output_dir(path.parent)
+    return path
+
+
+def temp_patterns(path) -> tuple[str, ...]:
+    """Glob patterns (in ``path``'s folder) of heartcv's own temporary files for ``path``:
+    :func:`atomic_path`'s ``.<stem>.*.tmp<suffix>`` and the bundle writer's
+    ``<name>.tmp-<pid>``."""
+    path = Path(path)
+    return (f".{path.stem}.*.tmp{path.suffix}", f"{path.name}.tmp-*")
+
+
+def _pid_alive(name: str) -> bool:
+    tail = name.rsplit(".tmp-", 1)[-1]
+    if not tail.isdigit() or int(tail) == os.getpid():
+        return False
+    try:
+        os.kill(int(tail), 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def sweep_orphans(paths, *, older_than=None) -> list[Path]:
+    """Remove heartcv's own temporary files of ``paths`` left by earlier runs.
+
+    Only names from :func:`temp_patterns` are touched, only files last modified before
+    ``older_than`` (a ``time.time()``; default now), and never a bundle writer's
+    ``.tmp-<pid>`` whose process is still running. Returns the files removed.
+    """
+    older_than = time.time() if older_than is None else older_than
+    removed = []
+    for path in [paths] if isinstance(paths, (str, os.PathLike)) else paths:
+        path = Path(path)
+        if not path.parent.is_dir():
+            continue
+        for pattern in temp_patterns(path):
+            for f in path.parent.glob(pattern):
+                try:
+                    if not f.is_file() or f.stat().st_mtime >= older_than or _pid_alive(f.name):
+                        continue
+                    f.unlink()
+                except OSError:
+                    continue
+                removed.append(f)
+    return removed
 
 
 @functools.lru_cache(maxsize=1)
@@ -28,19 +152,41 @@ def atomic_path(path, *, fsync=False):
 
     The temporary name ends with ``path``'s suffix, so writers that choose the format from the
     extension (Keras, OpenCV, matplotlib) work. On any error the temporary file is removed.
+
+    Raises:
+        OutputPathError: the folder cannot be created or written, ``path`` is a folder, or
+            an ``OSError`` about the temporary file (disk full, ...) inside the block.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}")
-    os.close(fd)
-    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual mode
+    if path.is_dir():
+        raise OutputPathError(path, "it is a directory", _errno.EISDIR)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.",
+                                   suffix=f".tmp{path.suffix}")
+        os.close(fd)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual mode
+    except OutputPathError:
+        raise
+    except OSError as err:
+        raise OutputPathError(path, _problem(err), err.errno) from err
     tmp = Path(tmp)
     try:
-        yield tmp
-        if fsync:
-            with open(tmp, "rb") as fh:
-                os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        try:
+            yield tmp
+        except OutputPathError:
+            raise
+        except OSError as err:  # about our file (or no file named): a failed write
+            if err.filename is not None and str(err.filename) not in (str(tmp), str(path)):
+                raise
+            raise OutputPathError(path, _problem(err), err.errno) from err
+        try:
+            if fsync:
+                with open(tmp, "rb") as fh:
+                    os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except OSError as err:
+            raise OutputPathError(path, _problem(err), err.errno) from err
     finally:
         if tmp.exists():
             tmp.unlink()
@@ -67,11 +213,18 @@ def atomic_copy(src, dst) -> Path:
     return Path(dst)
 
 
-def atomic_write_image(path, image) -> Path:
-    """Write an image with OpenCV (format from the suffix; BGR/grey as OpenCV expects)."""
+def write_image(tmp, image, path=None) -> Path:
+    """Write an image with OpenCV to ``tmp`` (format from its suffix; BGR/grey as OpenCV
+    expects); :class:`OutputPathError` naming ``path`` (default ``tmp``) when it fails."""
     import cv2
 
+    if not cv2.imwrite(str(tmp), image):
+        raise OutputPathError(path or tmp, "OpenCV could not write the image", _errno.EIO)
+    return Path(tmp)
+
+
+def atomic_write_image(path, image) -> Path:
+    """Write an image with OpenCV (format from the suffix; BGR/grey as OpenCV expects)."""
     with atomic_path(path) as tmp:
-        if not cv2.imwrite(str(tmp), image):
-            raise OSError(f"Could not write the image {str(path)!r}")
+        write_image(tmp, image, path)
     return Path(path)

@@ -58,15 +58,19 @@ def load_model(path, *, compile: bool = False):
 
     Raises:
         FileNotFoundError: the file does not exist.
-        ValueError: wrong suffix, or a file Keras cannot read (the message names it).
+        ValueError: wrong suffix, a folder, or a file Keras cannot read (truncated, not a
+            model): ``"<path> is not a readable Keras model (<first line of Keras' error>)"``.
     """
     path = Path(path)
     _check_suffix(path)
-    if not path.is_file():
+    if not path.exists():
         raise FileNotFoundError(f"Model file not found: {path}")
+    if not path.is_file():
+        raise ValueError(f"{path} is not a readable Keras model (it is a directory)")
     try:
         return keras.models.load_model(path, compile=compile)
-    except (OSError, ValueError, TypeError, KeyError) as err:
+    except Exception as err:  # noqa: BLE001 - h5py, zipfile and Keras raise many types
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise ValueError(f"{path}: cannot load model ({first})") from err
+        raise ValueError(f"{path} is not a readable Keras model "
+                         f"({type(err).__name__}: {first})") from err
 

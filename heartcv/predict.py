@@ -16,11 +16,20 @@ Segmentation models (a ``(1, H, W, K)`` sigmoid output) give masks instead of
 probabilities: the overlay shows each structure in a colour, the JSON holds each structure's
 area at the image's own size and, when the model segments the heart and both lungs, the
 cardiothoracic ratio (:func:`heartcv.ctr.ctr_from_prediction`) and its ``CTR > 0.5`` call.
+
+Checks, in this order, before any work: the arguments (``alpha`` in [0, 1], ``image_size``),
+the output folder (a folder, or one that can be created, and writable:
+:func:`heartcv.files.check_output_dir`; it is created only when the results are written),
+the image (read, at least 8×8 pixels, no multi-page TIFF or all-NaN pixels:
+:mod:`heartcv.data.images`), and only then the model (loading takes seconds) and whether the
+image can be given to it (:func:`check_model_channels`).
 """
 
 from __future__ import annotations
 
 import json
+import math
+import numbers
 from pathlib import Path
 
 import numpy as np
@@ -59,6 +68,32 @@ def check_image_size(image_size):
         return int(image_size)
     raise ValueError("Expected `image_size` as a positive int, 'full' or None. "
                      f"Received: image_size={image_size!r}")
+
+
+def check_alpha(alpha) -> float:
+    """The overlay intensity as a float in [0, 1]; ``ValueError`` otherwise (NaN included)."""
+    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) \
+            or not math.isfinite(float(alpha)) or not 0.0 <= float(alpha) <= 1.0:
+        raise ValueError(f"Expected `alpha` (--alpha) in [0, 1]. Received: alpha={alpha!r}")
+    return float(alpha)
+
+
+def check_model_channels(input_shape, image_path, model_name="the model"):
+    """Refuse a model whose input channels a read image cannot be converted to.
+
+    Images are read grey and repeated to 1 or 3 channels (interchangeable for grey
+    radiographs). A 13-channel model (the five-class ECG paper) takes the 13-lead volumes of
+    ``heartcv prep ecg_khan --leads``, not one image; any other count is refused too.
+    """
+    c = input_shape[-1]
+    if c in (None, 1, 3):
+        return
+    if c == 13:
+        raise ValueError(f"{model_name} takes 13-channel inputs (the 13-lead volumes of "
+                         "`heartcv prep ecg_khan --leads`), not one image; evaluate it on a "
+                         f"lead bundle instead. Received: image={str(image_path)!r}")
+    raise ValueError(f"{model_name} takes {c}-channel inputs; an image converts only to 1 or 3 "
+                     f"channels. Received: image={str(image_path)!r}")
 
 
 def _card_size(card):
@@ -275,27 +310,43 @@ def predict_image(image_path, model_path, *, out_dir=".", method="auto", alpha=0
     """Probabilities (or masks) for one image, drawn on the image at its own size.
 
     Writes ``<image>.prediction.json`` and ``<image>.overlay.png`` in ``out_dir``
-    (atomically). Classifiers: probabilities and a heatmap (the AMM attention map for
+    (atomically: both or neither; ``out_dir`` is created if missing). Classifiers: probabilities and a heatmap (the AMM attention map for
     Cardio-XAttentionNet models, else Grad-CAM, or ``method``) overlaid at ``alpha``.
     Segmentation models: the masks, each structure's area and, with heart and both lungs,
     the CTR (see the module docstring). Images: PNG/JPG/BMP/TIFF (grey, RGB, RGBA, 8 or
     16 bit) and DICOM.
 
     Args:
+        alpha: heatmap overlay intensity in [0, 1] (:func:`check_alpha`).
         image_size: ``None`` (the card's input size, else the model's, else the image's),
             an int ``N`` (N×N) or ``"full"`` (the image's own size; fully convolutional
             models only). The result's ``image_size_source`` says which was used.
+
+    Raises:
+        ValueError: a bad argument, an image that cannot be read or is smaller than 8×8, a
+            model the image cannot be given to (see the module docstring), or an output
+            folder that is a file or not writable (:class:`heartcv.files.OutputPathError`,
+            also an ``OSError``; so is a failed write, e.g. a full disk).
+        FileNotFoundError: the image or the model does not exist.
     """
-    from heartcv.data.images import read_image
-    from heartcv.files import atomic_write_image, atomic_write_json
+    from heartcv.data.images import check_min_size, read_image
+    from heartcv.files import atomic_path, check_output_dir, check_output_file, write_image
     from heartcv.io import load_model
 
+    alpha = check_alpha(alpha)
     image_size = check_image_size(image_size)
-    model = load_model(model_path)
+    out_dir = check_output_dir(out_dir)
+    stem = Path(image_path).stem
+    targets = (out_dir / f"{stem}.overlay.png", out_dir / f"{stem}.prediction.json")
+    for target in targets:
+        check_output_file(target)
+    image = check_min_size(read_image(image_path, grey=True), image_path)
     card = read_card(model_path)
-    image = read_image(image_path, grey=True)
+    model = load_model(model_path)
+    model_name = f"{Path(model_path).name} ({model.name})"
+    check_model_channels(model.input_shape, image_path, model_name)
     size, source = resolve_input_size(model.input_shape, card, image.shape[:2], image_size,
-                                      model_name=f"{Path(model_path).name} ({model.name})")
+                                      model_name=model_name)
     x = prepare_image(image, model.input_shape, size)
     out = model.predict(x, verbose=0)
     out = out[0] if isinstance(out, (list, tuple)) else out
@@ -311,12 +362,12 @@ def predict_image(image_path, model_path, *, out_dir=".", method="auto", alpha=0
     else:
         fields, picture = _classification(model, x, out, card, method, alpha, image)
     result.update(fields)
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    stem = Path(image_path).stem
-    overlay_path = atomic_write_image(out_dir / f"{stem}.overlay.png", picture[..., ::-1])
-    json_path = atomic_write_json(out_dir / f"{stem}.prediction.json", result)
-    result["written"] = [str(json_path), str(overlay_path)]
+    result["written"] = [str(targets[1]), str(targets[0])]
+    record = {k: v for k, v in result.items() if k != "written"}
+    # both files or neither: each is renamed into place only when both were written
+    with atomic_path(targets[0]) as tmp_png, atomic_path(targets[1]) as tmp_json:
+        write_image(tmp_png, picture[..., ::-1], targets[0])
+        tmp_json.write_text(json.dumps(record, indent=2, default=float), encoding="utf-8")
     return result
 
 

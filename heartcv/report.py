@@ -127,6 +127,7 @@ def write_report(
         ``comparison_csv``, ``roc_png``, ``confusion_png``.
     """
     out_dir = Path(out_dir)
+    expected = None if expected_csv is None else _read_expected(expected_csv)  # before any work
     out_dir.mkdir(parents=True, exist_ok=True)
     seg = results.get("task") == "segmentation"
     render = segmentation_markdown if seg else results_markdown
@@ -136,7 +137,7 @@ def write_report(
         md += [""] + prevalence
     paths = {}
     if expected_csv is not None:
-        rows = _select_table(read_expected(expected_csv), table, expected_csv)
+        rows = _select_table(expected, table, expected_csv)
         comp = paper_comparison(rows, lambda row, metric: _lookup(results, row, metric))
         md += [""] + _paper_section(comp, expected_csv, digits, percent)
         paths["comparison_csv"] = atomic_write_text(
@@ -165,6 +166,14 @@ def write_report(
     return paths
 
 
+def _read_expected(path):
+    """:func:`read_expected`, with a binary file named in one line."""
+    try:
+        return read_expected(path)
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{path}: not a text CSV (byte {err.start} is not UTF-8)") from None
+
+
 def rewrite_run_report(run_dir, *, expected_csv=None, table=None, **kwargs):
     """Rewrite a run directory's tables (and figures) from its ``metrics.json``.
 
@@ -183,7 +192,14 @@ def rewrite_run_report(run_dir, *, expected_csv=None, table=None, **kwargs):
         raise FileNotFoundError(
             f"Expected a run directory holding metrics.json. Received: run_dir={str(run_dir)!r}"
         )
-    results = json.loads(path.read_text(encoding="utf-8"))
+    try:
+        results = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"{path}: not a readable metrics file ({err}); re-run the "
+                         "evaluation to rewrite it") from None
+    if not isinstance(results, dict):
+        raise ValueError(f"{path}: not a metrics file (expected a JSON object, found "
+                         f"{type(results).__name__})")
     recorded = results.pop("report_table", None)
     return write_report(results, run_dir, table=table or recorded or run_dir.name,
                         expected_csv=expected_csv, **kwargs)  # fmt: skip

@@ -3,9 +3,11 @@
 A run directory (``output_dir/name``) holds ``config.yaml`` (the resolved config),
 ``history.csv``, ``model.h5`` (best validation checkpoint) and ``model.keras``,
 ``metrics.json`` and the report tables, ``tensorboard/`` (scalars, learning rate, images),
-``figures/`` and, while a run is in progress, ``backup/`` (``BackupAndRestore``: a killed run
-started again with the same command resumes). ``train.folds = k`` runs patient-wise k-fold
-cross-validation in ``fold1/`` … ``foldk/`` and reports mean ± sd per metric.
+``figures/`` and, while a run is in progress, ``backup/`` (atomic, checksummed
+``BackupAndRestore``: a killed run started again with the same command resumes, at evaluation
+if it was stopped after its last epoch). A finished run is not trained again unless
+``overwrite=True`` (``heartcv train --overwrite``). ``train.folds = k`` runs patient-wise
+k-fold cross-validation in ``fold1/`` … ``foldk/`` and reports mean ± sd per metric.
 
 Distribution: ``train.strategy`` auto picks ``MultiWorkerMirroredStrategy`` when ``TF_CONFIG``
 names several workers, ``MirroredStrategy`` with several GPUs, else the default strategy.
@@ -17,15 +19,19 @@ from __future__ import annotations
 import contextlib
 import csv
 import dataclasses
+import errno
 import json
 import math
 import os
+import shutil
+import sys
+import tempfile
 from pathlib import Path
 
 import keras
 import numpy as np
 
-from heartcv.config import ConfigError, RunConfig, save_config
+from heartcv.config import ConfigError, RunConfig, save_config, validate
 from heartcv.files import atomic_path, atomic_write_json
 from heartcv.registry import get_spec
 
@@ -36,6 +42,7 @@ class RunResult:
     metrics: dict
     model_path: Path | None
     paths: dict
+    already_complete: bool = False  # a finished run found and left as it was
 
 
 # ------------------------------------------------------------------------ distribution
@@ -184,11 +191,61 @@ def class_weight_for(cfg: RunConfig, data):
 # ------------------------------------------------------------------------ callbacks
 
 
-def _best_so_far(history_csv: Path, monitor: str):
+def read_history(history_csv: Path) -> list[dict]:
+    """The rows of a run's ``history.csv`` (CSVLogger), checked: an int ``epoch`` and numbers.
+
+    Raises:
+        ValueError: a malformed line, naming the file and line number.
+    """
+    history_csv = Path(history_csv)
     if not history_csv.is_file():
-        return None
+        return []
+    rows = []
     with open(history_csv, newline="") as f:
-        values = [float(r[monitor]) for r in csv.DictReader(f) if r.get(monitor) not in (None, "")]
+        reader = csv.reader(f)
+        header = next(reader, None)
+        if header is None:
+            return []
+        if "epoch" not in header:
+            raise ValueError(f"{history_csv}, line 1: expected a header with an `epoch` column. "
+                             f"Received: {','.join(header)!r}")
+        for fields in reader:
+            line = reader.line_num
+            if not fields:
+                continue
+            if len(fields) != len(header):
+                raise ValueError(f"{history_csv}, line {line}: expected {len(header)} fields "
+                                 f"({','.join(header)}). Received: {','.join(fields)!r}")
+            row = dict(zip(header, fields))
+            for key, value in row.items():
+                try:
+                    int(value) if key == "epoch" else (value == "" or float(value))
+                except ValueError:
+                    kind = "an int" if key == "epoch" else "a number"
+                    raise ValueError(f"{history_csv}, line {line}: expected {kind} in column "
+                                     f"`{key}`. Received: {key}={value!r}") from None
+            rows.append(row)
+    return rows
+
+
+def _truncate_history(history_csv: Path, epochs: int) -> None:
+    """Keep the first ``epochs`` epochs of the log (a resumed or restarted run appends)."""
+    rows = read_history(history_csv)
+    kept = [r for r in rows if int(r["epoch"]) < epochs]
+    if len(kept) == len(rows):
+        return
+    if not kept:
+        history_csv.unlink()
+        return
+    with atomic_path(history_csv) as tmp, open(tmp, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(kept)
+
+
+def _best_so_far(history_csv: Path, monitor: str):
+    values = [float(r[monitor]) for r in read_history(history_csv)
+              if r.get(monitor) not in (None, "")]
     values = [v for v in values if math.isfinite(v)]
     if not values:
         return None
@@ -196,14 +253,15 @@ def _best_so_far(history_csv: Path, monitor: str):
 
 
 def make_callbacks(cfg: RunConfig, run_dir: Path, monitor: str, sample_images=None,
-                   task="binary", render=None):
-    from heartcv.callbacks import BestModelCheckpoint, ImageSummary, render_predictions
+                   task="binary", render=None, restore=None):
+    """The run's callbacks; ``restore`` is the verified backup to resume from (or None)."""
+    from heartcv.callbacks import (AtomicBackupAndRestore, BestModelCheckpoint, ImageSummary,
+                                   render_predictions)
 
     t = cfg.train
     mode = "min" if "loss" in monitor else "max"
     cbs = [
-        keras.callbacks.BackupAndRestore(str(run_dir / "backup"), save_freq="epoch",
-                                         delete_checkpoint=True),
+        AtomicBackupAndRestore(run_dir / "backup", restore=restore),
         keras.callbacks.TerminateOnNaN(),
         BestModelCheckpoint(run_dir / "model.h5", monitor=monitor, mode=mode,
                             best=_best_so_far(run_dir / "history.csv", monitor)),
@@ -289,10 +347,21 @@ def fit_model(cfg: RunConfig, data, run_dir: Path, *, strategy=None, extra_callb
     """
     import tensorflow as tf
 
+    from heartcv.callbacks import FIT_DONE, find_restore_point
+
     strategy = strategy or tf.distribute.get_strategy()
     run_dir.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(cfg.train.seed)
     d = cfg.data
+    backup = run_dir / "backup"
+    if (backup / FIT_DONE).is_file():  # stopped after its last epoch, before its metrics
+        model = _trained_model(cfg, data, run_dir)
+        if model is not None:
+            return model, None
+    restore, warning = find_restore_point(backup)
+    if warning:
+        print(warning, file=sys.stderr)
+    _truncate_history(run_dir / "history.csv", int(restore["epoch"]) if restore else 0)
     has_val = "val" in data.splits and len(data.splits["val"]) > 0
     monitor = cfg.train.monitor if has_val else cfg.train.monitor.replace("val_", "")
 
@@ -337,7 +406,7 @@ def fit_model(cfg: RunConfig, data, run_dir: Path, *, strategy=None, extra_callb
     if samples is not None and samples.shape[-1] != d.channels:
         samples = np.repeat(samples, d.channels, axis=-1)
     callbacks = make_callbacks(cfg, run_dir, monitor, samples.astype(np.float32), data.task,
-                               render) + list(extra_callbacks)
+                               render, restore=restore) + list(extra_callbacks)
     history = model.fit(train_ds, validation_data=val_ds, epochs=cfg.train.epochs,
                         steps_per_epoch=steps, validation_steps=val_steps,
                         class_weight=class_weight_for(cfg, data), callbacks=callbacks,
@@ -349,6 +418,28 @@ def fit_model(cfg: RunConfig, data, run_dir: Path, *, strategy=None, extra_callb
     if multiworker:
         model = local_copy(model)
     return model, history
+
+
+def _trained_model(cfg: RunConfig, data, run_dir: Path):
+    """The model of a run whose fit ended (``backup/fit_done.json``): its best checkpoint, else
+    the last verified backup; None (train again) when neither is usable."""
+    from heartcv.callbacks import find_restore_point
+
+    best = run_dir / "model.h5"
+    weights = best if best.is_file() else None
+    if weights is None:
+        restore, warning = find_restore_point(run_dir / "backup")
+        if warning:
+            print(warning, file=sys.stderr)
+        if restore is None:
+            return None
+        weights = run_dir / "backup" / restore["weights"]
+    print(f"heartcv train: {run_dir} finished training before it stopped; evaluating "
+          f"{weights.name} instead of training again", file=sys.stderr)
+    with _precision_policy(cfg.train.mixed_precision):
+        model = build_for_run(cfg, data)
+    model.load_weights(weights)
+    return model
 
 
 # ------------------------------------------------------------------------ evaluation
@@ -412,8 +503,9 @@ def evaluate_run(model, data, cfg: RunConfig, out_dir: Path) -> dict:
             threshold_source=source, prevalence=e.prevalence if data.task == "binary" else None,
             n_boot=e.bootstrap, ci=e.ci, seed=cfg.train.seed, curves=True)
         results["scores_file"] = "test_predictions.npz"
-        np.savez_compressed(out_dir / "test_predictions.npz", y_true=test.targets, y_score=probs,
-                            image_id=test.image_id, patient_id=test.patient_id)
+        with atomic_path(out_dir / "test_predictions.npz") as tmp:
+            np.savez_compressed(tmp, y_true=test.targets, y_score=probs,
+                                image_id=test.image_id, patient_id=test.patient_id)
     results["model"] = cfg.model.name
     results["data_source"] = data.source
     results["split_sizes"] = {k: len(v) for k, v in data.splits.items()}
@@ -429,10 +521,7 @@ def plot_history(history_csv: Path, path: Path) -> Path | None:
     matplotlib.use("Agg", force=False)
     from matplotlib.figure import Figure
 
-    if not history_csv.is_file():
-        return None
-    with open(history_csv, newline="") as f:
-        rows = list(csv.DictReader(f))
+    rows = read_history(history_csv)
     if not rows:
         return None
     fig = Figure(figsize=(6, 4))
@@ -485,28 +574,124 @@ def _paths(run_dir: Path) -> dict:
             "config": run_dir / "config.yaml", "card": run_dir / "model.card.json"}
 
 
-def train(cfg: RunConfig, *, data=None, strategy=None, extra_callbacks=(), render=None) -> RunResult:
-    """Train (or cross-validate, when ``train.folds > 1``) and evaluate one configured run."""
+def completed_run(run_dir: Path, cfg: RunConfig) -> Path | None:
+    """``metrics.json`` of a finished run in ``run_dir`` (its model and metrics written, no
+    ``backup/`` left), else None."""
+    metrics = run_dir / "metrics.json"
+    if not metrics.is_file() or (run_dir / "backup").exists():
+        return None
+    if cfg.train.folds > 1:
+        return None if any(run_dir.glob("fold*/backup")) else metrics
+    return metrics if (run_dir / "model.h5").is_file() else None
+
+
+def check_data(cfg: RunConfig, data) -> None:
+    """Refuse a model of the wrong task, and NaN (unknown) labels in single-label data."""
+    spec = get_spec(cfg.model.name)
+    if (spec.task == "segmentation") != (data.task == "segmentation"):
+        want = "segmentation" if data.task == "segmentation" else "classification"
+        raise ConfigError(
+            f"Expected a {want} model for the {data.task} data {data.source}. Received: "
+            f"model.name={cfg.model.name!r}, a {spec.task} model "
+            f"(see `heartcv list-models --task {data.task}`)")
+    if data.task in ("binary", "multiclass"):
+        counts = {k: int(np.isnan(s.targets).any(axis=-1).sum()) for k, s in data.splits.items()}
+        if sum(counts.values()):
+            where = ", ".join(f"{n} in {k}" for k, n in counts.items() if n)
+            raise ValueError(
+                f"{data.source}: {sum(counts.values())} image(s) with NaN (unknown) labels in "
+                f"{data.task} data ({where}); only multilabel training masks unknown labels. "
+                f"Drop or label those images.")
+
+
+def _missing_top(run_dir: Path) -> Path | None:
+    """The top folder of ``run_dir`` that does not exist yet (what creating it would add)."""
+    if run_dir.exists() and not run_dir.is_dir():
+        raise FileExistsError(errno.EEXIST, "exists and is not a folder", str(run_dir))
+    created = None
+    for folder in (run_dir, *run_dir.parents):
+        if folder.exists():
+            break
+        created = folder
+    return created
+
+
+def _prepare_run_dir(run_dir: Path) -> None:
+    """Create ``run_dir`` and check that it takes files (read-only folders fail here)."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryFile(dir=run_dir):
+        pass
+
+
+def _has_progress(run_dir: Path) -> bool:
+    return ((run_dir / "backup").exists() or (run_dir / "model.h5").exists()
+            or any(run_dir.glob("fold*/backup")) or bool(read_history(run_dir / "history.csv")))
+
+
+def _clear_run(run_dir: Path) -> None:
+    """Remove a run's outputs for ``--overwrite``: renamed aside first, then deleted."""
+    aside = run_dir.with_name(f".{run_dir.name}.overwritten-{os.getpid()}")
+    os.replace(run_dir, aside)
+    run_dir.mkdir()
+    shutil.rmtree(aside, ignore_errors=True)
+
+
+def _remove_stale_temps(run_dir: Path) -> None:
+    """Temporary files a killed run left behind (``.name.XXXXXXXX.tmp.ext``)."""
+    for folder in (run_dir, run_dir / "backup", run_dir / "figures"):
+        for tmp in folder.glob(".*.tmp*"):
+            if tmp.is_file():
+                tmp.unlink()
+
+
+def train(cfg: RunConfig, *, data=None, strategy=None, extra_callbacks=(), render=None,
+          overwrite=False) -> RunResult:
+    """Train (or cross-validate, when ``train.folds > 1``) and evaluate one configured run.
+
+    Every config value is checked (:func:`heartcv.config.validate`), then the run directory,
+    then the data, before anything is written. A finished run is returned as it is
+    (``already_complete=True``) unless ``overwrite``, which clears its outputs and trains again.
+    A failure before the first epoch removes the folders this call created.
+    """
     from heartcv.data.sources import load_data
     from heartcv.io import save_model
 
+    validate(cfg)
+    run_dir = worker_run_dir(cfg.run_dir)
+    done = None if overwrite else completed_run(run_dir, cfg)
+    if done is not None:
+        model = run_dir / "model.h5"
+        return RunResult(run_dir, json.loads(done.read_text()),
+                         model if model.is_file() else None, _paths(run_dir),
+                         already_complete=True)
     strategy = strategy or get_strategy(cfg.train.strategy)
     keras.utils.set_random_seed(cfg.train.seed)
     get_spec(cfg.model.name)  # fail on a bad model name before any data work
-    run_dir = worker_run_dir(cfg.run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    save_config(cfg, run_dir / "config.yaml")
-    data = data if data is not None else load_data(cfg.data)
-    if cfg.train.folds and cfg.train.folds > 1:
-        return cross_validate(cfg, data, run_dir, strategy=strategy, render=render)
-    model, _ = fit_model(cfg, data, run_dir, strategy=strategy, extra_callbacks=extra_callbacks,
-                         render=render)
+    created = _missing_top(run_dir)
+    try:
+        _prepare_run_dir(run_dir)
+        data = data if data is not None else load_data(cfg.data)
+        check_data(cfg, data)
+        if overwrite and created is None:
+            _clear_run(run_dir)
+        _remove_stale_temps(run_dir)
+        read_history(run_dir / "history.csv")  # a malformed log fails before training
+        save_config(cfg, run_dir / "config.yaml")
+        if cfg.train.folds and cfg.train.folds > 1:
+            return cross_validate(cfg, data, run_dir, strategy=strategy, render=render)
+        model, _ = fit_model(cfg, data, run_dir, strategy=strategy,
+                             extra_callbacks=extra_callbacks, render=render)
+    except BaseException:
+        if created is not None and not _has_progress(run_dir):
+            shutil.rmtree(created, ignore_errors=True)
+        raise
     paths = _paths(run_dir)
     save_model(model, paths["model_h5"])
     save_model(model, paths["model_keras"])
     results = evaluate_run(model, data, cfg, run_dir)
     plot_history(paths["history_csv"], paths["figures"] / "history.png")
     write_card(paths["card"], cfg, data, results)
+    shutil.rmtree(run_dir / "backup", ignore_errors=True)  # kept until now: resume at evaluation
     return RunResult(run_dir, results, paths["model_h5"], paths)
 
 
@@ -539,6 +724,7 @@ def cross_validate(cfg: RunConfig, data, run_dir: Path, *, strategy=None, render
         results = evaluate_run(model, fold_data, cfg, fold_dir)
         if fold_hook is not None:
             results.update(fold_hook(i, model, fold_data, fold_dir))
+        shutil.rmtree(fold_dir / "backup", ignore_errors=True)
         fold_results.append(results)
         keras.backend.clear_session()
     summary = report.aggregate_folds(fold_results)

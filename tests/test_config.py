@@ -88,3 +88,27 @@ def test_base_file_chain(tmp_path):
     (tmp_path / "c.yaml").write_text("base: nowhere.yaml\n")
     with pytest.raises(FileNotFoundError, match="nowhere.yaml"):
         load_config(tmp_path / "c.yaml")
+
+
+def test_every_shipped_config_passes_validation():
+    from pathlib import Path
+
+    from heartcv.config import validate
+
+    validate(RunConfig())
+    root = Path(__file__).resolve().parents[1] / "experiments"
+    files = sorted(root.rglob("*.yaml"))
+    assert files
+    for path in files:
+        load_config(path)  # load_config validates; a bad value raises ConfigError naming it
+
+
+@pytest.mark.parametrize("override, message", [
+    ("train.epochs=-3", r"^Expected `train.epochs` >= 1. Received: train.epochs=-3$"),
+    ("train.learning_rate=-1", r"Expected `train.learning_rate` > 0"),
+    ("data.batch_size=0", r"Expected `data.batch_size` >= 1. Received: data.batch_size=0"),
+    ("eval.prevalence=0", r"`eval.prevalence` null or in \(0, 1\)"),
+])
+def test_out_of_range_values(override, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(None, [override])

@@ -26,8 +26,16 @@ def test_bad_paths(tmp_path):
         load_model(tmp_path / "missing.h5")
     junk = tmp_path / "junk.h5"
     junk.write_bytes(b"not an hdf5 file")
-    with pytest.raises(ValueError, match=r"junk.h5: cannot load model"):
+    with pytest.raises(ValueError, match=r"junk.h5 is not a readable Keras model \("):
         load_model(junk)
+    good = save_model(model, tmp_path / "good.keras")
+    cut = tmp_path / "cut.keras"
+    cut.write_bytes(good.read_bytes()[: good.stat().st_size // 2])  # truncated download
+    with pytest.raises(ValueError, match=r"cut.keras is not a readable Keras model \("):
+        load_model(cut)
+    (tmp_path / "dir.h5").mkdir()
+    with pytest.raises(ValueError, match=r"dir.h5 is not a readable Keras model"):
+        load_model(tmp_path / "dir.h5")
 
 
 def test_failed_save_leaves_nothing(tmp_path, monkeypatch):

@@ -19,8 +19,18 @@ result into a :class:`heartcv.data.h5.BundleWriter`. Boxes are scaled to the new
 Bad inputs never crash the run and are never dropped silently: RGBA, colour and 16-bit images
 are converted to 8-bit grey (counted in ``converted_notes``); images whose stored size
 disagrees with ``orig_w``/``orig_h``, or that are not square, are converted and logged as
-such; missing, empty, corrupt or unsupported files are skipped with a reason. Everything
-goes to ``<out>.log.csv`` beside the bundle (``image_id, path, status, note``).
+such; missing, empty, corrupt or unsupported files are skipped with a reason, and so are
+images smaller than 8×8 pixels, multi-page TIFFs, images with no finite pixel, fully
+transparent images (:mod:`heartcv.data.images`) and images the caller's ``check`` refuses
+(e.g. a chest radiograph among ECG sheets). Everything goes to ``<out>.log.csv`` beside the
+bundle (``image_id, path, status, note``).
+
+Output checks come first: ``out`` must not be a folder, nor exist without ``overwrite``,
+and its folder must be writable (or creatable; it is created). heartcv's own temporary
+files of ``out`` left by an earlier, killed run (``<out>.tmp-<pid>``, ``.<stem>.*.tmp.*``
+of the bundle, its log and state; :func:`heartcv.files.sweep_orphans`) are removed at the
+start. An ``OSError`` while writing (disk full, ...) removes the partial files and raises
+:class:`heartcv.files.OutputPathError` naming the bundle.
 
 Resuming: rows are processed in chunks of ``chunk`` images, in index order. After each chunk
 the partial bundle ``<out>.partial`` is flushed, that chunk's log lines are appended to
@@ -66,13 +76,14 @@ from heartcv.data.images import (
     DICOM_EXTENSIONS,
     DICOM_HINT,
     ImageReadError,
+    check_min_size,
     load_image,
     read_mask,
     resize_image,
     resize_mask,
 )
 from heartcv.data.splits import assert_disjoint
-from heartcv.files import atomic_write_text
+from heartcv.files import OutputPathError, atomic_write_text, check_output_file, sweep_orphans
 
 __all__ = ["ConversionResult", "convert_index", "REQUIRED_COLUMNS"]
 
@@ -351,7 +362,7 @@ def _aspect_close(a_hw, b_hw, tol=0.01):
 
 def _load_item(item):
     """Read, convert and resize one row. Never raises for a bad file (only for ImportError)."""
-    pos, path, mask_items, size, channels = item
+    pos, path, mask_items, size, channels, check = item
 
     def skip(reason):
         return (pos, None, None, (), reason, None)
@@ -360,6 +371,12 @@ def _load_item(item):
         return skip("no image path in the index")
     try:
         img, info = load_image(path, grey=channels == 1)
+        check_min_size(img, path)
+        if check is not None:
+            try:
+                check(img, path)
+            except ValueError as e:
+                return skip(" ".join(str(e).split()))
         out = resize_image(img, size)
         if out.ndim == 2:
             out = out[..., None]
@@ -558,7 +575,7 @@ def _open_writer(out_path, partial, p, compression, n, state, entries):
 
 
 def _run_chunks(p, index, chunks, first, writer, state, entries, pool, size, channels,
-                state_path, jsonl_path, progress, out_path, resumed_rows):
+                state_path, jsonl_path, progress, out_path, resumed_rows, check=None):
     """Read, write and checkpoint chunks ``first ..``; on any exception keep the partial file."""
 
     def items(ci):
@@ -569,7 +586,7 @@ def _run_chunks(p, index, chunks, first, writer, state, entries, pool, size, cha
                 (name, "" if pd.isna(index[col].iat[pos]) else str(index[col].iat[pos]))
                 for name, col in p.mask_cols
             )
-            out.append((pos, p.path[pos], masks, size, channels))
+            out.append((pos, p.path[pos], masks, size, channels, check))
         return out
 
     pending = {}
@@ -633,6 +650,7 @@ def convert_index(
     meta_columns=None,
     overwrite=False,
     start_method=None,
+    check=None,
 ) -> ConversionResult:
     """Convert a dataset index into a bundle (see the module docstring).
 
@@ -651,6 +669,9 @@ def convert_index(
             is not an id, path, split, mask or label column).
         overwrite: replace an existing bundle at ``out_path`` (default: refuse).
         start_method: multiprocessing start method (default ``"fork"`` where available).
+        check: optional ``check(image, path)`` run on each image as read (before resizing):
+            a ``ValueError`` skips the image with its message as the reason. A module-level
+            function (it runs in the worker processes).
 
     Returns:
         A :class:`ConversionResult`.
@@ -659,9 +680,13 @@ def convert_index(
         ValueError / TypeError: a malformed index or argument (before any work starts).
         heartcv.data.splits.LeakageError: the index's split puts a patient in two splits.
         FileExistsError: ``out_path`` exists and ``overwrite`` is false.
+        heartcv.files.OutputPathError: ``out_path`` is a folder, its folder is not
+            writable, or a write failed (disk full); before any image is read for the
+            first two.
         ImportError: the index has DICOM files and pydicom is not installed.
     """
     t0 = time.perf_counter()
+    started = time.time()
     _check_int("size", size, 1)
     _check_int("chunk", chunk, 1)
     if channels not in (1, 3):
@@ -680,16 +705,17 @@ def convert_index(
                 f"The index lists DICOM files, which need pydicom: {DICOM_HINT}"
             ) from None
 
-    out_path = Path(out_path)
-    if out_path.exists() and not overwrite:
-        raise FileExistsError(
-            f"Bundle already exists: {out_path} (pass overwrite=True to replace it)"
-        )
-    out_path.parent.mkdir(parents=True, exist_ok=True)
+    out_path = check_output_file(out_path, overwrite=overwrite, what="Bundle")
+    try:
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise OutputPathError(out_path.parent, e.strerror or str(e), e.errno) from None
     partial = out_path.with_name(out_path.name + ".partial")
     state_path = out_path.with_name(out_path.name + ".partial.json")
     jsonl_path = out_path.with_name(out_path.name + ".partial.log.jsonl")
     log_csv = out_path.with_name(out_path.stem + ".log.csv")
+    for f in sweep_orphans((out_path, state_path, jsonl_path, log_csv), older_than=started):
+        logger.info("removed %s, left by an earlier run", f)
 
     params = {
         "size": size, "channels": channels, "chunk": chunk, "compression": compression,
@@ -723,7 +749,7 @@ def convert_index(
         )
         _run_chunks(
             p, index, chunks, first, writer, state, entries, pool, size, channels,
-            state_path, jsonl_path, progress, out_path, resumed_rows,
+            state_path, jsonl_path, progress, out_path, resumed_rows, check,
         )
         if pool is not None:
             pool.shutdown(wait=True)
@@ -760,6 +786,14 @@ def convert_index(
             writer.set_boxes(table)
         writer.attrs["n_skipped"] = len(skipped)
         writer.close()
+    except OSError as e:  # disk full, ...: the partial file may be unusable; free the space
+        if writer is not None:
+            writer.abort()
+        for f in (partial, state_path, jsonl_path):
+            f.unlink(missing_ok=True)
+        if isinstance(e, OutputPathError):
+            raise
+        raise OutputPathError(out_path, e.strerror or str(e), e.errno) from e
     except BaseException:
         if writer is not None:
             writer.abort()  # keep_partial: the partial file stays for a later resume

@@ -41,7 +41,10 @@ attributes given by the writer.
 
 Writing is atomic: data go to ``<path>.tmp-<pid>`` in the same folder, the finished file is
 re-opened and validated, then ``os.replace``-d onto ``path``; on any error the temporary
-file is removed and nothing appears under ``path``.
+file is removed and nothing appears under ``path``. A failed write (read-only folder, disk
+full, ``path`` a folder) raises :class:`heartcv.files.OutputPathError` naming ``path``;
+:func:`write_bundle` checks ``path`` before it writes anything and removes temporary files
+of ``path`` left by an earlier, killed run (:func:`heartcv.files.sweep_orphans`).
 
 Example:
     >>> write_bundle("toy.h5", images, labels=y, patient_id=pids, split=split,
@@ -151,6 +154,7 @@ def _heartcv_version():
         return str(getattr(sys.modules.get("heartcv"), "__version__", "unknown"))
 
 
+from heartcv.files import OutputPathError, check_output_file, sweep_orphans  # noqa: E402
 from heartcv.registry import did_you_mean as _did_you_mean  # noqa: E402
 
 
@@ -403,8 +407,11 @@ class BundleWriter:
             self._file = h5py.File(self.temp_path, "r+")
             self._load_layout()
         else:
-            self.temp_path.unlink(missing_ok=True)
-            self._file = h5py.File(self.temp_path, "w")
+            try:
+                self.temp_path.unlink(missing_ok=True)
+                self._file = h5py.File(self.temp_path, "w")
+            except OSError as e:
+                raise _write_error(self.path, e) from e
         self._file.attrs["schema_version"] = SCHEMA_VERSION
         self._file.attrs["task"] = self.task
         self._file.attrs["class_names"] = json.dumps(self.class_names)
@@ -848,6 +855,28 @@ def write_bundle(
         raise ValueError("Expected `batch_size` to be a positive int. Received: "
                          f"batch_size={batch_size!r}")
 
+    path = check_output_file(path)
+    sweep_orphans(path)
+    try:
+        _write_batches(path, images, masks, n, pid, lab, iid, spl, fld, met, names, task,
+                       source, mask_names, compression, attrs, boxes, batch_size)
+    except FileNotFoundError:  # the bundle's folder does not exist (BundleWriter says so)
+        raise
+    except OSError as e:
+        raise _write_error(path, e) from e
+    return Path(path)
+
+
+def _write_error(path, err):
+    """An ``OSError`` of a bundle write as :class:`OutputPathError` naming ``path``."""
+    if isinstance(err, OutputPathError):
+        return err
+    problem = err.strerror or " ".join(str(err).split()) or type(err).__name__
+    return OutputPathError(path, problem, err.errno)
+
+
+def _write_batches(path, images, masks, n, pid, lab, iid, spl, fld, met, names, task, source,
+                   mask_names, compression, attrs, boxes, batch_size):
     with BundleWriter(
         path, task=task, class_names=names, source=source, n=n, mask_names=mask_names,
         compression=compression, attrs=attrs,
@@ -866,7 +895,6 @@ def write_bundle(
             )
         if boxes is not None:
             w.set_boxes(boxes)
-    return Path(path)
 
 
 # --------------------------------------------------------------------------------------------

@@ -12,9 +12,16 @@ and always returns ``uint8``:
 * Anything deeper than 8 bits (16-bit PNG/TIFF, float TIFF, DICOM) is scaled **min-max**
   to 0..255 per image (``(x - min) / (max - min) * 255``, rounded; a constant image gives
   zeros). This uses the full 8-bit range for 12-bit data stored in 16-bit containers.
+  Non-finite pixels (NaN, inf) of a float image become 0; an image with no finite pixel
+  at all is refused.
 * DICOM: the modality LUT (rescale slope/intercept) and the VOI LUT / window are applied
   with pydicom, then min-max scaled; MONOCHROME1 images (white = low values) are inverted
   so that bone is bright as in MONOCHROME2.
+
+Refused, like multi-frame DICOM: multi-page TIFF (a stack, not one radiograph; the message
+gives the page count), images with no finite pixel, and fully transparent images (alpha 0
+everywhere). :func:`check_min_size` refuses images smaller than :data:`MIN_SIDE` pixels a
+side (``heartcv predict``/``explain`` and ``heartcv prep`` use it).
 
 Failures raise :class:`ImageReadError` (a ``ValueError``) naming the file and the problem
 (empty, corrupt, unsupported type, unreadable), or ``FileNotFoundError`` for missing files.
@@ -34,6 +41,8 @@ __all__ = [
     "ImageInfo",
     "load_image",
     "read_image",
+    "check_min_size",
+    "MIN_SIDE",
     "read_mask",
     "binarize_mask",
     "resize_image",
@@ -44,6 +53,8 @@ RASTER_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 DICOM_EXTENSIONS = (".dcm", ".dicom")
 SUPPORTED_EXTENSIONS = RASTER_EXTENSIONS + DICOM_EXTENSIONS
 DICOM_HINT = "pip install pydicom (a heartcv dependency: reinstall heartcv)"
+#: Smallest image side (pixels) :func:`check_min_size` accepts.
+MIN_SIDE = 8
 
 
 class ImageReadError(ValueError):
@@ -99,6 +110,8 @@ def _to_uint8(img, conversions):
     finite = np.isfinite(x)
     if not finite.all():
         x = np.where(finite, x, np.nan)
+        if not finite.any():
+            raise ValueError(f"no finite pixel values (all {x.size} are NaN or infinite)")
     lo, hi = np.nanmin(x), np.nanmax(x)
     if not np.isfinite(lo) or hi <= lo:
         return np.zeros(img.shape, dtype=np.uint8)
@@ -118,6 +131,8 @@ def _finish(img, grey, conversions, colour_order="BGR"):
         colour, alpha = img[..., :-1], img[..., -1]
         amax = _alpha_max(img.dtype)
         name = "RGBA" if img.shape[2] == 4 else "grey+alpha"
+        if not np.any(alpha > 0):
+            raise ValueError(f"fully transparent ({name} with alpha 0 everywhere: nothing to see)")
         if alpha.min() < amax:
             blended = colour.astype(np.float64) * (alpha[..., None].astype(np.float64) / amax)
             if np.issubdtype(img.dtype, np.integer):
@@ -164,8 +179,43 @@ def _decode(path):
     return img
 
 
+_TIFF_MAGIC = {b"II*\x00": ("<", False), b"MM\x00*": (">", False),
+               b"II+\x00": ("<", True), b"MM\x00+": (">", True)}
+
+
+def tiff_pages(buf, limit=4096) -> int:
+    """Number of pages (image file directories) of TIFF bytes; 0 if not a TIFF."""
+    import struct
+
+    head = bytes(buf[:4])
+    if head not in _TIFF_MAGIC or len(buf) < 16:
+        return 0
+    order, big = _TIFF_MAGIC[head]
+    data = memoryview(buf)
+    count_fmt, count_size, entry, off_fmt = ("Q", 8, 20, "Q") if big else ("H", 2, 12, "I")
+    off_size = struct.calcsize(off_fmt)
+    offset = struct.unpack_from(order + off_fmt, data, 8 if big else 4)[0]
+    pages, seen = 0, set()
+    while offset and offset not in seen and pages < limit:
+        seen.add(offset)
+        if offset + count_size > len(buf):
+            break
+        n = struct.unpack_from(order + count_fmt, data, offset)[0]
+        nxt = offset + count_size + n * entry
+        pages += 1
+        if nxt + off_size > len(buf):
+            break
+        offset = struct.unpack_from(order + off_fmt, data, nxt)[0]
+    return pages
+
+
 def _read_raster(path, grey):
     img = _decode(path)
+    if path.suffix.lower() in (".tif", ".tiff"):
+        pages = tiff_pages(np.fromfile(path, dtype=np.uint8))
+        if pages > 1:
+            raise ImageReadError(path, f"multi-page TIFF ({pages} pages) is not supported; "
+                                       "save the one radiograph as its own file")
     conversions = []
     info = (img.shape[0], img.shape[1], 1 if img.ndim == 2 else img.shape[2], str(img.dtype))
     try:
@@ -212,7 +262,10 @@ def _read_dicom(path, grey):
         arr = apply_modality_lut(arr, ds)
         arr = apply_voi_lut(arr, ds)
         conversions.append("VOI LUT")
-        img = _to_uint8(np.asarray(arr), conversions)
+        try:
+            img = _to_uint8(np.asarray(arr), conversions)
+        except ValueError as e:
+            raise ImageReadError(path, str(e)) from None
         if photometric == "MONOCHROME1":
             img = 255 - img
             conversions.append("MONOCHROME1 inverted")
@@ -275,6 +328,16 @@ def read_image(path, *, grey=True):
         >>> img = read_image("00000001_000.png")          # (1024, 1024) uint8
     """
     return load_image(path, grey=grey)[0]
+
+
+def check_min_size(image, path, min_side=MIN_SIDE):
+    """Refuse an image smaller than ``min_side`` pixels a side (:class:`ImageReadError`
+    naming ``path`` and the size); returns the image."""
+    h, w = np.shape(image)[:2]
+    if min(h, w) < min_side:
+        raise ImageReadError(path, f"too small ({w}×{h} px, w×h; at least {min_side}×{min_side} "
+                                   "needed)")
+    return image
 
 
 def binarize_mask(mask, threshold=None):

@@ -39,8 +39,9 @@ def check_smoothgrad(smooth_samples, noise):
 def prepare_images(model, images, name="images") -> np.ndarray:
     """``images`` as float32 (N, H, W, C) in the model's channel count (grey is repeated).
 
-    Accepts (N, H, W) grey, (N, H, W, 1) or (N, H, W, 3) arrays in [0, 255] (uint8 or float);
-    no resizing: a model with a fixed input size must get images of that size.
+    Accepts (N, H, W) grey, (N, H, W, 1) or (N, H, W, 3) arrays in [0, 255] (uint8 or float;
+    NaN or infinite values are refused); no resizing: a model with a fixed input size must
+    get images of that size.
     """
     if len(model.inputs) != 1:
         raise ValueError(f"Expected a model with one image input. Received: model {model.name!r} "
@@ -55,6 +56,9 @@ def prepare_images(model, images, name="images") -> np.ndarray:
     if x.ndim != 4 or x.shape[0] == 0:
         raise ValueError(f"Expected `{name}` of shape (N, H, W) or (N, H, W, C) with N >= 1. "
                          f"Received: {name}.shape={np.shape(images)}")
+    if not np.isfinite(x).all():
+        raise ValueError(f"Expected finite `{name}` (in [0, 255]). Received: "
+                         f"{int((~np.isfinite(x)).sum())} NaN or infinite values")
     _, h, w, c = model.inputs[0].shape
     if c is not None and x.shape[-1] != c:
         if x.shape[-1] != 1:

@@ -24,7 +24,7 @@ ALPHA = 0.2  # the paper's overlay intensity
 
 
 def _check_alpha(alpha):
-    if not (isinstance(alpha, (int, float)) and 0.0 <= alpha <= 1.0):
+    if isinstance(alpha, bool) or not (isinstance(alpha, (int, float)) and 0.0 <= alpha <= 1.0):
         raise ValueError(f"Expected `alpha` in [0, 1]. Received: alpha={alpha!r}")
     return float(alpha)
 

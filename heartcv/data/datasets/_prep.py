@@ -4,7 +4,9 @@ import argparse
 import sys
 from pathlib import Path
 
-CONVERT_ERRORS = (FileNotFoundError, FileExistsError, ValueError)
+# OSError covers FileNotFoundError, FileExistsError and heartcv.files.OutputPathError (a
+# read-only or full output folder): all are reported as one line naming the path.
+CONVERT_ERRORS = (OSError, ValueError)
 
 
 def dataset_parser(prog, doc, *, raw_help, convert=True, seed=True,
@@ -33,25 +35,45 @@ def dataset_parser(prog, doc, *, raw_help, convert=True, seed=True,
 
 
 def run(prog, args, work) -> int:
-    """Check ``--raw``, run ``work()``; bad input → one line on stderr and exit code 2."""
+    """Check ``--raw`` and ``--out`` (:func:`check_out`), run ``work()``; bad input → one
+    line on stderr and exit code 2."""
     if not Path(args.raw).is_dir():
         print(f"{prog}: error: raw dataset folder not found: {args.raw}", file=sys.stderr)
         return 2
     try:
+        if getattr(args, "out", None):
+            check_out(args)
         work()
     except CONVERT_ERRORS as e:
-        print(f"{prog}: error: {e}", file=sys.stderr)
+        print(f"{prog}: error: {first_line(e)}", file=sys.stderr)
         return 2
     return 0
 
 
-def convert(index, args, *, channels=1):
-    """``convert_index`` with the parser's options; prints the summary without a progress bar."""
+def first_line(err) -> str:
+    """The first line of an error's message (its type name when it has none)."""
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
+def check_out(args):
+    """Refuse ``--out`` before any work: a folder, an existing bundle without ``--overwrite``,
+    or a folder that is not writable (:func:`heartcv.files.check_output_file`)."""
+    from heartcv.files import check_output_file
+
+    check_output_file(args.out, overwrite=getattr(args, "overwrite", False), what="Bundle")
+
+
+def convert(index, args, *, channels=1, check=None):
+    """``convert_index`` with the parser's options; prints the summary without a progress bar.
+
+    ``check``: see :func:`heartcv.data.convert.convert_index` (an image refused is skipped).
+    """
     from heartcv.data.convert import convert_index
 
     result = convert_index(index, args.out, size=args.size, channels=channels,
                            workers=args.workers, resume=args.resume, overwrite=args.overwrite,
-                           progress=args.progress)
+                           progress=args.progress, check=check)
     if not args.progress:
         print(result.summary())
     return result

@@ -329,7 +329,12 @@ def read_trace(path, image_shape=None):
     path = require_file(path, "path")
     where = repr(str(path))
     vertices = []
-    for n, line in enumerate(path.read_text().splitlines(), start=1):
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise ValueError(f"Trace file {where} is not text (byte {err.start} is not UTF-8); "
+                         "expected one `x y` vertex per line") from None
+    for n, line in enumerate(text.splitlines(), start=1):
         text = line.strip()
         if not text:
             continue

@@ -302,7 +302,12 @@ def read_official_lists(raw_dir):
                                 f"both. Received: raw_dir={str(raw_dir)!r}")
     out = {}
     for path, name in ((tv, "train_val"), (te, "test")):
-        for line in path.read_text().splitlines():
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as err:
+            raise ValueError(f"Split list {str(path)!r} is not text (byte {err.start} is not "
+                             "UTF-8); expected one image name per line") from None
+        for line in text.splitlines():
             image = line.strip()
             if not image:
                 continue

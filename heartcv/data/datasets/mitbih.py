@@ -515,10 +515,9 @@ def write_beat_bundle(raw, out, *, records=None, size=128, render_size=256, chan
     from heartcv.data.h5 import BundleWriter
     from heartcv.data.synthetic.beats import render_beat_image
 
-    out = Path(out)
-    if out.exists() and not overwrite:
-        raise FileExistsError(f"Bundle exists: {out} (pass --overwrite to replace it). "
-                              f"Received: out={str(out)!r}")
+    from heartcv.files import check_output_file
+
+    out = check_output_file(out, overwrite=overwrite, what="Bundle")
     if not isinstance(size, int) or size < 8:
         raise ValueError(f"Expected `size` >= 8. Received: size={size!r}")
     records = RECORDS if records is None else [str(r) for r in records]

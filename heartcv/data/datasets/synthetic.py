@@ -7,6 +7,10 @@ Generates the phantom (``heartcv.data.synthetic.generate_chest_xrays``), assigns
 patient-wise 72/8/20 split (stratified on the class), checks that no patient is in two
 splits and writes a bundle with images, labels (or heart masks for ``--kind segmentation``),
 heart masks, patient ids, the measured cardiothoracic ratio and the finding boxes.
+
+Like the other ``heartcv prep`` commands it refuses, before generating anything, an
+``--out`` that is a folder, an existing bundle (unless ``--overwrite``) or one in a folder
+it cannot write; a missing folder is created.
 """
 
 import argparse
@@ -27,19 +31,35 @@ def build_parser(prog=PROG):
     p.add_argument("--images-per-patient", type=int, default=2, help="images each (default 2)")
     p.add_argument("--size", type=int, default=320, help="image side in pixels (default 320)")
     p.add_argument("--seed", type=int, default=0, help="generation and split seed (default 0)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing bundle")
     return p
 
 
 def main(argv=None, prog=PROG) -> int:
-    from heartcv.data.h5 import write_bundle
-    from heartcv.data.splits import assert_disjoint, patient_split
-    from heartcv.data.synthetic import generate_chest_xrays
+    from heartcv.data.datasets._prep import CONVERT_ERRORS, check_out, first_line
 
     args = build_parser(prog).parse_args(argv)
     if args.n_patients < 1 or args.size < 16:
         print(f"{prog}: error: expected --n-patients >= 1 and --size >= 16. Received: "
               f"n_patients={args.n_patients}, size={args.size}", file=sys.stderr)
         return 2
+    try:
+        check_out(args)
+        _write(args)
+    except CONVERT_ERRORS as e:
+        print(f"{prog}: error: {first_line(e)}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _write(args):
+    from pathlib import Path
+
+    from heartcv.data.h5 import write_bundle
+    from heartcv.data.splits import assert_disjoint, patient_split
+    from heartcv.data.synthetic import generate_chest_xrays
+
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     gen = "cardiomegaly" if args.kind == "segmentation" else args.kind
     d = generate_chest_xrays(args.n_patients, args.images_per_patient, args.size, task=gen,
                              seed=args.seed)
@@ -74,7 +94,6 @@ def main(argv=None, prog=PROG) -> int:
             counts = labels[idx].sum(axis=0).astype(int).tolist()
             print(f"  {name:<5} {int(idx.sum()):>6} images; positives per class "
                   f"{dict(zip(names, counts))}")
-    return 0
 
 
 register_dataset("synthetic", main=main, build_parser=build_parser, reader=None,

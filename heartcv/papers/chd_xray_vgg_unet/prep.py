@@ -21,7 +21,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from heartcv.data.datasets._prep import CONVERT_ERRORS
+from heartcv.data.datasets._prep import CONVERT_ERRORS, first_line
 from heartcv.registry import register_dataset
 
 PROG = "heartcv prep contours"
@@ -122,10 +122,23 @@ def main(argv=None, prog=PROG) -> int:
                   file=sys.stderr)
             return 2
     try:
+        _check_outputs(args)
         return _work(args)
     except CONVERT_ERRORS as e:
-        print(f"{prog}: error: {e}", file=sys.stderr)
+        print(f"{prog}: error: {first_line(e)}", file=sys.stderr)
         return 2
+
+
+def _check_outputs(args):
+    """Output folders and files must be writable (or creatable) before any image is read."""
+    from heartcv.files import check_output_dir, check_output_file
+
+    for name in ("traces_out", "masks_out"):
+        if getattr(args, name, None):
+            check_output_dir(getattr(args, name))
+    for name in ("rows_out", "report", "figure"):
+        if getattr(args, name, None):
+            check_output_file(getattr(args, name))
 
 
 def _work(args):

@@ -8,7 +8,9 @@ Reads the class folders under their published names (typos kept; see
 the class, and prints the counts per class and split.
 
 Whole printouts (default): each printout becomes a ``size`` x ``size`` image (the sheet is
-stretched; ``--channels 3`` keeps colour).
+stretched; ``--channels 3`` keeps colour). Each image must look like a 3 x 4 + 1 ECG sheet
+(``detect_layout``, as for ``--leads``); one that does not (a chest radiograph, a blank page)
+is skipped, counted and listed with the reason in ``<out>.log.csv``, like an unreadable file.
 
 ``--leads``: the input of the five-class ECG-image paper (Paul & Azad). On each sheet the
 3 x 4 + 1 lead grid is found (``heartcv.papers.ecg_images_5class.detect.detect_layout``: measured on the sheet,
@@ -85,6 +87,16 @@ def _lead_item(item):
         return pos, None, "", reason
 
 
+def check_sheet(image, path):
+    """``ValueError`` unless ``image`` looks like a 3 x 4 + 1 ECG sheet (whole-sheet mode)."""
+    from heartcv.papers.ecg_images_5class.detect import LayoutError, detect_layout
+
+    try:
+        detect_layout(image, name=path)
+    except LayoutError as e:
+        raise ValueError(f"not an ECG sheet ({e.problem})") from None
+
+
 def _results(items, workers):
     if workers <= 1 or len(items) < 2 * _BATCH:
         yield from map(_lead_item, items)
@@ -130,9 +142,9 @@ def write_lead_bundle(index, out, *, size=64, dilate_kernel=3, strict=True, work
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
             raise ValueError(f"Expected `{name}` to be an int >= {low}. Received: "
                              f"{name}={value!r}")
-    out = Path(out)
-    if out.exists() and not overwrite:
-        raise FileExistsError(f"Bundle already exists: {out} (pass --overwrite to replace it)")
+    from heartcv.files import check_output_file
+
+    out = check_output_file(out, overwrite=overwrite, what="Bundle")
     out.parent.mkdir(parents=True, exist_ok=True)
     log = out.with_name(out.stem + ".log.csv")
     class_names = list(index.attrs["class_names"])
@@ -214,7 +226,7 @@ def main(argv=None, prog=PROG) -> int:
         else:
             if args.size is None:
                 args.size = 320
-            convert(index, args, channels=args.channels)
+            convert(index, args, channels=args.channels, check=check_sheet)
 
     return run(prog, args, work)
 
