@@ -52,10 +52,28 @@ def test_demo_trains_amm_and_gap_and_saves_reloadable_model(tmp_path, monkeypatc
     if nih.exists():
         assert main(["predict", str(nih), "--model", str(model_h5), "--out", str(tmp_path / "nih")]) == 0
         result = json.loads((tmp_path / "nih" / "00000284_000.prediction.json").read_text())
-        # the model runs at its card's input size (the quick demo trains at 64 px), not at
-        # the image's 1024: a model trained small returned p ~ 0 for every full-size image
+        # the model runs at its card's input size (96 px), not at the image's 1024: a model
+        # trained small returned p ~ 0 for every full-size image
         card = json.loads(model_h5.with_suffix(".card.json").read_text())
         side = card["input_size"]
         assert result["image_size_source"] == "card" and result["model_input"] == [side, side]
         assert result["image_shape"] == [1024, 1024] and result["heatmap"]["shape"] == [side, side]
         assert 0.0 <= result["probabilities"]["Cardiomegaly"] <= 1.0
+
+    # a 1024-px phantom radiograph and its 96-px version get the same probability (± 0.01)
+    import cv2
+
+    from heartcv.data.images import resize_image
+    from heartcv.data.synthetic import generate_chest_xrays
+
+    big = generate_chest_xrays(1, 1, 1024, task="cardiomegaly", seed=11)["images"][0, ..., 0]
+    side = json.loads(model_h5.with_suffix(".card.json").read_text())["input_size"]
+    probs = {}
+    for tag, image in (("1024", big), ("small", resize_image(big, side))):
+        path = tmp_path / f"phantom_{tag}.png"
+        cv2.imwrite(str(path), image)
+        assert main(["predict", str(path), "--model", str(model_h5), "--out", str(tmp_path)]) == 0
+        result = json.loads((tmp_path / f"phantom_{tag}.prediction.json").read_text())
+        probs[tag] = result["probabilities"]
+    for name in probs["1024"]:
+        assert abs(probs["1024"][name] - probs["small"][name]) <= 0.01, probs
