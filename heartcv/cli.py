@@ -76,15 +76,23 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also evaluate under the fixed, seeded acquisition-shift suite (dimmed, "
                         "gamma, contrast, blur, noise, JPEG, low resolution; segmentation)")
 
-    p = sub.add_parser("predict", help="predict one image; write its heatmap or mask overlay")
-    p.add_argument("image", help="PNG/JPG/BMP/TIFF (grey, RGB, RGBA, 16-bit) or DICOM image")
+    p = sub.add_parser("predict", help="predict images; one: its JSON and overlay, several: a CSV",
+                       description=_PREDICT_DESCRIPTION)
+    p.add_argument("images", nargs="*", metavar="PATH",
+                   help="PNG/JPG/BMP/TIFF (grey, RGB, RGBA, 16-bit) or DICOM images, folders "
+                        "or glob patterns")
     p.add_argument("--model", required=True, help="model file (.h5 or .keras)")
     p.add_argument("--out", default=".", help="folder for outputs (default: current directory)")
     p.add_argument("--image-size", type=_image_size_arg, default=None, metavar="N|full",
                    help=_IMAGE_SIZE_HELP)
+    _add_batch_options(p, overlays=True)
 
-    p = sub.add_parser("explain", help="heatmap of one image: attention, Grad-CAM(++), saliency, deep Taylor")
-    p.add_argument("image", help="PNG/JPG/BMP/TIFF or DICOM image")
+    p = sub.add_parser("explain", help="heatmaps of images: attention, Grad-CAM(++), saliency, deep Taylor",
+                       description="One image: its overlay and prediction JSON. Several (files, "
+                                   "folders, globs, --csv, --data): one overlay per image and "
+                                   "predictions.csv / skipped.csv as `heartcv predict` writes.")
+    p.add_argument("images", nargs="*", metavar="PATH",
+                   help="PNG/JPG/BMP/TIFF or DICOM images, folders or glob patterns")
     p.add_argument("--model", required=True, help="model file (.h5 or .keras)")
     p.add_argument("--method", default="auto",
                    choices=("auto", "attention", "gradcam", "gradcam++", "saliency", "deep_taylor"),
@@ -93,6 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=".", help="folder for outputs (default: current directory)")
     p.add_argument("--image-size", type=_image_size_arg, default=None, metavar="N|full",
                    help=_IMAGE_SIZE_HELP)
+    _add_batch_options(p, overlays=False)
 
     p = sub.add_parser("report", help="rewrite a run's tables from its metrics.json")
     p.add_argument("run_dir")
@@ -190,6 +199,46 @@ def _segmentation_lines(m: dict) -> list[str]:
     return lines
 
 
+_PREDICT_DESCRIPTION = (
+    "One image file: <stem>.prediction.json and <stem>.overlay.png in --out. Several inputs "
+    "(files, folders, glob patterns, --csv, --data): the model is loaded once, images are "
+    "read in parallel and predicted in batches, and --out gets predictions.csv (path, class "
+    "probabilities and the call; for segmentation models the CTR, its call, flags and areas) "
+    "and skipped.csv (path, reason: images that could not be read; they never stop the run); "
+    "--overlays adds one overlay per image.")
+
+
+def _positive_int(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive int, got {value!r}")
+    return n
+
+
+def _add_batch_options(p, *, overlays: bool) -> None:
+    """The options of ``predict`` / ``explain`` with several inputs."""
+    p.add_argument("--recursive", action=argparse.BooleanOptionalAction, default=False,
+                   help="look in sub-folders of folder inputs too (and let ** span folders)")
+    p.add_argument("--csv", default=None, metavar="FILE",
+                   help="CSV with a `path` column (relative paths: relative to the CSV)")
+    p.add_argument("--data", default=None, metavar="FILE.h5",
+                   help="HDF5 bundle to predict (its image ids name the rows)")
+    p.add_argument("--split", default="test", help="bundle split for --data ('all': every "
+                                                   "image; default: test)")
+    p.add_argument("--batch-size", type=_positive_int, default=16,
+                   help="images per model call (default: 16)")
+    p.add_argument("--jobs", type=_positive_int, default=None, metavar="N",
+                   help="threads reading images (default: the CPU count, at most 8)")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True,
+                   help="show a progress bar on stderr (--no-progress: none)")
+    if overlays:
+        p.add_argument("--overlays", action=argparse.BooleanOptionalAction, default=False,
+                       help="with several inputs, also write one overlay per image")
+
+
 _IMAGE_SIZE_HELP = ("run the model at N×N pixels, or 'full': the image's own size (fully "
                     "convolutional models only). Default: the model card's input_size, else "
                     "the model's fixed input size, else the image's size")
@@ -222,10 +271,41 @@ def _print_prediction(result) -> None:
             print(f"{name}: {p:.4f}")
 
 
+def _single_image(args) -> bool:
+    """One image file named, nothing else: today's one-image outputs (JSON + overlay)."""
+    from pathlib import Path
+
+    return (len(args.images) == 1 and args.csv is None and args.data is None
+            and Path(args.images[0]).is_file())
+
+
+def _run_batch(args, *, overlays, method="auto", alpha=0.2) -> int:
+    from heartcv.predict import predict_batch
+
+    result = predict_batch(args.inputs, args.model, out_dir=args.out, missing=args.missing,
+                           data=args.data, split=args.split, image_size=args.image_size,
+                           batch_size=args.batch_size, jobs=args.jobs, overlays=overlays,
+                           method=method, alpha=alpha, progress=args.progress)
+    sizes = ", ".join(f"{s} ({n})" for s, n in result["image_sizes"].items()) or "none"
+    print(f"input size: {sizes}; {result['decision']}")
+    print(f"predicted {result['n_predicted']} of {result['n_inputs']} images; "
+          f"skipped {len(result['skipped'])}")
+    for path, reason in result["skipped"][:10]:
+        print(f"  skipped {path}: {reason}")
+    if len(result["skipped"]) > 10:
+        print(f"  ... {len(result['skipped']) - 10} more in {result['written'][1]}")
+    for path in result["written"]:
+        print(f"wrote {path}")
+    return EXIT_OK
+
+
 def cmd_predict(args) -> int:
     from heartcv.predict import predict_image
 
-    result = predict_image(args.image, args.model, out_dir=args.out, image_size=args.image_size)
+    if not _single_image(args):
+        return _run_batch(args, overlays=args.overlays)
+    result = predict_image(args.images[0], args.model, out_dir=args.out,
+                           image_size=args.image_size)
     _print_prediction(result)
     for path in result.get("written", []):
         print(f"wrote {path}")
@@ -235,7 +315,9 @@ def cmd_predict(args) -> int:
 def cmd_explain(args) -> int:
     from heartcv.predict import predict_image
 
-    result = predict_image(args.image, args.model, out_dir=args.out, method=args.method,
+    if not _single_image(args):
+        return _run_batch(args, overlays=True, method=args.method, alpha=args.alpha)
+    result = predict_image(args.images[0], args.model, out_dir=args.out, method=args.method,
                            alpha=args.alpha, image_size=args.image_size)
     if "heatmap" in result:
         print(f"{result['heatmap']['method']} map {tuple(result['heatmap']['shape'])}")
@@ -287,10 +369,31 @@ def _weights_unavailable():
 
 # Arguments naming an input that must exist, checked before TensorFlow is imported, in the
 # order (and with the messages) the commands themselves would report them.
-_INPUT_ARGS = {"evaluate": ("model", "data"), "predict": ("model", "image"),
-               "explain": ("model", "image"), "report": ("run_dir",)}
+_INPUT_ARGS = {"evaluate": ("model", "data"), "predict": ("model", "data", "csv"),
+               "explain": ("model", "data", "csv"), "report": ("run_dir",)}
 _MISSING = {"model": "Model file not found", "data": "Bundle not found",
-            "image": "Image file not found", "run_dir": "Run directory not found"}
+            "csv": "CSV file not found", "run_dir": "Run directory not found"}
+
+
+def _precheck_images(args) -> None:
+    """``predict`` / ``explain``: find the inputs (no TensorFlow); none is one error line."""
+    from pathlib import Path
+
+    from heartcv.predict import collect_inputs
+
+    images = args.images
+    if len(images) == 1 and args.csv is None and args.data is None and \
+            not Path(images[0]).exists() and not any(c in images[0] for c in "*?["):
+        raise CLIError(f"Image file not found: {images[0]}")  # one image: as it always was
+    if not images and args.csv is None and args.data is None:
+        raise CLIError("No input images given: name image files, folders or glob patterns, "
+                       "or pass --csv FILE or --data FILE.h5")
+    args.inputs, args.missing = collect_inputs(images, recursive=args.recursive, csv=args.csv)
+    if not args.inputs and args.data is None:
+        why = [f"{a} is a directory with no image files" + ("" if args.recursive else
+                                                             " (--recursive: sub-folders too)")
+               if Path(a).is_dir() else a for a in images]
+        raise CLIError(f"No input images found in {', '.join(why + ([args.csv] if args.csv else []))}")
 
 
 def _precheck(args) -> None:
@@ -301,6 +404,8 @@ def _precheck(args) -> None:
         value = getattr(args, name, None)
         if value is not None and not Path(value).exists():
             raise CLIError(f"{_MISSING[name]}: {value}")
+    if args.command in ("predict", "explain"):
+        _precheck_images(args)
     if args.command == "train":
         from heartcv.config import load_config
 

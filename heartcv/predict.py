@@ -1,4 +1,8 @@
-"""Predict one image with a saved model (``heartcv predict IMAGE --model FILE``).
+"""Predict one image with a saved model (``heartcv predict IMAGE --model FILE``), or many.
+
+Many images (``heartcv predict PATH... --model FILE``: files, folders, globs, a CSV of
+paths, a bundle split) go through :func:`collect_inputs` and :func:`predict_batch`: one
+model load, parallel reading, batched prediction, ``predictions.csv`` and ``skipped.csv``.
 
 Input size. A model runs at the size it was trained at unless told otherwise, because a
 classifier trained at 96 px and run on a 1024-px radiograph sees structures ten times larger
@@ -249,7 +253,7 @@ def _ctr_result(probs, names):
             "largest_component_areas_px": c["areas_px"]}
 
 
-def segmentation_result(image, pred, names):
+def segmentation_result(image, pred, names, *, draw=True):
     """Masks, areas and CTR of one prediction, measured at the image's own size.
 
     Args:
@@ -264,7 +268,8 @@ def segmentation_result(image, pred, names):
         ``mask_threshold``, ``structures`` (per name: ``area_px`` at the image's size,
         ``area_fraction`` of the image, ``colour_rgb``) and ``ctr`` (``None`` unless heart,
         left_lung and right_lung are all named; else value, ``cardiomegaly`` call, flags and
-        widths from :func:`heartcv.ctr.ctr_from_prediction`), and the RGB overlay.
+        widths from :func:`heartcv.ctr.ctr_from_prediction`), and the RGB overlay
+        (``None`` when ``draw`` is false).
     """
     from heartcv.data.images import resize_image
 
@@ -288,7 +293,7 @@ def segmentation_result(image, pred, names):
                             "colour_rgb": list(structure_colour(name, i))}
     fields = {"task": "segmentation", "structure_names": names, "mask_threshold": MASK_THRESHOLD,
               "structures": structures, "ctr": _ctr_result(probs, names)}
-    return fields, overlay_masks(image, masks, names)
+    return fields, overlay_masks(image, masks, names) if draw else None
 
 
 def _classification(model, x, out, card, method, alpha, image):
@@ -383,3 +388,429 @@ def ctr_line(result: dict) -> str:
     call = "cardiomegaly" if ctr["cardiomegaly"] else "no cardiomegaly"
     sign = ">" if ctr["cardiomegaly"] else "<="
     return f"CTR: {ctr['value']:.3f} ({sign} {ctr['cardiomegaly_threshold']}: {call}){flags}"
+
+
+# ------------------------------------------------------------------ many images (batch mode)
+
+PREDICTIONS_CSV = "predictions.csv"
+SKIPPED_CSV = "skipped.csv"
+DEFAULT_BATCH_SIZE = 16
+DEFAULT_THRESHOLD = 0.5
+_GLOB_CHARS = "*?["
+_OVERLAY_SUFFIX = ".overlay.png"  # heartcv's own outputs, never taken as inputs from a folder
+
+
+def _is_image_name(path: Path) -> bool:
+    from heartcv.data.images import SUPPORTED_EXTENSIONS
+
+    return (path.suffix.lower() in SUPPORTED_EXTENSIONS and not path.name.startswith(".")
+            and not path.name.endswith(_OVERLAY_SUFFIX))
+
+
+def _folder_images(folder: Path, recursive: bool) -> list[Path]:
+    found = folder.rglob("*") if recursive else folder.glob("*")
+    return sorted(p for p in found if p.is_file() and _is_image_name(p))
+
+
+def _csv_paths(csv_path) -> list[str]:
+    import csv
+
+    csv_path = Path(csv_path)
+    if not csv_path.is_file():
+        raise FileNotFoundError(f"CSV file not found: {csv_path}")
+    with open(csv_path, newline="", encoding="utf-8-sig") as fh:
+        reader = csv.DictReader(fh)
+        if reader.fieldnames is None or "path" not in reader.fieldnames:
+            raise ValueError(f"Expected a `path` column in {csv_path}. "
+                             f"Received: columns={reader.fieldnames or []}")
+        rows = [(row.get("path") or "").strip() for row in reader]
+    return [str(p if p.is_absolute() else csv_path.parent / p)
+            for p in (Path(r) for r in rows if r)]
+
+
+def collect_inputs(paths=(), *, recursive=False, csv=None):
+    """The image files named by ``paths`` and ``csv``, in order, each once.
+
+    Each of ``paths`` is a file (taken whatever its extension: reading it decides), a folder
+    (its PNG/JPG/BMP/TIFF/DICOM files, sorted; with ``recursive`` its sub-folders too; hidden
+    files and heartcv's own ``*.overlay.png`` are left out) or a glob pattern the shell did
+    not expand (``**`` needs ``recursive``). ``csv`` is a CSV file with a ``path`` column;
+    relative paths are relative to the CSV's folder.
+
+    Returns:
+        ``(files, missing)``: the files (``Path``) and ``(path, reason)`` for each named file
+        that does not exist or pattern that matched nothing.
+
+    Raises:
+        FileNotFoundError: ``csv`` does not exist.
+        ValueError: ``csv`` has no ``path`` column.
+    """
+    import glob
+
+    files, missing, seen = [], [], set()
+
+    def add(path: Path):
+        key = Path(path).resolve()
+        if key not in seen:
+            seen.add(key)
+            files.append(Path(path))
+
+    for arg in [*map(str, paths), *(_csv_paths(csv) if csv is not None else [])]:
+        path = Path(arg)
+        if path.is_dir():
+            for f in _folder_images(path, recursive):
+                add(f)
+        elif path.exists():
+            add(path)
+        elif any(c in arg for c in _GLOB_CHARS):
+            matches = sorted(glob.glob(arg, recursive=recursive))
+            if not matches:
+                missing.append((arg, "no file matches this pattern"))
+            for m in map(Path, matches):
+                for f in (_folder_images(m, recursive) if m.is_dir() else [m]):
+                    if f.is_file() and (m.is_dir() or not f.name.startswith(".")):
+                        add(f)
+        else:
+            missing.append((arg, "file not found"))
+    return files, missing
+
+
+def _card_threshold(card, names):
+    """The card's decision threshold(s) as one float per output, or ``None``.
+
+    Accepted: ``threshold`` (or ``decision_threshold``) as a number, a list with one number
+    per output, or a mapping from class name to number. (Cards written by
+    :func:`heartcv.train.write_card` store none today; the defaults then apply.)
+    """
+    for key in ("threshold", "decision_threshold"):
+        t = card.get(key)
+        if isinstance(t, numbers.Real) and not isinstance(t, bool) and math.isfinite(t):
+            return [float(t)] * len(names)
+        if isinstance(t, list) and len(t) == len(names) \
+                and all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in t):
+            return [float(v) for v in t]
+        if isinstance(t, dict) and all(n in t for n in names):
+            return [float(t[n]) for n in names]
+    return None
+
+
+def _classifier_task(model, card, k):
+    """``binary``, ``multiclass`` or ``multilabel`` for a classifier with ``k`` outputs."""
+    task = card.get("task")
+    if task in ("binary", "multiclass", "multilabel"):
+        return "binary" if k == 1 else task
+    if k == 1:
+        return "binary"
+    activation = getattr(getattr(model.layers[-1], "activation", None), "__name__", "")
+    return "multiclass" if activation == "softmax" else "multilabel"
+
+
+def _class_names(card, k):
+    names = card.get("class_names") or [f"class_{i}" for i in range(k)]
+    if k == 1 and len(names) == 2:
+        return list(names[1:]), names[0]
+    names = list(names) if len(names) == k else [f"class_{i}" for i in range(k)]
+    return names, None
+
+
+class _Decision:
+    """How a classifier's probabilities become a call (card threshold, 0.5 or argmax)."""
+
+    def __init__(self, model, card, k):
+        self.names, self.negative = _class_names(card, k)
+        self.task = _classifier_task(model, card, k)
+        self.thresholds = None
+        if self.task == "multiclass":
+            self.source = "argmax"
+        else:
+            self.thresholds = _card_threshold(card, self.names)
+            self.source = "card" if self.thresholds is not None else "default"
+            if self.thresholds is None:
+                self.thresholds = [DEFAULT_THRESHOLD] * len(self.names)
+
+    def describe(self) -> str:
+        if self.task == "multiclass":
+            return "call: the most probable class (argmax)"
+        ts = ", ".join(f"{t:g}" for t in sorted(set(self.thresholds)))
+        return f"call: probability >= {ts} ({'the card' if self.source == 'card' else 'default; the card has no threshold'})"
+
+    def columns(self):
+        return [*self.names, "predicted", "threshold"]
+
+    def row(self, probs):
+        probs = [float(p) for p in np.ravel(probs)]
+        if self.task == "multiclass":
+            call, threshold = self.names[int(np.argmax(probs))], ""
+        elif self.task == "binary":
+            positive = probs[0] >= self.thresholds[0]
+            call = self.names[0] if positive else (self.negative or f"not {self.names[0]}")
+            threshold = f"{self.thresholds[0]:g}"
+        else:
+            call = ";".join(n for n, p, t in zip(self.names, probs, self.thresholds) if p >= t)
+            threshold = ";".join(f"{t:g}" for t in self.thresholds)
+        return [*(repr(p) for p in probs), call, threshold]
+
+
+def _segmentation_columns(names):
+    return ["ctr", "cardiomegaly", "ctr_flags", *(f"{n}_area_px" for n in names),
+            *(f"{n}_area_fraction" for n in names)]
+
+
+def _segmentation_row(fields):
+    ctr = fields["ctr"]
+    if ctr is None:
+        head = ["", "", "not measured (needs heart, left_lung and right_lung)"]
+    else:
+        head = ["" if ctr["value"] is None else repr(float(ctr["value"])),
+                "" if ctr["value"] is None else str(bool(ctr["cardiomegaly"])),
+                ";".join(ctr["flags"])]
+    s = fields["structures"]
+    return [*head, *(str(s[n]["area_px"]) for n in s),
+            *(repr(float(s[n]["area_fraction"])) for n in s)]
+
+
+def _bundle_items(data, split):
+    """``(names, reader)`` of a bundle split: image ids and ``reader(i)`` → grey image."""
+    from heartcv.data.h5 import open_bundle
+
+    bundle = open_bundle(data)
+    splits = np.asarray(bundle.split).astype(str)
+    index = np.flatnonzero(splits == split) if split != "all" else np.arange(len(splits))
+    if len(index) == 0:
+        have = sorted(set(splits.tolist()))
+        bundle.close()
+        raise ValueError(f"{data} has no images in split {split!r} (splits: {have}, or 'all'). "
+                         f"Received: split={split!r}")
+    if bundle.images.shape[-1] not in (1, 3):
+        bundle.close()
+        raise ValueError(f"{data} holds {bundle.images.shape[-1]}-channel images, not "
+                         "radiographs; evaluate it with `heartcv evaluate` instead.")
+    ids = np.asarray(bundle.image_id).astype(str)
+    import threading
+
+    lock = threading.Lock()
+
+    def read(i):
+        import cv2
+
+        with lock:  # h5py reads one at a time anyway
+            img = np.asarray(bundle.images[int(i)])
+        return img[..., 0] if img.shape[-1] == 1 else cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)
+
+    return bundle, [(str(ids[i]), i) for i in index], read
+
+
+def _decoded(items, load, jobs, window):
+    """``(item, image, error)`` for each item in order, ``jobs`` threads reading ahead."""
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
+    def safe(item):
+        try:
+            return item, load(item), None
+        except (ValueError, OSError, ImportError) as err:  # what read_image and the checks raise
+            return item, None, err
+
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        pending = deque()
+        for item in items:
+            pending.append(pool.submit(safe, item))
+            if len(pending) >= window:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
+def _reason(err) -> str:
+    """One line: an :class:`~heartcv.data.images.ImageReadError`'s reason, else the message."""
+    if getattr(err, "reason", None):
+        return err.reason
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
+def _overlay_name(name: str, used: set) -> str:
+    import re
+
+    stem = re.sub(r"[^\w.\-]+", "_", Path(name).stem) or "image"
+    candidate, n = stem, 1
+    while candidate in used:
+        n += 1
+        candidate = f"{stem}-{n}"
+    used.add(candidate)
+    return f"{candidate}{_OVERLAY_SUFFIX}"
+
+
+def _rows_csv(header, rows) -> str:
+    import csv
+    import io
+
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return buf.getvalue()
+
+
+def predict_batch(inputs=(), model_path=None, *, out_dir=".", missing=(), data=None,
+                  split="test", image_size=None, batch_size=DEFAULT_BATCH_SIZE, jobs=None,
+                  overlays=False, method="auto", alpha=0.2, progress=True) -> dict:
+    """Predict many images with one model load; write ``predictions.csv`` and ``skipped.csv``.
+
+    Images are read in parallel (``jobs`` threads; :func:`heartcv.data.images.read_image`
+    and :func:`~heartcv.data.images.check_min_size`, as :func:`predict_image` reads them),
+    brought to the size :func:`resolve_input_size` gives (the card's ``input_size`` puts
+    every image at one size), grouped by that size and predicted ``batch_size`` at a time.
+
+    ``predictions.csv`` (rows in input order): ``path`` (the file, or the bundle's image
+    id), then for classifiers one column per class probability, ``predicted`` (the call:
+    the card's ``threshold`` when it stores one, else ``p >= 0.5`` for binary and
+    multilabel models, the argmax for multiclass ones) and ``threshold``; for segmentation
+    models ``ctr``, ``cardiomegaly`` (CTR > 0.5), ``ctr_flags`` and each structure's
+    ``<name>_area_px`` and ``<name>_area_fraction`` at the image's own size; with
+    ``overlays``, an ``overlay`` column. ``skipped.csv``: ``path, reason`` for every input
+    that could not be read (corrupt, too small, multi-page TIFF, missing, ...); a skipped
+    image never stops the run. Both files are written atomically when all images are done;
+    each overlay (``overlays``: the heatmap or mask overlay :func:`predict_image` draws, as
+    ``<stem>.overlay.png``, ``-2``, ``-3`` … added when stems repeat) as it is made.
+
+    Args:
+        inputs: image files (:func:`collect_inputs`).
+        model_path: the model (and its card beside it), loaded once.
+        missing: ``(path, reason)`` pairs to list as skipped (from :func:`collect_inputs`).
+        data, split: a bundle and its split (``"all"`` for every image) to predict as well;
+            its image ids name the rows.
+        jobs: reading threads (default: the CPU count, at most 8).
+        method, alpha: the heatmap of the overlays (as :func:`predict_image`).
+        progress: show a tqdm progress bar (stderr).
+
+    Returns:
+        dict with ``n_inputs``, ``n_predicted``, ``skipped`` (``(path, reason)`` list),
+        ``task``, ``decision`` (how calls were made), ``image_sizes`` (count per model input
+        size) and ``written`` (the files written).
+
+    Raises:
+        ValueError: a bad argument, an unreadable model card or bundle, a model the images
+            cannot be given to, an output folder that cannot be written.
+        FileNotFoundError: the model (or bundle) does not exist.
+    """
+    import os
+
+    from heartcv.data.images import check_min_size, read_image
+    from heartcv.files import atomic_write_image, atomic_write_text, check_output_dir, \
+        check_output_file
+    from heartcv.io import load_model
+
+    alpha = check_alpha(alpha)
+    image_size = check_image_size(image_size)
+    if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) \
+            or batch_size < 1:
+        raise ValueError(f"Expected `batch_size` as a positive int. Received: batch_size={batch_size!r}")
+    jobs = min(8, os.cpu_count() or 1) if jobs is None else jobs
+    if isinstance(jobs, bool) or not isinstance(jobs, numbers.Integral) or jobs < 1:
+        raise ValueError(f"Expected `jobs` as a positive int. Received: jobs={jobs!r}")
+    out_dir = check_output_dir(out_dir)
+    targets = {"predictions": out_dir / PREDICTIONS_CSV, "skipped": out_dir / SKIPPED_CSV}
+    for target in targets.values():
+        check_output_file(target)
+    items = [(str(p), p) for p in inputs]
+    bundle, reader = None, None
+    if data is not None:
+        bundle, bundle_items, reader = _bundle_items(data, split)
+        items += [(name, ("bundle", i)) for name, i in bundle_items]
+    skipped = [(str(p), r) for p, r in missing]
+    if not items:
+        raise ValueError("No input images found" + (f" ({skipped[0][0]}: {skipped[0][1]})"
+                                                    if skipped else ""))
+    try:
+        card = read_card(model_path)
+        model = load_model(model_path)
+        model_name = f"{Path(model_path).name} ({model.name})"
+        check_model_channels(model.input_shape, items[0][0], model_name)
+        # the size arguments are checked once, not image by image
+        resolve_input_size(model.input_shape, card, (64, 64), image_size, model_name=model_name)
+        segmentation = len(model.output_shape) == 4 if not isinstance(model.output_shape, list) \
+            else len(model.output_shape[0]) == 4
+        if segmentation and method not in ("auto", None):
+            raise ValueError(f"{Path(model_path).name} is a segmentation model: it draws its "
+                             f"masks, not a heatmap. Received: method={method!r}")
+
+        def load(item):
+            _, src = item
+            image = reader(src[1]) if isinstance(src, tuple) else read_image(src, grey=True)
+            return check_min_size(image, item[0])
+
+        rows, sizes, used = {}, {}, set()
+        state = {"columns": None, "decision": None, "names": None}
+        groups = {}
+
+        def run(group):
+            batch_items, images, xs = zip(*group)
+            out = model.predict_on_batch(np.concatenate(xs))
+            out = out[0] if isinstance(out, (list, tuple)) else out
+            out = np.asarray(out)
+            for j, (idx, name) in enumerate(batch_items):
+                image = images[j]
+                if segmentation:
+                    if state["names"] is None:
+                        state["names"] = structure_names(card, out.shape[-1])
+                    fields, picture = segmentation_result(image, out[j], state["names"],
+                                                          draw=overlays)
+                    row = _segmentation_row(fields)
+                else:
+                    if state["decision"] is None:
+                        state["decision"] = _Decision(model, card, int(np.prod(out.shape[1:])))
+                    row = state["decision"].row(out[j])
+                    picture = None
+                    if overlays:
+                        from heartcv.callbacks import overlay_heatmap
+
+                        _, heat = heatmap_for(model, xs[j], method)
+                        picture = overlay_heatmap(image, heat, alpha=alpha)
+                if overlays:
+                    target = out_dir / _overlay_name(name, used)
+                    atomic_write_image(target, picture[..., ::-1])
+                    row = [*row, str(target)]
+                rows[idx] = [name, *row]
+            bar.update(len(group))
+
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(items), desc="predict", unit="img", disable=not progress,
+                   dynamic_ncols=True)
+        with bar:
+            numbered = [(i, item) for i, item in enumerate(items)]
+            for (i, item), image, err in _decoded(numbered, lambda it: load(it[1]), jobs,
+                                                   window=max(2 * batch_size, 4 * jobs)):
+                if err is not None:
+                    skipped.append((item[0], _reason(err)))
+                    bar.update(1)
+                    continue
+                size, _ = resolve_input_size(model.input_shape, card, image.shape[:2],
+                                             image_size, model_name=model_name)
+                sizes[size] = sizes.get(size, 0) + 1
+                group = groups.setdefault(size, [])
+                group.append(((i, item[0]), image, prepare_image(image, model.input_shape, size)))
+                if len(group) >= batch_size:
+                    run(groups.pop(size))
+            for size in list(groups):
+                run(groups.pop(size))
+    finally:
+        if bundle is not None:
+            bundle.close()
+    if segmentation:
+        columns = _segmentation_columns(state["names"] or structure_names(card, model.output_shape[-1]))
+        decision = "segmentation: masks at probability > 0.5; cardiomegaly: CTR > 0.5"
+        task = "segmentation"
+    else:
+        k = int(np.prod(model.output_shape[1:]))
+        dec = state["decision"] or _Decision(model, card, k)
+        columns, decision, task = dec.columns(), dec.describe(), dec.task
+    header = ["path", *columns, *(["overlay"] if overlays else [])]
+    atomic_write_text(targets["predictions"], _rows_csv(header, [rows[i] for i in sorted(rows)]))
+    atomic_write_text(targets["skipped"], _rows_csv(["path", "reason"], skipped))
+    return {"n_inputs": len(items) + len(missing), "n_predicted": len(rows), "skipped": skipped,
+            "task": task, "decision": decision,
+            "image_sizes": {"x".join(map(str, s)): n for s, n in sizes.items()},
+            "written": [str(targets["predictions"]), str(targets["skipped"])]
+            + ([f"{len(rows)} overlays in {out_dir}"] if overlays else [])}
