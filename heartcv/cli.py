@@ -249,12 +249,10 @@ def _image_size_arg(value: str):
     if value.strip().lower() == "full":
         return "full"
     try:
-        size = int(value)
-    except ValueError:
-        size = 0
-    if size < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive int or 'full', got {value!r}")
-    return size
+        return _positive_int(value)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(
+            f"expected a positive int or 'full', got {value!r}") from None
 
 
 def _print_prediction(result) -> None:
