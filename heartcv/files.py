@@ -15,6 +15,7 @@ import contextlib
 import functools
 import json
 import os
+import re
 import errno as _errno
 import tempfile
 import time
@@ -113,6 +114,21 @@ def _pid_alive(name: str) -> bool:
     return True
 
 
+def _remove_stale(candidates, older_than) -> list[Path]:
+    """Remove the files among ``candidates`` last modified before ``older_than`` whose
+    writer (a bundle writer's ``.tmp-<pid>``) is not still running."""
+    removed = []
+    for f in candidates:
+        try:
+            if not f.is_file() or f.stat().st_mtime >= older_than or _pid_alive(f.name):
+                continue
+            f.unlink()
+        except OSError:
+            continue
+        removed.append(f)
+    return removed
+
+
 def sweep_orphans(paths, *, older_than=None) -> list[Path]:
     """Remove heartcv's own temporary files of ``paths`` left by earlier runs.
 
@@ -124,21 +140,28 @@ def sweep_orphans(paths, *, older_than=None) -> list[Path]:
     removed = []
     for path in [paths] if isinstance(paths, (str, os.PathLike)) else paths:
         path = Path(path)
-        if not path.parent.is_dir():
-            continue
-        for pattern in temp_patterns(path):
-            for f in path.parent.glob(pattern):
-                try:
-                    if not f.is_file() or f.stat().st_mtime >= older_than or _pid_alive(f.name):
-                        continue
-                    f.unlink()
-                except OSError:
-                    continue
-                removed.append(f)
+        if path.parent.is_dir():
+            removed += _remove_stale([f for pattern in temp_patterns(path)
+                                      for f in path.parent.glob(pattern)], older_than)
     return removed
 
 
-@functools.lru_cache(maxsize=1)
+#: ``tempfile.mkstemp`` names of :func:`atomic_path` (and the backup writer):
+#: ``.<stem>.<8 random characters>.tmp<suffixes>``.
+_ATOMIC_TEMP = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp(\..+)?$")
+
+
+def sweep_folder(folder, *, older_than=None) -> list[Path]:
+    """Remove heartcv's own atomic-write temporaries directly in ``folder`` (whatever file
+    they were for) left by earlier runs, as :func:`sweep_orphans` does for named outputs."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    older_than = time.time() if older_than is None else older_than
+    return _remove_stale([f for f in folder.glob(".*.tmp*") if _ATOMIC_TEMP.match(f.name)],
+                         older_than)
+
+
 def _umask() -> int:
     """The process umask (read once: reading it means setting it)."""
     mask = os.umask(0o022)

@@ -638,10 +638,10 @@ def _clear_run(run_dir: Path) -> None:
 
 def _remove_stale_temps(run_dir: Path) -> None:
     """Temporary files a killed run left behind (``.name.XXXXXXXX.tmp.ext``)."""
+    from heartcv.files import sweep_folder
+
     for folder in (run_dir, run_dir / "backup", run_dir / "figures"):
-        for tmp in folder.glob(".*.tmp*"):
-            if tmp.is_file():
-                tmp.unlink()
+        sweep_folder(folder)
 
 
 def train(cfg: RunConfig, *, data=None, strategy=None, extra_callbacks=(), render=None,

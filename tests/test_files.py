@@ -25,3 +25,28 @@ def test_atomic_path_leaves_nothing_behind_on_error(tmp_path):
             raise RuntimeError("boom")
     assert target.read_text() == "old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["b.bin"]
+
+
+def test_sweep_folder_removes_only_heartcv_temporaries_of_earlier_runs(tmp_path):
+    import os
+    import tempfile
+    import time
+    from pathlib import Path
+
+    from heartcv.files import sweep_folder
+
+    def made(prefix, suffix, age):
+        fd, name = tempfile.mkstemp(dir=tmp_path, prefix=prefix, suffix=suffix)
+        os.close(fd)
+        os.utime(name, (time.time() - age, time.time() - age))
+        return Path(name)
+
+    old_weights = made(".epoch3.", ".tmp.weights.h5", 60)
+    old_csv = made(".history.", ".tmp.csv", 60)
+    recent = made(".metrics.", ".tmp.json", -60)  # newer than the sweep: another writer's
+    user = tmp_path / ".notes.tmp"
+    user.write_text("mine")
+    removed = sweep_folder(tmp_path)
+    assert sorted(removed) == sorted([old_weights, old_csv])
+    assert recent.exists() and user.exists()
+    assert sweep_folder(tmp_path / "absent") == []
