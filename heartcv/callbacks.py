@@ -6,12 +6,10 @@ Callbacks run outside the model, so they may use TensorFlow directly (the summar
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 import cv2
@@ -166,22 +164,6 @@ def sha256_file(path) -> str:
     return h.hexdigest()
 
 
-@contextlib.contextmanager
-def _temp_weights_path(path: Path):
-    """A temporary ``*.weights.h5`` beside ``path`` (the suffix Keras wants), renamed on
-    success and removed on failure."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name[:-len('.weights.h5')]}.",
-                               suffix=".tmp.weights.h5")
-    os.close(fd)
-    tmp = Path(tmp)
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
 def find_restore_point(backup_dir) -> tuple[dict | None, str | None]:
     """The newest backup whose weights match their recorded sha256, and a warning if one was
     skipped. Returns ``(entry, warning)``; ``entry`` is ``{"epoch", "weights", "sha256"}``
@@ -254,11 +236,11 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
         self._current_epoch = int(self.restore["epoch"])
 
     def _save_model(self):
-        from heartcv.files import atomic_write_json
+        from heartcv.files import atomic_path, atomic_write_json
 
         self.dir.mkdir(parents=True, exist_ok=True)
         name = f"epoch{self._current_epoch}.weights.h5"
-        with _temp_weights_path(self.dir / name) as tmp:
+        with atomic_path(self.dir / name, suffix=".weights.h5") as tmp:
             self.model.save_weights(str(tmp), overwrite=True)
         entry = {"epoch": self._current_epoch, "weights": name,
                  "sha256": sha256_file(self.dir / name)}

@@ -170,23 +170,29 @@ def _umask() -> int:
 
 
 @contextlib.contextmanager
-def atomic_path(path, *, fsync=False):
+def atomic_path(path, *, fsync=False, suffix=None):
     """Yield a temporary path beside ``path``; rename it onto ``path`` if the block succeeds.
 
-    The temporary name ends with ``path``'s suffix, so writers that choose the format from the
-    extension (Keras, OpenCV, matplotlib) work. On any error the temporary file is removed.
+    The temporary name ends with ``path``'s suffix (or ``suffix``, which ``path``'s name must
+    end with: ``".weights.h5"``, which Keras's ``save_weights`` demands), so writers that choose
+    the format from the extension (Keras, OpenCV, matplotlib) work. On any error the
+    temporary file is removed.
 
     Raises:
         OutputPathError: the folder cannot be created or written, ``path`` is a folder, or
             an ``OSError`` about the temporary file (disk full, ...) inside the block.
     """
     path = Path(path)
+    suffix = path.suffix if suffix is None else suffix
+    if not path.name.endswith(suffix) or len(suffix) >= len(path.name):
+        raise ValueError(f"Expected a suffix that {path.name!r} ends with. Received: {suffix!r}")
     if path.is_dir():
         raise OutputPathError(path, "it is a directory", _errno.EISDIR)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.",
-                                   suffix=f".tmp{path.suffix}")
+        fd, tmp = tempfile.mkstemp(dir=path.parent,
+                                   prefix=f".{path.name[:len(path.name) - len(suffix)]}.",
+                                   suffix=f".tmp{suffix}")
         os.close(fd)
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual mode
     except OutputPathError:

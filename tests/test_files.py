@@ -50,3 +50,18 @@ def test_sweep_folder_removes_only_heartcv_temporaries_of_earlier_runs(tmp_path)
     assert sorted(removed) == sorted([old_weights, old_csv])
     assert recent.exists() and user.exists()
     assert sweep_folder(tmp_path / "absent") == []
+
+
+def test_atomic_path_keeps_a_multi_part_suffix_keras_demands(tmp_path):
+    import pytest
+
+    from heartcv.files import atomic_path, sweep_folder
+
+    target = tmp_path / "epoch3.weights.h5"
+    with atomic_path(target, suffix=".weights.h5") as tmp:
+        assert tmp.name.startswith(".epoch3.") and tmp.name.endswith(".tmp.weights.h5")
+        tmp.write_bytes(b"w")
+    assert target.read_bytes() == b"w" and sweep_folder(tmp_path) == []
+    with pytest.raises(ValueError, match="suffix"):
+        with atomic_path(target, suffix=".keras"):
+            pass
