@@ -66,8 +66,8 @@ class DataConfig:
     synthetic: str = "cardiomegaly"  # cardiomegaly | chd | findings | view
     n_patients: int = 300  # synthetic only
     images_per_patient: int = 2  # synthetic only
-    # synthetic only: more generator arguments, e.g. {normal_ctr: [0.42, 0.49],
-    # cardiomegaly_ctr: [0.51, 0.58]} for a harder cardiomegaly task
+    # synthetic only: more generator arguments (docs/phantom.md), e.g. {label_noise: 0.0,
+    # ap_prob: 0.0} or {ctr_distribution: bands} for the easy cardiomegaly task
     synthetic_options: dict = dataclasses.field(default_factory=dict)
     image_size: int = 64
     channels: int = 3

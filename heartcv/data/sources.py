@@ -28,6 +28,9 @@ class SplitArrays:
     image_id: np.ndarray
     heart_masks: np.ndarray | None = None  # for localization scores, when known
     ctr: np.ndarray | None = None  # cardiothoracic ratio measured on reference masks, if known
+    # synthetic phantom only: the exact (PA-equivalent) CTR and the labels before label noise
+    ctr_true: np.ndarray | None = None
+    targets_true: np.ndarray | None = None
 
     def __len__(self):
         return len(self.images)
@@ -35,7 +38,8 @@ class SplitArrays:
     def subset(self, idx) -> "SplitArrays":
         pick = (lambda a: None if a is None else a[idx])
         return SplitArrays(self.images[idx], self.targets[idx], self.patient_id[idx],
-                           self.image_id[idx], pick(self.heart_masks), pick(self.ctr))
+                           self.image_id[idx], pick(self.heart_masks), pick(self.ctr),
+                           pick(self.ctr_true), pick(self.targets_true))
 
 
 @dataclasses.dataclass
@@ -75,13 +79,24 @@ class DataSplits:
                             channels=channels, training=training, augment=augment, seed=seed,
                             cache=cache)
 
+    def ceiling(self, split="test", **kwargs):
+        """The synthetic cardiomegaly task's Bayes ceiling on ``split``
+        (:func:`heartcv.data.synthetic.bayes_ceiling` of the exact CTR against the observed
+        labels, bootstrapped by patient); None for data without an exact CTR."""
+        s = self.splits[split]
+        if s.ctr_true is None or self.task != "binary":
+            return None
+        from heartcv.data.synthetic.ceiling import bayes_ceiling
+
+        return bayes_ceiling(s.ctr_true, s.targets[:, -1], groups=s.patient_id, **kwargs)
+
     def combined(self) -> SplitArrays:
         """All splits concatenated (for k-fold cross-validation)."""
         parts = [self.splits[k] for k in SPLITS if k in self.splits]
         cat = (lambda name: None if getattr(parts[0], name) is None
                else np.concatenate([getattr(p, name) for p in parts]))
         return SplitArrays(cat("images"), cat("targets"), cat("patient_id"), cat("image_id"),
-                           cat("heart_masks"), cat("ctr"))
+                           cat("heart_masks"), cat("ctr"), cat("ctr_true"), cat("targets_true"))
 
 
 def stratify_labels(targets: np.ndarray, task: str):
@@ -109,8 +124,10 @@ def split_arrays(arrays: SplitArrays, *, val_fraction, test_fraction, seed, task
 def synthetic_arrays(kind: str, *, n_patients, images_per_patient, image_size, seed, options=None):
     """Generate the phantom for ``kind``; returns (SplitArrays, class_names, task).
 
-    ``options`` are further keyword arguments of ``generate_chest_xrays`` (``normal_ctr``,
-    ``cardiomegaly_ctr``, ``prevalence``, ``finding_prob``, ``view``, ...).
+    ``options`` are further keyword arguments of ``generate_chest_xrays``
+    (``ctr_distribution``, ``label_noise``, ``ap_prob``, ``prevalence``, ``noise``, ``view``,
+    ...; ``docs/phantom.md``). For the cardiomegaly kind the split also carries the exact
+    CTR (``ctr_true``) and the clean labels (``targets_true``) for the Bayes ceiling.
     """
     import inspect
 
@@ -129,14 +146,19 @@ def synthetic_arrays(kind: str, *, n_patients, images_per_patient, image_size, s
     gen_task = "cardiomegaly" if kind == "segmentation" else kind
     d = generate_chest_xrays(n_patients=n_patients, images_per_patient=images_per_patient,
                              size=image_size, task=gen_task, seed=seed, **options)
+    truth, ctr_true = None, None
     if kind == "segmentation":
         targets, names, task = d["heart_masks"].astype(np.float32), ["heart"], "segmentation"
     else:
-        targets, names, task = d["labels"].astype(np.float32), list(d["class_names"]), d["task_type"]
+        targets, names = d["labels"].astype(np.float32), list(d["class_names"])
+        task = d["task_type"]
+        truth = d["labels_true"].astype(np.float32)
         if task == "binary" and targets.shape[-1] != 1:
-            targets = targets[:, -1:]
+            targets, truth = targets[:, -1:], truth[:, -1:]
+        ctr_true = d["ctr_true"] if kind == "cardiomegaly" else None
     arrays = SplitArrays(d["images"], targets, np.asarray(d["patient_id"]),
-                         np.asarray(d["image_id"]), d["heart_masks"])
+                         np.asarray(d["image_id"]), d["heart_masks"], ctr_true=ctr_true,
+                         targets_true=truth)
     return arrays, names, task
 
 
@@ -190,8 +212,10 @@ def bundle_arrays(path: Path, *, task_hint=None, mask_structures=None):
         heart = b.masks if b.masks.ndim == 3 else b.masks[..., 0]
     ctr = (b.meta_columns or {}).get("ctr")
     ctr = None if ctr is None else np.asarray(ctr, dtype=np.float64)
+    ctr_true = (b.meta_columns or {}).get("ctr_true")  # phantom bundles: the exact CTR
+    ctr_true = None if ctr_true is None else np.asarray(ctr_true, dtype=np.float64)
     full = SplitArrays(b.images, targets, np.asarray(b.patient_id).astype(str),
-                       np.asarray(b.image_id).astype(str), heart, ctr)
+                       np.asarray(b.image_id).astype(str), heart, ctr, ctr_true)
     names = structures if task == "segmentation" else list(b.class_names)
     if task == "binary" and len(names) == 1:  # one label column: name the negative class too
         names = [str(b.attrs.get("negative_class") or f"not {names[0]}"), names[0]]

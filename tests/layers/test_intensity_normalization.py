@@ -81,8 +81,9 @@ def test_percentile_is_invariant_to_dimming_and_offset(films):
         assert diff.mean() < 1.5
         assert np.percentile(diff, 99) < 4.0
         assert diff.max() < 6.0
-    # Without normalisation the dimmed film is ~113 grey levels away.
-    assert np.abs(films - np.rint(films * 0.45)).mean() > 100
+    # Without normalisation the dimmed film is ~90 grey levels away (the phantom's mean
+    # brightness times 0.55): 15x the largest difference allowed above.
+    assert np.abs(films - np.rint(films * 0.45)).mean() > 80
 
 
 def test_histeq_equals_opencv(films):

@@ -82,7 +82,9 @@ def _write(args):
         patient_id=d["patient_id"], image_id=d["image_id"], split=split,
         class_names=["heart"] if seg else names,
         task="segmentation" if seg else d["task_type"], source=f"heartcv synthetic phantom ({gen})",
-        boxes=boxes if rows else None, meta={"ctr": d["ctr"], "view": d["view"]},
+        boxes=boxes if rows else None,
+        meta={"ctr": d["ctr"], "view": d["view"], "ctr_true": d["ctr_true"],
+              "view_position": d["view_position"]},
         attrs={"negative_class": d["class_names"][0]} if d["task_type"] == "binary" and not seg else None,
     )
     print(f"wrote {args.out}: {len(split)} images of {args.n_patients} patients at {args.size}px")

@@ -3,6 +3,7 @@
 from heartcv.data.synthetic.chest import (  # noqa: F401
     generate_chest_xrays, measure_ctr, render_phantom,
 )
+from heartcv.data.synthetic.ceiling import bayes_ceiling, format_ceiling  # noqa: F401
 from heartcv.data.synthetic.chest_shapes import (  # noqa: F401
     CHD_CLASSES, FINDING_CLASSES, sample_patient_params,
 )

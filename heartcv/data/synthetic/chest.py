@@ -5,23 +5,62 @@ body outline, lungs with branching vessel texture, spine, ribs, clavicles, diaph
 and a parametric heart whose exact mask and polygon are returned. Four tasks mirror the papers
 heartcv reproduces:
 
-* ``"cardiomegaly"`` (binary, Reference 1): the label is ``CTR > 0.5`` where the
-  cardiothoracic ratio is measured from the returned masks by :func:`measure_ctr`; CTRs are
-  drawn away from 0.5 (``normal_ctr``, ``cardiomegaly_ctr``) so that a small CNN can learn it.
-  The heart is sized on each image so that the measured CTR matches the patient's (to about a
-  pixel, always on the same side of 0.5); lateral views use the same horizontal-extent measure
-  on their own masks. Lung masks are the anatomical lung fields without the heart and
-  mediastinum; findings (an effusion, say) do not change them.
+* ``"cardiomegaly"`` (binary, Reference 1): the true label is ``CTR > 0.5`` for the patient's
+  PA-equivalent cardiothoracic ratio (``ctr_true``); the observed label (``labels``) is that
+  flipped by label noise. The heart is sized on each image so that the CTR measured from the
+  returned masks by :func:`measure_ctr` (``ctr``) matches the patient's (to about a pixel,
+  always on the same side of 0.5), magnified on AP films; lateral views use the same
+  horizontal-extent measure on their own masks. Lung masks are the anatomical lung fields
+  without the heart and mediastinum; findings (an effusion, say) do not change them.
 * ``"chd"`` (multiclass normal / VSD / ASD / TOF, Reference 2): heart shapes and lung
   vascularity follow the plain-film signs (see :mod:`heartcv.data.synthetic.chest_shapes`).
-* ``"findings"`` (multilabel, ChestX-ray14 names, Reference 3): atelectasis, cardiomegaly,
-  effusion, infiltration, mass, nodule and pneumothorax, with boxes in pixel coordinates.
+* ``"findings"`` (multilabel, Reference 3): the 14 ChestX-ray14 labels in the official order
+  and spelling (``FINDING_CLASSES``: Atelectasis, Cardiomegaly, Effusion, Infiltration, Mass,
+  Nodule, Pneumonia, Pneumothorax, Consolidation, Edema, Emphysema, Fibrosis,
+  Pleural_Thickening, Hernia), drawn independently (so they co-occur), each with its
+  plain-film sign (see :mod:`heartcv.data.synthetic.chest_findings`) and its box in pixels.
 * ``"view"`` (frontal vs lateral, Reference 2's first experiment).
 
 Each synthetic patient (``"SYN00012"``) gets ``images_per_patient`` images of the same anatomy
-with small changes of pose, exposure and noise, so patient-wise splits are exercised. Patients
+with changes of pose, exposure and noise, so patient-wise splits are exercised. Patients
 are drawn from their own ``np.random.SeedSequence`` child, so the output depends only on
-``seed`` and not on ``workers``.
+``seed`` and not on ``workers``; label noise and AP films have their own streams, so their
+rates change nothing else.
+
+Realism (issue 14; defaults of :func:`generate_chest_xrays`, all reachable from a config as
+``data.synthetic_options``; ``docs/phantom.md`` has the measurements):
+
+=====================  =======================================  ==============================
+parameter              default (``ctr_distribution="jsrt"``)    ``"bands"`` (the easy phantom)
+=====================  =======================================  ==============================
+CTR                    skew-normal, ``ctr_mean`` 0.475,         uniform in ``normal_ctr``
+                       ``ctr_sd`` 0.056, ``ctr_skew`` 2.0,      (0.38, 0.47) or
+                       ``ctr_range`` (0.33, 0.72): 30% > 0.5    ``cardiomegaly_ctr``
+                       (JSRT/SCR: mean 0.474, sd 0.056, skew    (0.53, 0.65)
+                       0.49, 67 of 247 > 0.5)
+``prevalence``         None: from the distribution (0.30)       None: 0.5
+``label_noise``        (0.04, 0.10): P(1 | true 0),             0
+                       P(0 | true 1), per image (precision and
+                       recall ~0.90 at 30% prevalence)
+``ap_prob``            0.4 (cardiomegaly, findings; else 0)     0
+``ap_magnification``   (1.10, 1.15), heart width and height     (same, unused)
+``rotation``           ±5°                                      same
+``shift``              ±0.05 of the side                        same
+``zoom``               (0.95, 1.05)                             same
+``exposure``           k in (1.5, 2.7)                          same
+``gamma``              (0.8, 1.3)                               same
+``window``             black (0, 0.08), white (0.9, 1.0)        same
+``sharpen``            (0.2, 0.8)                               same
+``noise``              sd (0.006, 0.03) of full scale           same
+``blur``               sigma (0, 0.004) of the side             same
+=====================  =======================================  ==============================
+
+On AP films the label follows the true, PA-equivalent CTR, not the magnified CTR measured on
+the film (a choice: the disease, not the projection, defines the label, so a model has to
+discount AP magnification as a radiologist does); AP films are recognisable by their higher
+clavicles (``view_position`` names them). The Bayes ceiling,
+:func:`heartcv.data.synthetic.ceiling.bayes_ceiling` of ``ctr_true`` against ``labels``, is the
+best AUROC any model can reach.
 
 References:
     1. Innat et al., "A convolutional attention mapping deep neural network for classification
@@ -33,6 +72,7 @@ References:
        CVPR 2017.
 """
 
+import dataclasses
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
@@ -43,7 +83,8 @@ import numpy as np
 from heartcv.data.synthetic import chest_render as R
 from heartcv.data.synthetic.chest_findings import render_findings
 from heartcv.data.synthetic.chest_shapes import (
-    CHD_CLASSES, FINDING_CLASSES, catmull_rom, heart_outline, sample_patient_params,
+    CHD_CLASSES, CTR_DEFAULTS, FINDING_CLASSES, catmull_rom, check_ctr_options, ctr_share_above,
+    heart_outline, sample_patient_params,
 )
 from heartcv.registry import did_you_mean
 
@@ -54,6 +95,9 @@ TASKS = {
     "view": ("multiclass", ["frontal", "lateral"]),
 }
 VIEWS = ("frontal", "lateral", "both")
+# Realistic-phantom defaults (ctr_distribution="jsrt"); "bands" uses no noise and PA only.
+DEFAULT_LABEL_NOISE = (0.04, 0.10)  # (P(observed 1 | true 0), P(observed 0 | true 1))
+DEFAULT_AP_PROB = 0.4  # ChestX-ray14: 44,810 of 112,120 images are AP
 
 
 def _choice(name, value, options):
@@ -168,9 +212,13 @@ def _frontal(params, size, rng, pose):
     z8 = lambda: np.zeros((size, size), np.uint8)  # noqa: E731
     sides = [R.fill(z8(), [p], 1, exact=True) for p in lungs_px]
     fields = R.fill(sides[0] | sides[1], [pose.px(params["mediastinum"])], 0, exact=True)
+    # AP films: the heart, further from the detector, projects larger (pose.magnify > 1) and
+    # the clavicles project higher (a visible cue of the AP projection).
+    m = pose.magnify
+    hf = dict(params["heart_frontal"])
+    hf.update(b=hf["b"] * m, cy=hf["base"] - (hf["base"] - hf["cy"]) * m)
     heart_px, heart_mask, lung_mask = _fit_heart(
-        params["heart_frontal"], params["ctr"], pose, lungs_px,
-        lambda heart: _clean(fields * (1 - heart)))
+        hf, params["ctr"] * m, pose, lungs_px, lambda heart: _clean(fields * (1 - heart)))
     # Soft tissue: an elliptic cross-section, widening into the shoulders, neck on top.
     a_u = np.abs(u)
     w = hab["body"] * (1 - 0.06 * np.clip((v - 0.9) / 0.8, 0, 1))
@@ -213,7 +261,8 @@ def _frontal(params, size, rng, pose):
                    for sx in (-1, 1)], 0.16, 0.012 * s)
     bone += R.bones(size, s, [(pose.px(params["ribs_post"]), 0.06, 0.13),
                              (pose.px(params["ribs_ant"]), 0.07, 0.035),
-                             ([pose.px(c) for c in params["clavicles"]], 0.07, 0.16)])
+                             ([pose.px(c + [0.0, -0.1 if m > 1 else 0.0])
+                               for c in params["clavicles"]], 0.07, 0.16)])
     dens += hab["bone"] * R.blur(bone, 0.003 * size + 0.3) * inside
     return dens, heart_mask, lung_mask, heart_px, boxes
 
@@ -275,33 +324,43 @@ def _lateral(params, size, rng, pose):
     return dens, heart_mask, lung_mask, heart_px, []
 
 
-def render_phantom(params, size, rng, view="frontal"):
+def render_phantom(params, size, rng, view="frontal", *, acquisition=None, ap=False):
     """Renders one radiograph of a patient from :func:`sample_patient_params`.
 
-    Pose (rotation within ±3°, scale, shift), exposure, contrast, sharpening and noise are
-    drawn from ``rng``; the anatomy and findings come from ``params``.
+    Pose (rotation, scale, shift), exposure, gamma, window, sharpening, blur and noise are
+    drawn from ``rng`` within the ranges of ``acquisition``; the anatomy and findings come
+    from ``params``.
 
     Args:
         params: patient parameters.
         size: output height and width in pixels (>= 32).
         rng: ``np.random.Generator`` for the per-image variation.
         view: ``"frontal"`` or ``"lateral"``. Findings are rendered on frontal views only.
+        acquisition: a :class:`~heartcv.data.synthetic.chest_render.Acquisition` (None: its
+            defaults).
+        ap: frontal views only: an AP film, whose heart projects larger by a factor drawn
+            from ``acquisition.ap_magnification`` (the measured CTR and the heart mask are the
+            magnified ones; ``params["ctr"]`` stays the PA-equivalent CTR).
 
     Returns:
         ``(image (size, size) uint8, heart_mask uint8 0/1, lung_mask uint8 0/1,
         heart polygon (M, 2) float32 (x, y) pixels, boxes)`` where boxes is a list of
         ``(label, x, y, w, h)`` in pixels, including a ``"Cardiomegaly"`` heart box when the
-        measured CTR exceeds 0.5 in the cardiomegaly and findings tasks.
+        patient's true (PA-equivalent) CTR, ``params["ctr"]``, exceeds 0.5 in the cardiomegaly
+        and findings tasks (the box follows the clean label, like a radiologist's box).
     """
     _choice("view", view, ("frontal", "lateral"))
     if not isinstance(size, (int, np.integer)) or size < 32:
         raise ValueError(f"Expected `size` to be an integer >= 32. Received: size={size!r}")
     size = int(size)
-    pose = R.Pose(size, rng, params["habitus"]["scale"])
+    acq = R.DEFAULT_ACQUISITION if acquisition is None else acquisition
+    mag = rng.uniform(*acq.ap_magnification)  # drawn always: AP and PA share the stream
+    mag = mag if (ap and view == "frontal") else 1.0
+    pose = R.Pose(size, rng, params["habitus"]["scale"], acq, magnify=mag)
     draw = _frontal if view == "frontal" else _lateral
     dens, heart_mask, lung_mask, heart_px, boxes = draw(params, size, rng, pose)
-    image = R.expose(dens, rng, size, lateral=view == "lateral")
-    if params["task"] in ("cardiomegaly", "findings") and measure_ctr(heart_mask, lung_mask) > 0.5:
+    image = R.expose(dens, rng, size, lateral=view == "lateral", acq=acq)
+    if params["task"] in ("cardiomegaly", "findings") and params["ctr"] > 0.5:
         boxes = [("Cardiomegaly",) + R.box_of(heart_mask > 0)] + list(boxes)
     return image, heart_mask, lung_mask, heart_px.astype(np.float32), boxes
 
@@ -309,16 +368,84 @@ def render_phantom(params, size, rng, view="frontal"):
 # --------------------------------------------------------------------------- datasets
 def _patient_job(job):
     """Renders all images of one patient (module level so that worker processes can run it)."""
-    seq, label, views, size, task, kw = job
+    seq, label, views, aps, size, task, kw, acq = job
     rng = np.random.default_rng(seq)
     params = sample_patient_params(rng, task, label, **kw)
-    return params["finding_names"], [render_phantom(params, size, rng, vw) for vw in views]
+    renders = [render_phantom(params, size, rng, vw, acquisition=acq, ap=ap)
+               for vw, ap in zip(views, aps)]
+    return params["finding_names"], renders, params["ctr"]
+
+
+def _label_noise(value):
+    """``label_noise`` as (P(1 | true 0), P(0 | true 1)), or one clear error."""
+    pair = (value, value) if isinstance(value, (int, float, np.integer, np.floating)) \
+        and not isinstance(value, bool) else value
+    try:
+        fp, fn = (float(x) for x in pair)
+    except (TypeError, ValueError):
+        raise ValueError("Expected `label_noise` as a flip probability or a pair (P(1 | true 0), "
+                         f"P(0 | true 1)). Received: label_noise={value!r}") from None
+    if not (0.0 <= fp <= 0.5 and 0.0 <= fn <= 0.5):
+        raise ValueError("Expected `label_noise` flip probabilities in [0, 0.5]. "
+                         f"Received: label_noise={value!r}")
+    return fp, fn
+
+
+def resolve_phantom_options(task="cardiomegaly", *, ctr_distribution=None, ctr_mean=0.475,
+                            ctr_sd=0.056, ctr_skew=2.0, ctr_range=(0.33, 0.72), normal_ctr=None,
+                            cardiomegaly_ctr=None, prevalence=None, label_noise=None,
+                            ap_prob=None):
+    """The effective CTR, label-noise and AP settings of :func:`generate_chest_xrays`, with the
+    defaults of the chosen ``ctr_distribution`` filled in and every value checked.
+
+    Returns:
+        dict with ``ctr`` (keyword arguments of
+        :func:`~heartcv.data.synthetic.chest_shapes.sample_ctr`), ``prevalence`` (float: the
+        share of patients with a true ``CTR > 0.5``), ``label_noise`` ((P(1 | 0), P(0 | 1)))
+        and ``ap_prob`` (float).
+    """
+    bands_given = normal_ctr is not None or cardiomegaly_ctr is not None
+    if ctr_distribution is None:
+        ctr_distribution = "bands" if bands_given else "jsrt"
+    elif ctr_distribution == "jsrt" and bands_given:
+        raise ValueError("`normal_ctr`/`cardiomegaly_ctr` apply to ctr_distribution='bands'. "
+                         f"Received: ctr_distribution='jsrt', normal_ctr={normal_ctr}, "
+                         f"cardiomegaly_ctr={cardiomegaly_ctr}")
+    ctr = check_ctr_options(ctr_distribution, ctr_mean, ctr_sd, ctr_skew, ctr_range,
+                            CTR_DEFAULTS["normal_ctr"] if normal_ctr is None else normal_ctr,
+                            CTR_DEFAULTS["cardiomegaly_ctr"] if cardiomegaly_ctr is None
+                            else cardiomegaly_ctr)
+    realistic = ctr_distribution == "jsrt"
+    if prevalence is None:
+        prevalence = ctr_share_above(ctr["ctr_mean"], ctr["ctr_sd"], ctr["ctr_skew"],
+                                     ctr["ctr_range"]) if realistic else 0.5
+    label_noise = (DEFAULT_LABEL_NOISE if realistic else 0.0) if label_noise is None \
+        else label_noise
+    if ap_prob is None:
+        ap_prob = DEFAULT_AP_PROB if realistic and task in ("cardiomegaly", "findings") else 0.0
+    for name, val in (("prevalence", prevalence), ("ap_prob", ap_prob)):
+        if isinstance(val, bool) or not isinstance(val, (int, float, np.integer, np.floating)) \
+                or not 0.0 <= val <= 1.0:
+            raise ValueError(f"Expected `{name}` in [0, 1]. Received: {name}={val}")
+    return dict(ctr=ctr, prevalence=float(prevalence), label_noise=_label_noise(label_noise),
+                ap_prob=float(ap_prob))
 
 
 def generate_chest_xrays(n_patients=100, images_per_patient=2, size=320, *, task="cardiomegaly",
-                         view="frontal", seed=0, workers=None, normal_ctr=(0.38, 0.47),
-                         cardiomegaly_ctr=(0.53, 0.65), prevalence=0.5, finding_prob=0.25):
+                         view="frontal", seed=0, workers=None, ctr_distribution=None,
+                         ctr_mean=0.475, ctr_sd=0.056, ctr_skew=2.0, ctr_range=(0.33, 0.72),
+                         normal_ctr=None, cardiomegaly_ctr=None, prevalence=None,
+                         label_noise=None, finding_prob=0.25, ap_prob=None,
+                         ap_magnification=(1.10, 1.15), rotation=5.0, shift=0.05,
+                         zoom=(0.95, 1.05), exposure=(1.5, 2.7), gamma=(0.8, 1.3),
+                         window=((0.0, 0.08), (0.9, 1.0)), sharpen=(0.2, 0.8),
+                         noise=(0.006, 0.03), blur=(0.0, 0.004)):
     """Generates a synthetic chest X-ray dataset with masks, labels and patient ids.
+
+    The defaults are the realistic phantom (``ctr_distribution="jsrt"``): CTRs as on JSRT,
+    text-mining-like label noise and 40% AP films; ``ctr_distribution="bands"`` (or passing
+    ``normal_ctr``/``cardiomegaly_ctr``) is the easy phantom: CTRs in bands away from 0.5,
+    clean labels, prevalence 0.5, PA films only. The module docstring has the full table.
 
     Args:
         n_patients: number of synthetic patients.
@@ -334,18 +461,46 @@ def generate_chest_xrays(n_patients=100, images_per_patient=2, size=320, *, task
             320-px image). More workers use "spawn" processes, which import heartcv (a few
             seconds each) and need the calling script to guard its entry point with
             ``if __name__ == "__main__":``; worth it only for thousands of images.
-        normal_ctr, cardiomegaly_ctr: CTR ranges (low, high) of normal and enlarged hearts;
-            they must lie below and above 0.5.
-        prevalence: fraction of patients with cardiomegaly (cardiomegaly, findings, view).
+        ctr_distribution: ``"jsrt"`` (default; a skew-normal CTR with ``ctr_mean`` 0.475,
+            ``ctr_sd`` 0.056, ``ctr_skew`` 2.0 (shape; skewness 0.45), truncated to
+            ``ctr_range`` (0.33, 0.72): 30% of patients above 0.5; JSRT: 67 of 247) or
+            ``"bands"`` (uniform in ``normal_ctr`` (0.38, 0.47) or ``cardiomegaly_ctr``
+            (0.53, 0.65)). None: ``"bands"`` when a band is given, else ``"jsrt"``.
+        ctr_mean, ctr_sd, ctr_skew, ctr_range: the ``"jsrt"`` distribution.
+        normal_ctr, cardiomegaly_ctr: the ``"bands"`` ranges (below and above 0.5).
+        prevalence: share of patients with a true ``CTR > 0.5`` (cardiomegaly, findings,
+            view; exactly ``round(prevalence * n_patients)`` patients). None: what the CTR
+            distribution gives (``"jsrt"``: 0.30 for the defaults; ``"bands"``: 0.5). A number
+            keeps the distribution's shape on each side of 0.5 and reweights the sides.
+        label_noise: text-mining noise of the Cardiomegaly label (cardiomegaly task and the
+            findings task's Cardiomegaly column): ``(P(observed 1 | true 0),
+            P(observed 0 | true 1))``, or one number for both, flipped independently per image
+            (each image has its own report). None: (0.04, 0.10) for ``"jsrt"`` (at a 30%
+            prevalence a precision and a recall of about 0.90, as ChestX-ray14's text-mined
+            labels, ~90% precise), 0 for ``"bands"``.
         finding_prob: probability of each non-cardiac finding per patient (findings task).
+        ap_prob: probability that a frontal image is an AP film, whose heart projects larger
+            by ``ap_magnification`` (1.10-1.15) and whose clavicles project higher. The label
+            follows the patient's true PA-equivalent CTR (``ctr_true``), not the magnified
+            one measured on the AP film (``ctr``). None: 0.4 (ChestX-ray14: 40% AP) for
+            ``"jsrt"`` in the cardiomegaly and findings tasks, else 0.
+        ap_magnification, rotation, shift, zoom, exposure, gamma, window, sharpen, noise,
+            blur: acquisition variation per image, see
+            :class:`~heartcv.data.synthetic.chest_render.Acquisition` (defaults: 1.10-1.15,
+            ±5°, ±5% of the side, 0.95-1.05, k 1.5-2.7, 0.8-1.3, black 0-0.08 / white
+            0.9-1.0, 0.2-0.8, sd 0.006-0.03, sigma 0-0.4% of the side).
 
     Returns:
         dict with ``images`` (N, size, size, 1) uint8, ``heart_masks`` and ``lung_masks``
         (N, size, size) uint8 0/1, ``labels`` float32 ((N, 1) binary, (N, K) one-hot or
-        multi-hot), ``class_names``, ``task_type``, ``patient_id`` and ``image_id`` (N,) str,
-        ``ctr`` (N,) float32 measured from the masks, ``view`` (N,) str, ``heart_polygons``
-        (list of (M, 2) float32 pixel (x, y)) and ``boxes`` (per image, a list of
-        ``(label, x, y, w, h)`` in pixels).
+        multi-hot; the observed, noisy labels models train and test on), ``labels_true``
+        (the same without label noise), ``class_names``, ``task_type``, ``patient_id`` and
+        ``image_id`` (N,) str, ``ctr`` (N,) float32 measured from the masks (magnified on AP
+        films), ``ctr_true`` (N,) float32 the patient's PA-equivalent CTR (``labels_true`` of
+        the cardiomegaly task is ``ctr_true > 0.5``), ``view`` (N,) str, ``view_position``
+        (N,) str ``"PA"``, ``"AP"`` or ``"LAT"``, ``heart_polygons`` (list of (M, 2) float32
+        pixel (x, y)), ``boxes`` (per image, a list of ``(label, x, y, w, h)`` in pixels) and
+        ``options`` (the effective CTR, prevalence, label-noise, AP and acquisition settings).
     """
     _choice("task", task, TASKS)
     _choice("view", view, VIEWS)
@@ -357,21 +512,29 @@ def generate_chest_xrays(n_patients=100, images_per_patient=2, size=320, *, task
         if not isinstance(val, (int, np.integer)) or isinstance(val, bool) or val < lo:
             raise ValueError(f"Expected `{name}` to be an integer >= {lo}. "
                              f"Received: {name}={val!r}")
-    if not (normal_ctr[0] < normal_ctr[1] < 0.5 < cardiomegaly_ctr[0] < cardiomegaly_ctr[1] < 1):
-        raise ValueError("Expected normal_ctr[0] < normal_ctr[1] < 0.5 < cardiomegaly_ctr[0] < "
-                         f"cardiomegaly_ctr[1] < 1. Received: normal_ctr={normal_ctr}, "
-                         f"cardiomegaly_ctr={cardiomegaly_ctr}")
-    for name, val in (("prevalence", prevalence), ("finding_prob", finding_prob)):
-        if not 0.0 <= val <= 1.0:
-            raise ValueError(f"Expected `{name}` in [0, 1]. Received: {name}={val}")
+    opts = resolve_phantom_options(
+        task, ctr_distribution=ctr_distribution, ctr_mean=ctr_mean, ctr_sd=ctr_sd,
+        ctr_skew=ctr_skew, ctr_range=ctr_range, normal_ctr=normal_ctr,
+        cardiomegaly_ctr=cardiomegaly_ctr, prevalence=prevalence, label_noise=label_noise,
+        ap_prob=ap_prob)
+    if isinstance(finding_prob, bool) or not isinstance(
+            finding_prob, (int, float, np.integer, np.floating)) or not 0.0 <= finding_prob <= 1.0:
+        raise ValueError(f"Expected `finding_prob` in [0, 1]. "
+                         f"Received: finding_prob={finding_prob}")
+    acq = R.Acquisition(rotation=rotation, shift=shift, zoom=zoom, exposure=exposure,
+                        gamma=gamma, window=window, sharpen=sharpen, noise=noise, blur=blur,
+                        ap_magnification=ap_magnification)
     if task == "findings" and view != "frontal":
         raise ValueError("Findings are rendered on frontal views only; expected view='frontal' "
                          f"with task='findings'. Received: view={view!r}")
     task_type, class_names = TASKS[task]
     view = "both" if task == "view" else view
-    seqs = np.random.SeedSequence(seed).spawn(n_patients + 1)
+    # Children: 0 labels and views, 1..n patients, n+1 label noise, n+2 AP films (so that the
+    # noise rate and ap_prob change nothing else, and a higher rate flips a superset).
+    seqs = np.random.SeedSequence(seed).spawn(n_patients + 3)
     top = np.random.default_rng(seqs[0])
-    n = n_patients
+    n, per = n_patients, images_per_patient
+    prevalence = opts["prevalence"]
     if task == "chd":
         labels = top.permutation(np.arange(n) % len(CHD_CLASSES))
     elif task == "findings":
@@ -381,15 +544,17 @@ def generate_chest_xrays(n_patients=100, images_per_patient=2, size=320, *, task
     else:
         labels = top.permutation((np.arange(n) < round(prevalence * n)).astype(int))
     first = top.integers(0, 2, n)
-    kw = dict(normal_ctr=tuple(normal_ctr), cardiomegaly_ctr=tuple(cardiomegaly_ctr),
-              prevalence=prevalence, finding_prob=finding_prob)
+    flip_u = np.random.default_rng(seqs[n + 1]).random(n * per)
+    ap_u = np.random.default_rng(seqs[n + 2]).random(n * per).reshape(n, per)
+    kw = dict(opts["ctr"], prevalence=prevalence, finding_prob=finding_prob)
     jobs = []
     for i in range(n):
         if view == "both":
-            views = [("frontal", "lateral")[(first[i] + j) % 2] for j in range(images_per_patient)]
+            views = [("frontal", "lateral")[(first[i] + j) % 2] for j in range(per)]
         else:
-            views = [view] * images_per_patient
-        jobs.append((seqs[i + 1], labels[i], views, int(size), task, kw))
+            views = [view] * per
+        aps = [bool(vw == "frontal" and u < opts["ap_prob"]) for vw, u in zip(views, ap_u[i])]
+        jobs.append((seqs[i + 1], labels[i], views, aps, int(size), task, kw, acq))
     if workers is None or workers <= 1:
         results = [_patient_job(j) for j in jobs]
     else:
@@ -397,7 +562,20 @@ def generate_chest_xrays(n_patients=100, images_per_patient=2, size=320, *, task
         with ProcessPoolExecutor(max_workers=min(int(workers), os.cpu_count() or 1),
                                  mp_context=ctx) as pool:
             results = list(pool.map(_patient_job, jobs, chunksize=max(1, n // (4 * workers))))
-    return _assemble(results, jobs, task, task_type, class_names, size, images_per_patient)
+    out = _assemble(results, jobs, task, task_type, class_names, size, per)
+    # Label noise: the observed Cardiomegaly label flips with P(1 | 0) or P(0 | 1).
+    col = {"cardiomegaly": 0, "findings": FINDING_CLASSES.index("Cardiomegaly")}.get(task)
+    labels = out["labels_true"].copy()
+    if col is not None:
+        fp, fn = opts["label_noise"]
+        clean = labels[:, col] > 0.5
+        flip = np.where(clean, flip_u < fn, flip_u < fp)
+        labels[:, col] = np.where(flip, ~clean, clean)
+    out["labels"] = labels
+    out["options"] = dict(opts["ctr"], prevalence=prevalence, label_noise=opts["label_noise"],
+                          ap_prob=opts["ap_prob"], finding_prob=float(finding_prob),
+                          **dataclasses.asdict(acq))
+    return out
 
 
 def _assemble(results, jobs, task, task_type, class_names, size, per):
@@ -407,20 +585,23 @@ def _assemble(results, jobs, task, task_type, class_names, size, per):
     lungs = np.empty((n_img, size, size), np.uint8)
     labels = np.zeros((n_img, 1 if task_type == "binary" else len(class_names)), np.float32)
     digits = max(5, len(str(len(jobs) - 1)))
-    pids, iids, views, polys, boxes = [], [], [], [], []
+    pids, iids, views, polys, boxes, positions, ctr_true = [], [], [], [], [], [], []
     k = 0
-    for i, ((finding_names, renders), job) in enumerate(zip(results, jobs)):
-        for j, ((img, hm, lm, poly, bx), vw) in enumerate(zip(renders, job[2])):
+    for i, ((finding_names, renders, ctr_p), job) in enumerate(zip(results, jobs)):
+        for j, ((img, hm, lm, poly, bx), vw, ap) in enumerate(zip(renders, job[2], job[3])):
             images[k, ..., 0], hearts[k], lungs[k] = img, hm, lm
             pids.append(f"SYN{i:0{digits}d}")
             iids.append(f"SYN{i:0{digits}d}_{j:03d}")
             views.append(vw)
+            positions.append("LAT" if vw == "lateral" else ("AP" if ap else "PA"))
+            ctr_true.append(ctr_p)
             polys.append(poly)
             boxes.append(list(bx))
             k += 1
     ctr = measure_ctr(hearts, lungs)
+    ctr_true = np.asarray(ctr_true, np.float32)
     if task == "cardiomegaly":
-        labels[:, 0] = ctr > 0.5
+        labels[:, 0] = ctr_true > 0.5
     elif task == "chd":
         labels[np.arange(n_img), np.repeat([int(j[1]) for j in jobs], per)] = 1
     elif task == "view":
@@ -429,8 +610,9 @@ def _assemble(results, jobs, task, task_type, class_names, size, per):
         for k, names in enumerate(r[0] for r in results for _ in range(per)):
             for name in names:
                 labels[k, class_names.index(name)] = 1
-        labels[:, class_names.index("Cardiomegaly")] = ctr > 0.5
+        labels[:, class_names.index("Cardiomegaly")] = ctr_true > 0.5
     return dict(images=images, heart_masks=hearts, lung_masks=lungs, labels=labels,
-                class_names=list(class_names), task_type=task_type,
-                patient_id=np.array(pids), image_id=np.array(iids), ctr=ctr,
-                view=np.array(views), heart_polygons=polys, boxes=boxes)
+                labels_true=labels.copy(), class_names=list(class_names), task_type=task_type,
+                patient_id=np.array(pids), image_id=np.array(iids), ctr=ctr, ctr_true=ctr_true,
+                view=np.array(views), view_position=np.array(positions), heart_polygons=polys,
+                boxes=boxes)

@@ -5,7 +5,13 @@ bone, vessels, heart and findings) mapped to brightness by ``1 - exp(-k * densit
 heart and soft tissue are bright and aerated lung is dark, as on a real PA radiograph. All
 geometry is drawn directly at the target size from the patient-frame shapes of
 :mod:`heartcv.data.synthetic.chest_shapes`, so masks and polygons are exact at any size.
+Per-image acquisition variation (patient rotation and position, zoom, exposure, gamma,
+window, edge enhancement, blur, noise and AP heart magnification) is drawn within the ranges
+of an :class:`Acquisition`, whose defaults are those of
+:func:`heartcv.data.synthetic.generate_chest_xrays`.
 """
+
+import dataclasses
 
 import cv2
 import numpy as np
@@ -13,19 +19,106 @@ import numpy as np
 _SHIFT = 4  # sub-pixel bits for smooth drawing of image layers (masks use whole pixels)
 
 
+# --------------------------------------------------------------------------- acquisition
+def _range(name, value, lo, hi):
+    """``value`` as a float pair ``(a, b)`` with ``lo <= a <= b <= hi``, or one clear error."""
+    try:
+        a, b = (float(x) for x in value)
+    except (TypeError, ValueError):
+        raise ValueError(f"Expected `{name}` as a pair (low, high) of numbers. "
+                         f"Received: {name}={value!r}") from None
+    if not (np.isfinite(a) and np.isfinite(b) and lo <= a <= b <= hi):
+        raise ValueError(f"Expected `{name}` as (low, high) with {lo} <= low <= high <= {hi}. "
+                         f"Received: {name}={value!r}")
+    return (a, b)
+
+
+def _number(name, value, lo, hi):
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+            or not (lo <= float(value) <= hi):
+        raise ValueError(f"Expected `{name}` as a number in [{lo}, {hi}]. "
+                         f"Received: {name}={value!r}")
+    return float(value)
+
+
+@dataclasses.dataclass(frozen=True)
+class Acquisition:
+    """Per-image acquisition variation, each drawn uniformly per image from its range.
+
+    Attributes (defaults in brackets):
+        rotation: patient rotation, degrees, drawn in ``[-rotation, rotation]`` [5.0].
+        shift: patient position, fraction of the image side, drawn in ``[-shift, shift]`` in x
+            and y [0.05].
+        zoom: scale of the whole projection (patient distance, collimation) [(0.95, 1.05)].
+        exposure: attenuation scale ``k`` of ``1 - exp(-k * density)``; low ``k`` is a soft,
+            under-penetrated film, high ``k`` a harder, higher-kV one [(1.5, 2.7)].
+        gamma: display gamma applied after exposure [(0.8, 1.3)].
+        window: ``(low, high)`` ranges of the black and white levels [((0.0, 0.08),
+            (0.9, 1.0))].
+        sharpen: unsharp-mask amount (edge enhancement of digital radiographs) [(0.2, 0.8)].
+        noise: quantum-noise standard deviation, in units of full-scale intensity
+            [(0.006, 0.03)].
+        blur: Gaussian blur (focal spot, motion), standard deviation as a fraction of the image
+            side, applied to the exposed image before noise; 0.004 is 0.4 px at 96 px and
+            1.3 px at 320 px [(0.0, 0.004)].
+        ap_magnification: heart magnification on AP frontal films (the heart lies further from
+            the detector): the heart's projection is scaled by this factor in width and height
+            [(1.10, 1.15)].
+    """
+
+    rotation: float = 5.0
+    shift: float = 0.05
+    zoom: tuple = (0.95, 1.05)
+    exposure: tuple = (1.5, 2.7)
+    gamma: tuple = (0.8, 1.3)
+    window: tuple = ((0.0, 0.08), (0.9, 1.0))
+    sharpen: tuple = (0.2, 0.8)
+    noise: tuple = (0.006, 0.03)
+    blur: tuple = (0.0, 0.004)
+    ap_magnification: tuple = (1.10, 1.15)
+
+    def __post_init__(self):
+        set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731
+        set_("rotation", _number("rotation", self.rotation, 0.0, 45.0))
+        set_("shift", _number("shift", self.shift, 0.0, 0.25))
+        for name, lo, hi in (("zoom", 0.5, 1.5), ("exposure", 0.2, 10.0), ("gamma", 0.2, 5.0),
+                             ("sharpen", 0.0, 3.0), ("noise", 0.0, 0.5), ("blur", 0.0, 0.05),
+                             ("ap_magnification", 1.0, 1.5)):
+            set_(name, _range(name, getattr(self, name), lo, hi))
+        w = self.window
+        try:
+            black, white = w
+        except (TypeError, ValueError):
+            raise ValueError("Expected `window` as ((black_low, black_high), (white_low, "
+                             f"white_high)). Received: window={w!r}") from None
+        black, white = _range("window[0]", black, 0.0, 1.0), _range("window[1]", white, 0.0, 1.0)
+        if black[1] >= white[0]:
+            raise ValueError("Expected the black levels of `window` below its white levels. "
+                             f"Received: window={w!r}")
+        set_("window", (black, white))
+
+
+DEFAULT_ACQUISITION = Acquisition()
+
+
 # --------------------------------------------------------------------------- pose
 class Pose:
-    """Per-image affine map from the patient frame to pixels (rotation, scale, shift)."""
+    """Per-image affine map from the patient frame to pixels (rotation, scale, shift).
 
-    def __init__(self, size, rng, habitus_scale=1.0):
-        theta = np.deg2rad(rng.uniform(-3.0, 3.0))
-        self.scale = 0.4 * size * habitus_scale * rng.uniform(0.96, 1.04)
-        dx, dy = rng.uniform(-0.03, 0.03, 2) * size
+    ``acq`` (an :class:`Acquisition`) sets the ranges; ``magnify`` is the AP heart
+    magnification of this image (1.0 on PA and lateral films), kept here for the renderer.
+    """
+
+    def __init__(self, size, rng, habitus_scale=1.0, acq=DEFAULT_ACQUISITION, magnify=1.0):
+        theta = np.deg2rad(rng.uniform(-acq.rotation, acq.rotation))
+        self.scale = 0.4 * size * habitus_scale * rng.uniform(*acq.zoom)
+        dx, dy = rng.uniform(-acq.shift, acq.shift, 2) * size
         c, s = np.cos(theta), np.sin(theta)
         self.A = self.scale * np.array([[c, -s], [s, c]])
         self.c_pat = np.array([0.0, 0.85])
         self.c_px = np.array([size / 2 + dx, 0.1 * size + 0.85 * self.scale + dy])
         self.size = size
+        self.magnify = float(magnify)
 
     def px(self, p):
         """Patient-frame points (..., 2) to pixel (x, y)."""
@@ -135,18 +228,23 @@ def loop(cx, cy, rx, ry, n=16):
 
 
 # --------------------------------------------------------------------------- exposure
-def expose(density, rng, size, lateral=False):
-    """Maps projected density to an 8-bit radiograph with random exposure and noise."""
-    k = rng.uniform(1.7, 2.5)
-    gamma = rng.uniform(0.85, 1.25)
-    lo, hi = rng.uniform(0.0, 0.08), rng.uniform(0.9, 1.0)
-    sharpen = rng.uniform(0.2, 0.8)
-    sigma = rng.uniform(0.006, 0.02)
+def expose(density, rng, size, lateral=False, acq=DEFAULT_ACQUISITION):
+    """Maps projected density to an 8-bit radiograph with random exposure, gamma, window,
+    edge enhancement, blur and noise drawn from the ranges of ``acq`` (an
+    :class:`Acquisition`)."""
+    k = rng.uniform(*acq.exposure)
+    gamma = rng.uniform(*acq.gamma)
+    lo, hi = rng.uniform(*acq.window[0]), rng.uniform(*acq.window[1])
+    sharpen = rng.uniform(*acq.sharpen)
+    sigma = rng.uniform(*acq.noise)
+    spread = rng.uniform(*acq.blur) * size
     noise = rng.standard_normal((size, size), dtype=np.float32)
     ref = 1.35 if lateral else 1.3
     img = (1.0 - np.exp(-k * np.maximum(density, 0.0))) / (1.0 - np.exp(-k * ref))
     img = np.clip(img, 0.0, 1.0) ** gamma
     img = img + sharpen * (img - blur(img, 0.025 * size))
+    if spread >= 0.2:  # below a fifth of a pixel a blur changes nothing visible
+        img = cv2.GaussianBlur(img, (0, 0), spread, borderType=cv2.BORDER_REPLICATE)
     img = lo + (hi - lo) * img
     img += sigma * blur(noise, 0.0015 * size + 0.35) * 1.8
     return np.clip(img * 255.0 + 0.5, 0, 255).astype(np.uint8)

@@ -28,13 +28,19 @@ Reference:
        and the cardiothoracic ratio on ChestX-ray14.
 """
 
+import math
+
 import numpy as np
 
 from heartcv.data.synthetic.chest_findings import sample_findings
 
 CHD_CLASSES = ("normal", "VSD", "ASD", "TOF")
+#: The 14 ChestX-ray14 labels in the official order (``heartcv.data.datasets.cxr14.PATHOLOGIES``),
+#: each drawn with its own sign (see :mod:`heartcv.data.synthetic.chest_findings`).
 FINDING_CLASSES = (
-    "Atelectasis", "Cardiomegaly", "Effusion", "Infiltration", "Mass", "Nodule", "Pneumothorax",
+    "Atelectasis", "Cardiomegaly", "Effusion", "Infiltration", "Mass", "Nodule", "Pneumonia",
+    "Pneumothorax", "Consolidation", "Edema", "Emphysema", "Fibrosis", "Pleural_Thickening",
+    "Hernia",
 )
 
 # Per CHD class: CTR range, vascularity range (1 = normal, >1 plethora, <1 oligaemia) and
@@ -272,9 +278,117 @@ def _heart_params(rng, ctr, signs, view):
                 aspect=rng.uniform(0.68, 0.78), bumps=bumps, fourier=four)
 
 
+# --------------------------------------------------------------------------- CTR distribution
+CTR_DISTRIBUTIONS = ("jsrt", "bands")
+# The "jsrt" default: a skew-normal with the mean, standard deviation and skewness measured on
+# the 247 JSRT radiographs with SCR masks (mean 0.474, sd 0.056, skewness 0.49, 67 above 0.5
+# with heartcv.data.synthetic.measure_ctr), truncated to a plausible range.
+CTR_DEFAULTS = dict(ctr_distribution="jsrt", ctr_mean=0.475, ctr_sd=0.056, ctr_skew=2.0,
+                    ctr_range=(0.33, 0.72), normal_ctr=(0.38, 0.47),
+                    cardiomegaly_ctr=(0.53, 0.65))
+
+
+def _skewnorm_draw(rng, mean, sd, skew, lo, hi, size=None):
+    """Draws from the skew-normal of shape ``skew`` with this mean and sd, truncated to
+    ``[lo, hi]`` (by rejection; the caller keeps the range's mass non-negligible)."""
+    d = skew / np.sqrt(1.0 + skew**2)
+    w = sd / np.sqrt(1.0 - 2.0 * d**2 / np.pi)
+    xi = mean - w * d * np.sqrt(2.0 / np.pi)
+    n = 1 if size is None else int(size)
+    out = np.empty(0)
+    for _ in range(1000):
+        z0, z1 = rng.standard_normal((2, max(4 * n, 16)))
+        x = xi + w * (d * np.abs(z0) + np.sqrt(1.0 - d**2) * z1)
+        out = np.concatenate([out, x[(x >= lo) & (x <= hi)]])
+        if out.size >= n:
+            break
+    else:
+        raise ValueError(f"The CTR distribution (mean {mean}, sd {sd}) has almost no mass in "
+                         f"[{lo}, {hi}]; widen `ctr_range` or move `ctr_mean`.")
+    return float(out[0]) if size is None else out[:n]
+
+
+def ctr_share_above(ctr_mean=0.475, ctr_sd=0.056, ctr_skew=2.0, ctr_range=(0.33, 0.72),
+                    threshold=0.5):
+    """Share of the truncated skew-normal CTR distribution above ``threshold`` (numerically
+    integrated density; 0.30 for the defaults, JSRT: 67 of 247 = 0.27)."""
+    d = ctr_skew / np.sqrt(1.0 + ctr_skew**2)
+    w = ctr_sd / np.sqrt(1.0 - 2.0 * d**2 / np.pi)
+    xi = ctr_mean - w * d * np.sqrt(2.0 / np.pi)
+    x = np.linspace(ctr_range[0], ctr_range[1], 20001)
+    z = (x - xi) / w
+    cdf = 0.5 * (1.0 + np.vectorize(math.erf)(ctr_skew * z / np.sqrt(2.0)))
+    pdf = np.exp(-0.5 * z**2) * cdf
+    total = np.trapezoid(pdf, x)
+    above = np.trapezoid(np.where(x > threshold, pdf, 0.0), x)
+    return float(above / total) if total > 0 else float("nan")
+
+
+def check_ctr_options(ctr_distribution="jsrt", ctr_mean=0.475, ctr_sd=0.056, ctr_skew=2.0,
+                      ctr_range=(0.33, 0.72), normal_ctr=(0.38, 0.47),
+                      cardiomegaly_ctr=(0.53, 0.65)):
+    """Validates the CTR options (one clear ``ValueError`` line each); returns them as a dict
+    with tuples of floats."""
+    if ctr_distribution not in CTR_DISTRIBUTIONS:
+        raise ValueError(f"Expected `ctr_distribution` to be one of {list(CTR_DISTRIBUTIONS)}. "
+                         f"Received: ctr_distribution={ctr_distribution!r}")
+    normal_ctr = _pair("normal_ctr", normal_ctr)
+    cardiomegaly_ctr = _pair("cardiomegaly_ctr", cardiomegaly_ctr)
+    if not (0 < normal_ctr[0] < normal_ctr[1] < 0.5 < cardiomegaly_ctr[0]
+            < cardiomegaly_ctr[1] < 1):
+        raise ValueError("Expected normal_ctr[0] < normal_ctr[1] < 0.5 < cardiomegaly_ctr[0] < "
+                         f"cardiomegaly_ctr[1] < 1. Received: normal_ctr={normal_ctr}, "
+                         f"cardiomegaly_ctr={cardiomegaly_ctr}")
+    ctr_range = _pair("ctr_range", ctr_range)
+    if not 0.2 <= ctr_range[0] < 0.5 < ctr_range[1] <= 0.9:
+        raise ValueError("Expected `ctr_range` as (low, high) with 0.2 <= low < 0.5 < high <= 0.9. "
+                         f"Received: ctr_range={ctr_range}")
+    for name, v, lo, hi in (("ctr_mean", ctr_mean, 0.25, 0.8), ("ctr_sd", ctr_sd, 1e-3, 0.2),
+                            ("ctr_skew", ctr_skew, -10.0, 10.0)):
+        if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) \
+                or not lo <= float(v) <= hi:
+            raise ValueError(f"Expected `{name}` as a number in [{lo}, {hi}]. "
+                             f"Received: {name}={v!r}")
+    return dict(ctr_distribution=ctr_distribution, ctr_mean=float(ctr_mean),
+                ctr_sd=float(ctr_sd), ctr_skew=float(ctr_skew), ctr_range=ctr_range,
+                normal_ctr=normal_ctr, cardiomegaly_ctr=cardiomegaly_ctr)
+
+
+def _pair(name, value):
+    try:
+        a, b = (float(x) for x in value)
+    except (TypeError, ValueError):
+        raise ValueError(f"Expected `{name}` as a pair (low, high) of numbers. "
+                         f"Received: {name}={value!r}") from None
+    return (a, b)
+
+
+def sample_ctr(rng, enlarged=None, *, ctr_distribution="jsrt", ctr_mean=0.475, ctr_sd=0.056,
+               ctr_skew=2.0, ctr_range=(0.33, 0.72), normal_ctr=(0.38, 0.47),
+               cardiomegaly_ctr=(0.53, 0.65)):
+    """One patient's true (PA-equivalent) cardiothoracic ratio.
+
+    ``"jsrt"``: the truncated skew-normal (``ctr_mean``, ``ctr_sd``, ``ctr_skew``,
+    ``ctr_range``), conditioned on ``CTR > 0.5`` when ``enlarged`` is true and on
+    ``CTR <= 0.5`` when it is false (None: unconditioned). ``"bands"``: uniform in
+    ``cardiomegaly_ctr`` or ``normal_ctr`` (``enlarged=None`` picks one at even odds), an
+    easy task with a margin around 0.5.
+    """
+    if ctr_distribution == "bands":
+        if enlarged is None:
+            enlarged = rng.random() < 0.5
+        return float(rng.uniform(*(cardiomegaly_ctr if enlarged else normal_ctr)))
+    lo, hi = ctr_range
+    if enlarged is not None:
+        lo, hi = (np.nextafter(0.5, 1.0), hi) if enlarged else (lo, 0.5)
+    return _skewnorm_draw(rng, ctr_mean, ctr_sd, ctr_skew, lo, hi)
+
+
 # --------------------------------------------------------------------------- patients
 def sample_patient_params(rng, task="cardiomegaly", label=None, *, normal_ctr=(0.38, 0.47),
-                          cardiomegaly_ctr=(0.53, 0.65), prevalence=0.5, finding_prob=0.25):
+                          cardiomegaly_ctr=(0.53, 0.65), prevalence=None, finding_prob=0.25,
+                          ctr_distribution="jsrt", ctr_mean=0.475, ctr_sd=0.056, ctr_skew=2.0,
+                          ctr_range=(0.33, 0.72)):
     """Samples one synthetic patient: anatomy, disease and findings, for both views.
 
     Args:
@@ -283,9 +397,14 @@ def sample_patient_params(rng, task="cardiomegaly", label=None, *, normal_ctr=(0
         label: the patient's class. ``cardiomegaly``/``view``: 0 or 1 (cardiomegaly or not);
             ``chd``: index into ``("normal", "VSD", "ASD", "TOF")``; ``findings``: a 0/1
             vector over :data:`FINDING_CLASSES`. ``None`` draws it from ``rng``.
-        normal_ctr, cardiomegaly_ctr: CTR ranges for normal and enlarged hearts.
-        prevalence: probability of cardiomegaly when ``label`` is None.
+        normal_ctr, cardiomegaly_ctr: CTR ranges for normal and enlarged hearts
+            (``ctr_distribution="bands"``).
+        prevalence: probability of cardiomegaly when ``label`` is None; None draws the CTR
+            from its distribution unconditioned (``"bands"``: even odds).
         finding_prob: probability of each other finding when ``label`` is None (findings task).
+        ctr_distribution, ctr_mean, ctr_sd, ctr_skew, ctr_range: the CTR distribution of the
+            cardiomegaly and findings tasks (see :func:`sample_ctr`); the CHD classes keep
+            their own CTR ranges.
 
     Returns:
         dict of patient parameters for :func:`heartcv.data.synthetic.chest.render_phantom`.
@@ -293,6 +412,8 @@ def sample_patient_params(rng, task="cardiomegaly", label=None, *, normal_ctr=(0
     if task not in ("cardiomegaly", "chd", "findings", "view"):
         raise ValueError("Expected `task` to be one of 'cardiomegaly', 'chd', 'findings', 'view'. "
                          f"Received: task={task!r}")
+    ctr_kw = check_ctr_options(ctr_distribution, ctr_mean, ctr_sd, ctr_skew, ctr_range,
+                               normal_ctr, cardiomegaly_ctr)
     chd = "normal"
     findings = []
     if task == "chd":
@@ -306,18 +427,21 @@ def sample_patient_params(rng, task="cardiomegaly", label=None, *, normal_ctr=(0
     elif task == "findings":
         if label is None:
             label = (rng.random(len(FINDING_CLASSES)) < finding_prob).astype(int)
-            label[FINDING_CLASSES.index("Cardiomegaly")] = int(rng.random() < prevalence)
+            p_big = (ctr_share_above(ctr_mean, ctr_sd, ctr_skew, ctr_range)
+                     if ctr_distribution == "jsrt" else 0.5) if prevalence is None else prevalence
+            label[FINDING_CLASSES.index("Cardiomegaly")] = int(rng.random() < p_big)
         label = np.asarray(label, dtype=int)
         if label.shape != (len(FINDING_CLASSES),):
             raise ValueError(f"Expected `label` of shape ({len(FINDING_CLASSES)},) for "
                              f"task='findings'. Received: label.shape={label.shape}")
         findings = [n for n, v in zip(FINDING_CLASSES, label) if v]
         big = bool(label[FINDING_CLASSES.index("Cardiomegaly")])
-        ctr = rng.uniform(*(cardiomegaly_ctr if big else normal_ctr))
+        ctr = sample_ctr(rng, big, **ctr_kw)
     else:
-        if label is None:
+        if label is None and prevalence is not None:
             label = int(rng.random() < prevalence)
-        ctr = rng.uniform(*(cardiomegaly_ctr if int(label) else normal_ctr))
+        ctr = sample_ctr(rng, None if label is None else bool(int(label)), **ctr_kw)
+        label = int(ctr > 0.5) if label is None else label
     signs = _CHD_SIGNS[chd]
     vasc = rng.uniform(*signs["vasc"])
     lungs, height = _frontal_lungs(rng)
