@@ -186,26 +186,41 @@ def mass_inside(heatmaps, masks_or_boxes, *, image_size=None) -> np.ndarray:
         return np.where(total > 0, inside / np.where(total > 0, total, 1.0), np.nan)
 
 
-def pointing_game(heatmaps, masks_or_boxes, tolerance=0, *, image_size=None) -> np.ndarray:
-    """Zhang et al.'s pointing game: is each heatmap's maximum on its region? (N,) bool.
+TIES = ("share", "first")
 
-    A hit when the pixel of the maximum (the first in raster order if tied) lies within
-    ``tolerance`` pixels (Euclidean, between pixel centres) of the mask or a box; Zhang et
-    al. used 15 px at ImageNet scale. A constant heatmap points nowhere and counts as a miss.
+
+def pointing_game(heatmaps, masks_or_boxes, tolerance=0, *, image_size=None, ties="share"):
+    """Zhang et al.'s pointing game: is each heatmap's maximum on its region? (N,) float64.
+
+    With ``ties="share"`` (the default) every maximal pixel counts: the score of an image is
+    the share of its maximal pixels (within 1e-6 of the map's range below the maximum) that
+    lie within ``tolerance`` pixels (Euclidean, between pixel centres) of the mask or a box,
+    1.0 or 0.0 for a single maximum; a map saturated over several cells of its grid is thus
+    scored by where all of those cells are, not by the first in raster order (which always
+    sits at the top left and counted as a miss). ``ties="first"``: the first maximum in
+    raster order (hit 1.0 or miss 0.0). Zhang et al. used 15 px at ImageNet scale. A
+    constant heatmap points nowhere and scores 0.
     """
     if not (isinstance(tolerance, (int, float, np.integer, np.floating)) and tolerance >= 0):
         raise ValueError(f"Expected `tolerance` >= 0 (pixels). Received: tolerance={tolerance!r}")
+    if ties not in TIES:
+        raise ValueError(f"Expected `ties` in {TIES}. Received: ties={ties!r}")
     heat, masks = _regions(_heatmaps(heatmaps, nonnegative=False), masks_or_boxes, image_size)
-    hits = np.zeros(len(heat), bool)
+    hits = np.zeros(len(heat), np.float64)
     for i, (h, m) in enumerate(zip(heat, masks)):
-        if h.max() == h.min():
+        lo, hi = float(h.min()), float(h.max())
+        if hi == lo:
             continue
-        r, c = np.unravel_index(int(np.argmax(h)), h.shape)
-        if tolerance == 0:
-            hits[i] = bool(m[r, c])
-        else:
+        region = m
+        if tolerance:
             dist = cv2.distanceTransform((~m).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
-            hits[i] = bool(dist[r, c] <= tolerance)
+            region = dist <= tolerance
+        if ties == "first":
+            r, c = np.unravel_index(int(np.argmax(h)), h.shape)
+            hits[i] = float(region[r, c])
+        else:
+            top = h >= hi - 1e-6 * (hi - lo)
+            hits[i] = float(region[top].mean())
     return hits
 
 
@@ -320,7 +335,7 @@ def _bootstrap_means(values, n_boot, ci, rng):
 
 
 def localization_summary(heatmaps, *, masks=None, boxes=None, image_size=None, tolerance=0,
-                         thresholds=BINARIZE_THRESHOLDS, iou_thresholds=IOU_THRESHOLDS,
+                         ties="share", thresholds=BINARIZE_THRESHOLDS, iou_thresholds=IOU_THRESHOLDS,
                          iobb_thresholds=IOBB_THRESHOLDS, match="best", n_boot=1000,
                          ci=0.95, seed=0) -> dict:
     """Mass inside, pointing game and IoU/IoBB of N heatmaps, with bootstrap 95 % CIs.
@@ -328,13 +343,18 @@ def localization_summary(heatmaps, *, masks=None, boxes=None, image_size=None, t
     ``mass_inside`` and ``pointing_game`` use ``masks`` when given, else ``boxes``;
     ``iou_iobb`` uses ``boxes``, else the masks' bounding boxes. ``area_fraction`` (the
     region's share of the image) is the chance level of both: the ``mass_inside`` of a
-    uniform map and the hit rate of a uniformly random point. Every mean is over images and
-    its CI is the percentile bootstrap over images (all scores from the same resamples).
+    uniform map and the hit rate of a uniformly random point; ``mass_over_chance`` is
+    ``mass_inside - area_fraction`` per image (> 0: more mass on the region than a uniform
+    map puts there; its CI excluding 0 says so beyond resampling noise), and
+    ``pointing_over_chance`` the same for the pointing game. Ties in the pointing game:
+    :func:`pointing_game` (``ties``). Every mean is over images and its CI is the percentile
+    bootstrap over images (all scores from the same resamples).
 
     Returns:
         JSON-serialisable dict: ``n_images``, ``mass_inside`` {mean, ci, n},
-        ``pointing_game`` {mean (hit rate), ci, n, tolerance_px}, ``area_fraction`` {mean,
-        ci}, ``iou_iobb`` {match, by_threshold: [{threshold, iou, iobb, accuracy_iou:
+        ``pointing_game`` {mean (hit rate), ci, n, tolerance_px, ties}, ``area_fraction``
+        {mean, ci}, ``mass_over_chance`` {mean, ci}, ``pointing_over_chance`` {mean, ci},
+        ``iou_iobb`` {match, by_threshold: [{threshold, iou, iobb, accuracy_iou:
         {T: {mean, ci}}, accuracy_iobb: {T: {mean, ci}}, mean_boxes}]}, ``n_boot``,
         ``ci_level``, ``seed``, ``method``, ``notes``.
     """
@@ -345,14 +365,14 @@ def localization_summary(heatmaps, *, masks=None, boxes=None, image_size=None, t
     regions = masks if masks is not None else boxes
     mass = mass_inside(heat, regions, image_size=image_size)
     area = mass_inside(np.ones_like(heat), regions, image_size=image_size)  # a uniform map
-    hits = pointing_game(heat, regions, tolerance, image_size=image_size).astype(np.float64)
+    hits = pointing_game(heat, regions, tolerance, image_size=image_size, ties=ties)
     if boxes is None:
         boxes, size = masks_to_boxes(masks), np.shape(masks)[-2:]
     else:
         size = image_size
     res = iou_iobb(heat, boxes, thresholds, image_size=size, iou_thresholds=iou_thresholds,
                    iobb_thresholds=iobb_thresholds, match=match)
-    cols = [mass, hits, area]
+    cols = [mass, hits, area, mass - area, hits - area]
     for j in range(len(res["thresholds"])):
         cols += [res["iou"][:, j], res["iobb"][:, j]]
         cols += [(res["iou"][:, j] >= t).astype(float) for t in res["iou_thresholds"]]
@@ -365,8 +385,11 @@ def localization_summary(heatmaps, *, masks=None, boxes=None, image_size=None, t
     if out["mass_inside"]["n"] < len(heat):
         notes.append(f"{len(heat) - out['mass_inside']['n']} all-zero heatmap(s) left out "
                      "of mass_inside.")
-    out["pointing_game"] = dict(next(stats), n=len(heat), tolerance_px=float(tolerance))
+    out["pointing_game"] = dict(next(stats), n=len(heat), tolerance_px=float(tolerance),
+                                ties=ties)
     out["area_fraction"] = next(stats)
+    out["mass_over_chance"] = next(stats)
+    out["pointing_over_chance"] = next(stats)
     by_threshold = []
     for j, t in enumerate(res["thresholds"]):
         entry = {"threshold": t, "iou": next(stats), "iobb": next(stats)}

@@ -313,12 +313,17 @@ def write_comparison(
     table=None,
     digits=3,
     percent=False,
+    subset=False,
+    extra=None,
 ):
     """Write ``<name>.md``, ``<name>.csv`` and ``<name>.json`` comparing several runs.
 
     With ``expected_csv``, rows of ``table`` (default ``name``) whose ``row`` is a run label
     are compared with that run's ``average`` precision/recall/F1/specificity, its accuracy
-    and AUROC (e.g. the cardio-xattentionnet-amm paper's Table 5).
+    and AUROC (e.g. the cardio-xattentionnet-amm paper's Table 5). A row naming no run is an
+    error (a typo in expected.csv), unless ``subset``: the runs are some of the table's rows
+    (``run.py --models A B``), and the paper's other rows are left out (listed in a note).
+    ``extra``: Markdown lines added after the table (e.g. per-seed paired tests).
 
     Returns:
         Dict of written paths: ``markdown``, ``csv``, ``json`` (and ``comparison_csv``).
@@ -328,10 +333,15 @@ def write_comparison(
     table = table or name
     md = [f"**{table}**", "", comparison_table(runs, average=average, tests=tests, digits=digits,
                                                percent=percent)]  # fmt: skip
+    if extra:
+        md += [""] + list(extra)
     paths = {}
     if expected_csv is not None:
         expected = _select_table(read_expected(expected_csv), table, expected_csv)
         labels = {_norm(k): k for k in runs}
+        if subset:
+            left_out = sorted({r["row"] for r in expected if _norm(r["row"]) not in labels})
+            expected = [r for r in expected if _norm(r["row"]) in labels]
 
         def lookup(row, metric):
             if _norm(row) not in labels:
@@ -341,8 +351,14 @@ def write_comparison(
                 )
             return _run_lookup(runs[labels[_norm(row)]], metric, average)
 
-        comp = paper_comparison(expected, lookup)
-        md += [""] + _paper_section(comp, expected_csv, digits, percent)
+        if expected:
+            comp = paper_comparison(expected, lookup)
+            md += [""] + _paper_section(comp, expected_csv, digits, percent)
+        else:
+            comp = []
+        if subset and left_out:
+            md += ["", f"Paper rows of {table} not run here (not compared): "
+                       f"{', '.join(left_out)}."]
         paths["comparison_csv"] = atomic_write_text(
             out_dir / f"{name}_paper_comparison.csv", _comparison_csv(comp)
         )

@@ -1,4 +1,5 @@
-"""The demo end to end (slow): AMM reaches AUROC >= 0.85, the saved model reloads elsewhere."""
+"""The demo end to end (slow): both models learn but stay below 1.000 and the phantom's Bayes
+ceiling, maps of 7×7 cells are scored against chance, results.json; the model reloads elsewhere."""
 
 import json
 import subprocess
@@ -25,9 +26,16 @@ def test_demo_trains_amm_and_gap_and_saves_reloadable_model(tmp_path, monkeypatc
     assert main(["demo"]) == 0
     out = capsys.readouterr().out
     assert "tensorboard --logdir" in out and "models/cxa_densenet121_demo.h5" in out
+    assert "Bayes ceiling" in out and out.strip().splitlines()[-1].endswith("results.json")
     run = tmp_path / "runs" / "demo"
-    metrics = json.loads((run / "cxa_densenet121" / "metrics.json").read_text())
-    assert metrics["auroc"]["value"] >= 0.85, metrics["auroc"]
+    from heartcv.results import read_results
+
+    numbers = read_results(run)
+    for name in ("cxa_densenet121", "densenet121_gap"):  # learnt, but not a solved phantom
+        assert 0.6 <= numbers[f"{name}/auroc"] < 1.0, numbers
+        assert numbers[f"localization/{name}/map_rows"] >= 7
+        assert f"localization/{name}/mass_over_chance_ci_low" in numbers
+    assert numbers["ceiling/auroc"] < 1.0 and "delong/cxa_densenet121/p" in numbers
     assert (run / "table5.md").is_file() and (run / "figures" / "attention_overlays.png").is_file()
     loc = json.loads((run / "localization.json").read_text())
     assert {"cxa_densenet121", "densenet121_gap"} <= set(loc)

@@ -62,6 +62,38 @@ def test_pointing_game_masks_boxes_and_tolerance():
     assert loc.pointing_game(small, [BOX], image_size=(SIZE, SIZE))[0]
 
 
+def test_pointing_game_counts_every_tied_maximum():
+    """A map saturated over several cells is scored by all of its maximal pixels (issue 14):
+    the first maximum in raster order sits top left, so a saturated map always "missed"."""
+    grid = np.zeros((4, 4))
+    grid[0, 0] = grid[1, 1] = grid[2, 2] = grid[3, 3] = 1.0  # four tied cells on the diagonal
+    heat = np.kron(grid, np.ones((16, 16)))[None]  # nearest-neighbour 64 px: no interpolation
+    region = np.zeros((1, SIZE, SIZE), bool)
+    region[0, 16:48, 16:48] = True  # holds cells (1, 1) and (2, 2): half of the maximal pixels
+    assert loc.pointing_game(heat, region)[0] == pytest.approx(0.5)
+    assert loc.pointing_game(heat, region, ties="first")[0] == 0.0  # (0, 0): outside
+    region[0, :16, :16] = True
+    assert loc.pointing_game(heat, region, ties="first")[0] == 1.0
+    assert loc.pointing_game(heat, region)[0] == pytest.approx(0.75)
+    # a single maximum: both rules agree; almost-tied values (1e-3 below) are not ties
+    one = heat * 0.999
+    one[0, 16:32, 16:32] = 1.0  # cell (1, 1) alone is the maximum
+    assert loc.pointing_game(one, region)[0] == loc.pointing_game(one, region, ties="first")[0] == 1.0
+    with pytest.raises(ValueError, match="ties"):
+        loc.pointing_game(heat, region, ties="random")
+
+
+def test_mass_over_chance_is_mass_minus_heart_area():
+    masks = np.stack([MASK] * 10)
+    on = loc.localization_summary(np.stack([blob(16, 16)] * 10), masks=masks, n_boot=200)
+    uniform = loc.localization_summary(np.ones((10, 16, 16)), masks=masks, n_boot=200)
+    assert on["mass_over_chance"]["mean"] == pytest.approx(
+        on["mass_inside"]["mean"] - on["area_fraction"]["mean"])
+    assert on["mass_over_chance"]["ci"][0] > 0.5  # a blob on the heart: far above chance
+    assert uniform["mass_over_chance"]["mean"] == pytest.approx(0.0, abs=1e-9)
+    assert on["pointing_game"]["ties"] == "share"
+
+
 def test_iou_iobb_rectangles_by_hand():
     heat = np.stack([rect(8, 8, 16, 16), rect(8, 8, 16, 16), rect(0, 0, 32, 32)])
     gt = [BOX, (8.0, 8.0, 32.0, 16.0), (0.0, 0.0, 16.0, 16.0)]

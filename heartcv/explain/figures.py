@@ -53,8 +53,21 @@ def _map_columns(maps, n):
     return out
 
 
-def save_overlay_grid(images, maps, path, titles=None, alpha=ALPHA, *, dpi=120):
+def _wrap(text, width):
+    import textwrap
+
+    return "\n".join(textwrap.fill(part, width, break_long_words=True) or part
+                     for part in str(text).split("\n"))
+
+
+def save_overlay_grid(images, maps, path, titles=None, alpha=ALPHA, *, dpi=120,
+                      panel_titles=None):
     """Write a PNG grid, one row per image: original | map | overlay (paper Fig. 7–9).
+
+    Every panel carries its own short title, wrapped to the panel's width (no title runs
+    into its neighbour): the image panel the row title, each map panel its method label
+    (and its ``panel_titles`` entry for that image, e.g. the model's probability), each
+    overlay panel ``overlay (alpha)``.
 
     Args:
         images: (N, H, W[, 1 or 3]) in [0, 255].
@@ -63,6 +76,7 @@ def save_overlay_grid(images, maps, path, titles=None, alpha=ALPHA, *, dpi=120):
         path: PNG file to write (atomically: temp file in the same folder, then renamed).
         titles: N row titles (e.g. ``"y=1  p=0.93"``), or None.
         alpha: overlay intensity of the JET-coloured map (0.2 in the paper).
+        panel_titles: optional ``{label: N strings}`` shown under each map panel's label.
 
     Returns:
         The written path.
@@ -77,26 +91,34 @@ def save_overlay_grid(images, maps, path, titles=None, alpha=ALPHA, *, dpi=120):
     columns = _map_columns(maps, n)
     if titles is not None and len(titles) != n:
         raise ValueError(f"Expected {n} `titles`. Received: {len(titles)} titles")
+    panel_titles = dict(panel_titles or {})
+    for label, entries in panel_titles.items():
+        if label not in dict(columns) or len(entries) != n:
+            raise ValueError(f"Expected `panel_titles` keyed by the map labels, {n} entries "
+                             f"each. Received: {label!r} with {len(entries)} entries")
     ncols = 1 + 2 * len(columns)
-    fig = Figure(figsize=(2.2 * ncols, 2.3 * n))
+    width = 30  # characters per title line at fontsize 8 in a 2.6-inch panel
+    lines = max([1] + [len(_wrap(t, width).split("\n")) for t in (titles or [])]
+                + [len(_wrap(f"{lab}\n{panel_titles.get(lab, [''] * n)[i]}", width).split("\n"))
+                   for lab, _ in columns for i in range(n)])
+    fig = Figure(figsize=(2.6 * ncols, (2.6 + 0.17 * lines) * n), layout="constrained")
     axes = fig.subplots(n, ncols, squeeze=False)
     for i, img in enumerate(imgs):
         axes[i, 0].imshow(img, cmap="gray" if img.ndim == 2 else None, vmin=0, vmax=255)
-        header = "image" if i == 0 else ""
-        title = "" if titles is None else str(titles[i])
-        axes[i, 0].set_title("\n".join(t for t in (header, title) if t), fontsize=8)
+        title = "image" if titles is None else str(titles[i])
+        axes[i, 0].set_title(_wrap(title, width), fontsize=8)
         for j, (label, m) in enumerate(columns):
             heat = np.clip(upsample(m[i:i + 1], img.shape[:2])[0], 0.0, 1.0)
             axes[i, 1 + 2 * j].imshow(heat, cmap="jet", vmin=0.0, vmax=1.0)
             axes[i, 2 + 2 * j].imshow(overlay(img if img.ndim == 3 else img[..., None], heat,
                                                alpha=alpha))
-            if i == 0:
-                axes[i, 1 + 2 * j].set_title(label, fontsize=8)
-                axes[i, 2 + 2 * j].set_title(f"{label} overlay ({alpha:g})", fontsize=8)
+            extra = panel_titles.get(label)
+            head = label if extra is None else f"{label}\n{extra[i]}"
+            axes[i, 1 + 2 * j].set_title(_wrap(head, width), fontsize=8)
+            axes[i, 2 + 2 * j].set_title(f"overlay ({alpha:g})", fontsize=8)
         for ax in axes[i]:
             ax.set_xticks([])
             ax.set_yticks([])
-    fig.tight_layout()
     return atomic_save_figure(fig, Path(path), dpi=dpi)
 
 

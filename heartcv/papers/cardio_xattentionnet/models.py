@@ -103,7 +103,7 @@ def attention_classifier(
 
 
 def gap_classifier(
-    input_shape=(224, 224, 3),
+    input_shape=(None, None, 3),
     num_classes=1,
     backbone="densenet121",
     backbone_weights=None,
@@ -111,26 +111,35 @@ def gap_classifier(
     dropout=0.5,
     hidden_units=128,
     classifier_activation="auto",
-    preprocessing="auto",
+    preprocessing="minmax",
     normalization="percentile",
     name=None,
 ):
     """Backbone → global average pooling → [Dense(hidden, ELU)] → ``predictions``.
 
-    The GAP baselines of Innat et al. (Cardio-XAttentionNet, Sci Rep 2023) use the same
-    classifier as the AMM models (dropout, Dense 128 ELU, dropout, Dense 1 sigmoid).
+    The GAP baselines of Innat et al.'s Table 5: the same backbone with its last layers
+    replaced by GAP "followed by a classification layer" (Results); heartcv gives them the
+    AMM models' classifier (dropout, Dense 128 ELU, dropout, Dense 1 sigmoid, Table 3) and
+    the same input scaling (per-image min–max to [0, 1], "Data preprocessing", after the same
+    ``normalize`` layer), so an AMM-vs-GAP row differs only in the pooling head. Like the AMM
+    models, the default input is any size (train at 224, test at full size).
 
     Args:
-        input_shape: (H, W, 3); ``(None, None, 3)`` gives a fully convolutional model.
+        input_shape: (H, W, 3); the default ``(None, None, 3)`` is fully convolutional.
         backbone: a key of ``heartcv.models.backbones.BACKBONES``.
         backbone_weights: None (from scratch, glorot), ``"imagenet"`` or a local weights file.
-        preprocessing: ``"auto"`` (what the backbone's weights expect) or an
-            ``ImagePreprocessing`` mode.
+        preprocessing: ``"minmax"`` (the paper's normalisation, as :func:`attention_classifier`),
+            ``"auto"`` (what the backbone's ImageNet weights expect: pass it with
+            ``backbone_weights="imagenet"``) or another ``ImagePreprocessing`` mode.
         normalization: per-image intensity normalisation before ``preprocessing``, as in
             :func:`attention_classifier` (default ``"percentile"``; ``"none"``: no layer).
 
-    Reference:
-        Innat, Hossain, Mader, Kouzani, Sci Rep 13, 2023 (Cardio-XAttentionNet).
+    References:
+        Innat M, Hossain MF, Mader K, Kouzani AZ. A convolutional attention mapping deep
+        neural network for classification and localization of cardiomegaly on chest X-rays.
+        Sci Rep 13, 2023 (the GAP-vs-AMM comparison, Table 5).
+        Zhou B, Khosla A, Lapedriza A, Oliva A, Torralba A. Learning deep features for
+        discriminative localization. CVPR 2016 (the GAP head; the paper's ref. 27).
     Input range: [0, 255].
     """
     validate_common(input_shape=input_shape, num_classes=num_classes, dropout=dropout)

@@ -94,3 +94,21 @@ def test_backbone_features_adds_no_normalisation_by_default():
     inputs, features = backbone_features(input_shape=(32, 32, 3), backbone="resnet50",
                                          normalization="clahe")
     assert keras.Model(inputs, features).get_layer("normalize").method == "clahe"
+
+
+@pytest.mark.parametrize("backbone", ["densenet121", "resnet50"])  # "torch", "caffe" scaling
+def test_amm_and_gap_share_the_papers_input_scaling(backbone):
+    """The paper min–max normalises every model: AMM and GAP differ only in the pooling head
+    (the GAP baselines used to get ImageNet "torch"/"caffe" scaling, confounding Table 5)."""
+    amm = heartcv.build_model(f"cxa_{backbone}")
+    gap = heartcv.build_model(f"{backbone}_gap")
+    for model in (amm, gap):
+        assert model.input_shape == (None, None, None, 3)  # both test at any (full) size
+        assert model.get_layer("preprocess").mode == "minmax"
+        assert model.get_layer("normalize").method == "percentile"
+    x = np.random.default_rng(0).uniform(20, 200, (1, 75, 75, 3)).astype("float32")
+    seen = [keras.Model(m.inputs, m.get_layer("preprocess").output)(x) for m in (amm, gap)]
+    np.testing.assert_allclose(np.asarray(seen[0]), np.asarray(seen[1]))
+    assert float(np.min(seen[0])) == 0.0 and float(np.max(seen[0])) == 1.0
+    imagenet = heartcv.build_model(f"{backbone}_gap", preprocessing="auto")
+    assert imagenet.get_layer("preprocess").mode != "minmax"  # ImageNet users opt in
