@@ -168,8 +168,27 @@ def cmd_train(args) -> int:
 def cmd_evaluate(args) -> int:
     from heartcv.train import evaluate_saved_model
 
+    import errno
     import json
+    from pathlib import Path
 
+    from heartcv.data.h5 import open_bundle
+
+    with open_bundle(args.data) as b:
+        task = b.task
+    if task != "segmentation" and not args.shifts:  # classifiers: streamed, any size
+        from heartcv.evaluate import evaluate_bundle
+        from heartcv.summary import headline
+
+        out = Path(args.out) if args.out else Path(args.model).parent / f"eval_{args.split}"
+        if out.exists() and not out.is_dir():
+            raise FileExistsError(errno.EEXIST, "exists and is not a folder", str(out))
+        res = evaluate_bundle(args.model, args.data, args.split, args.image_size,
+                              threshold=args.threshold, prevalence=args.prevalence, out_dir=out)
+        print(f"{args.split} at {res['image_size_label']} ({res['image_size_source']}): "
+              f"{headline(res)}")
+        print(f"metrics written to {out / 'metrics.json'}")
+        return EXIT_OK
     out = evaluate_saved_model(args.model, args.data, split=args.split, out_dir=args.out,
                                threshold=args.threshold, prevalence=args.prevalence,
                                image_size=args.image_size, shifts=args.shifts)

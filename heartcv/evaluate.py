@@ -1,9 +1,18 @@
 """Evaluation: classification reports, ROC/AUROC with bootstrap CIs, AUROC comparison, figures.
 
-Everything here is pure numpy/scipy/scikit-learn/matplotlib (no Keras): it takes labels and
-scores (model probabilities) and returns JSON-serialisable dicts of plain floats and lists,
-with NaN (and a line in ``notes``) wherever a number is undefined. The implementation lives
-in :mod:`heartcv.evaluation`; this module is the public import path.
+Everything here but :func:`predict_bundle` / :func:`evaluate_bundle` is pure
+numpy/scipy/scikit-learn/matplotlib (no Keras): it takes labels and scores (model
+probabilities) and returns JSON-serialisable dicts of plain floats and lists, with NaN (and a
+line in ``notes``) wherever a number is undefined. The implementation lives in
+:mod:`heartcv.evaluation`; this module is the public import path.
+
+:func:`evaluate_bundle` scores a trained classifier on one split of a bundle at a stated image
+size, streaming the images from disk in chunks: ``image_size="full"`` runs a fully
+convolutional model at the bundle's own side, e.g. the 1024-px test bundle of
+``heartcv prep cxr14 --size 1024 --splits test`` (Cardio-XAttentionNet tests at full
+resolution); ``heartcv evaluate MODEL --data BUNDLE --image-size full`` is the same from the
+command line. Every result says the size it was measured at (``image_size``,
+``image_size_mode``, and the table caption).
 
 Typical use, with the threshold chosen on validation data and applied to the test split::
 
@@ -26,6 +35,10 @@ References:
     Youden WJ. Index for rating diagnostic tests. *Cancer* 1950;3(1):32-35.
 """
 
+from pathlib import Path
+
+import numpy as np
+
 from heartcv.evaluation._common import TASKS
 from heartcv.evaluation.classification import classification_report, multilabel_accuracy
 from heartcv.evaluation.delong import (
@@ -37,6 +50,7 @@ from heartcv.evaluation.delong import (
 from heartcv.evaluation.plots import plot_confusion_matrix, plot_roc
 from heartcv.evaluation.roc import auroc, roc_analysis
 from heartcv.evaluation.thresholds import choose_threshold, ppv_npv_at_prevalence
+from heartcv.predict import FULL
 
 __all__ = [
     "TASKS",
@@ -46,10 +60,178 @@ __all__ = [
     "delong_covariance",
     "delong_roc_variance",
     "delong_test",
+    "evaluate_bundle",
     "multilabel_accuracy",
     "paired_bootstrap_test",
     "plot_confusion_matrix",
     "plot_roc",
     "ppv_npv_at_prevalence",
+    "predict_bundle",
     "roc_analysis",
+    "size_label",
 ]
+
+
+# ------------------------------------------------------------------ trained models on bundles
+
+#: images read from the bundle at a time (1024-px grey: 64 MB)
+CHUNK = 64
+
+
+def size_label(hw, mode, source_size=None) -> str:
+    """How tables name the size a model was tested at.
+
+    ``mode`` ``"full"`` → ``"full size, 1024 px"``; ``"bundle"`` (the bundle's own side,
+    smaller than the images it was made from) → ``"320 px (bundle side; source images 1024
+    px)"``; ``"resized"`` → ``"224 px"`` (``"320x256 px"`` when not square).
+    """
+    h, w = (int(hw), int(hw)) if isinstance(hw, (int, np.integer)) else (int(hw[0]), int(hw[1]))
+    px = f"{h} px" if h == w else f"{h}x{w} px"
+    if mode == "full":
+        return f"full size, {px}"
+    if mode == "bundle":
+        return f"{px} (bundle side; source images {source_size} px)"
+    return px
+
+
+def _model_and_card(model):
+    from heartcv.io import load_model
+    from heartcv.predict import read_card
+
+    if isinstance(model, (str, Path)):
+        card = read_card(model)  # a broken card fails before the (slow) model load
+        return load_model(model), card, Path(model).name, str(model)
+    if not hasattr(model, "predict") or not hasattr(model, "input_shape"):
+        raise TypeError(f"Expected `model` as a Keras model or a model file path. "
+                        f"Received: {type(model).__name__}")
+    name = getattr(model, "name", "model")
+    return model, {}, name, name
+
+
+def predict_bundle(model, bundle_path, split="test", image_size=FULL, *, batch_size=4,
+                   chunk=CHUNK) -> dict:
+    """A classifier's probabilities on one split of a bundle, at a stated size.
+
+    Args:
+        model: a Keras model, or a ``.h5`` / ``.keras`` path (its model card, when present,
+            gives the size for ``image_size=None``).
+        bundle_path: a classification bundle (binary, multiclass or multilabel).
+        split: ``"train"``, ``"val"`` or ``"test"``.
+        image_size: ``"full"`` (the bundle's own side; fully convolutional models only), an
+            int ``N`` (resized to N x N) or ``None`` (the card's input size, else the model's,
+            else the bundle's).
+        batch_size: images per forward pass (full-size 1024-px images: keep it small).
+        chunk: images read from disk at a time (the split is never loaded whole).
+
+    Returns:
+        ``{"scores" (N, K) float32, "targets" (N, K) float32, "image_id", "patient_id",
+        "class_names", "task", "image_size" (h, w), "image_size_mode" (``"full"``: the
+        bundle's side, as large as its source images; ``"bundle"``: the bundle's side, smaller
+        than the source images of ``meta/src_height``/``src_width``; ``"resized"``),
+        "source_image_size" (the median source side, or None), "image_size_source",
+        "model" (its path, or the model's name),
+        "data_source", "split"}``.
+
+    Raises:
+        ValueError: a segmentation bundle, an unknown split, an empty split, or a size the
+            model cannot take (``"full"`` for a model with a fixed input size).
+    """
+    from heartcv.data.h5 import open_bundle
+    from heartcv.data.pipeline import make_dataset
+    from heartcv.predict import check_image_size, resolve_input_size
+
+    image_size = check_image_size(image_size)
+    model, card, name, where = _model_and_card(model)
+    channels = model.input_shape[-1] or 3
+    with open_bundle(bundle_path) as b:
+        if b.task == "segmentation":
+            raise ValueError(f"{bundle_path}: a segmentation bundle; evaluate_bundle scores "
+                             f"classifiers (use `heartcv evaluate` for segmenters). "
+                             f"Received: task={b.task!r}")
+        splits = sorted({str(x) for x in b.split} - {""})
+        idx = np.flatnonzero(np.asarray(b.split).astype(str) == split)
+        if split not in splits or not len(idx):
+            raise ValueError(f"{bundle_path}: no split {split!r}; it has {splits}. "
+                             f"Received: split={split!r}")
+        native = tuple(int(v) for v in b.images.shape[1:3])
+        hw, source = resolve_input_size(model.input_shape, card, native, image_size,
+                                        model_name=name)
+        size = None if hw == native else hw
+        parts = []
+        for start in range(0, len(idx), int(chunk)):
+            rows = idx[start:start + int(chunk)]
+            images = b.images[rows[0]:rows[-1] + 1][rows - rows[0]]  # one contiguous read
+            ds = make_dataset(images, None, batch_size=int(batch_size), image_size=size,
+                              channels=channels, cache=False)
+            parts.append(np.asarray(model.predict(ds, verbose=0), np.float32))
+        src = None  # the side of the images the bundle was made from (meta/src_*), median
+        if {"src_height", "src_width"} <= set(b.meta_names):
+            sides = np.maximum(np.asarray(b.meta("src_height"), float)[idx],
+                               np.asarray(b.meta("src_width"), float)[idx])
+            src = int(np.median(sides)) if np.isfinite(sides).all() else None
+        if hw != native:
+            mode = "resized"
+        else:  # the bundle's own size: "full" unless it was made smaller than its images
+            mode = "bundle" if src is not None and max(native) < src else "full"
+        targets = np.asarray(b.labels, np.float32)[idx]
+        names = list(b.class_names)
+        if b.task == "binary" and len(names) == 1:  # one label column: name the negative class
+            names = [str(b.attrs.get("negative_class") or f"not {names[0]}"), names[0]]
+        out = {"scores": np.concatenate(parts).reshape(len(idx), -1), "targets": targets,
+               "image_id": np.asarray(b.image_id).astype(str)[idx],
+               "patient_id": np.asarray(b.patient_id).astype(str)[idx], "class_names": names,
+               "task": b.task, "image_size": hw,
+               "image_size_mode": mode, "source_image_size": src, "image_size_source": source,
+               "model": where, "data_source": str(bundle_path),
+               "split": split}
+    return out
+
+
+def evaluate_bundle(model, bundle_path, split="test", image_size=FULL, *, threshold=0.5,
+                    threshold_source="caller", prevalence=None, batch_size=4, curves=True,
+                    out_dir=None, table=None) -> dict:
+    """Evaluate a trained classifier on one split of a bundle at a stated image size.
+
+    ``evaluate_bundle(model, "cxr14_test_1024.h5", image_size="full")`` is the
+    Cardio-XAttentionNet protocol: trained at a small size, tested on the full-resolution
+    images (a fully convolutional model, input ``(None, None, C)``). Predictions come from
+    :func:`predict_bundle`; the metrics from :func:`classification_report` (bootstrap CIs,
+    ROC curves; binary and multilabel at ``threshold``, multiclass by arg-max).
+
+    Args:
+        model, bundle_path, split, image_size, batch_size: see :func:`predict_bundle`.
+        threshold: the decision threshold, chosen on validation data (never on test).
+        threshold_source: where it came from (e.g. ``"validation:youden"``), recorded.
+        prevalence: also report PPV/NPV at this prevalence.
+        curves: keep the ROC curves in the result.
+        out_dir: when given, also write ``metrics.json`` / ``.csv`` / ``report.md`` (caption:
+            ``table``, default ``"<model> on <split> at <size>"``) and figures there.
+
+    Returns:
+        The classification report plus ``image_size`` (the side, or [h, w]),
+        ``image_size_mode`` and ``source_image_size`` (see :func:`predict_bundle`),
+        ``image_size_label`` (:func:`size_label`, e.g. ``"full size, 1024 px"`` or ``"320 px
+        (bundle side; source images 1024 px)"``: what a table should say),
+        ``image_size_source``, ``model``, ``data_source``, ``split``.
+    """
+    p = predict_bundle(model, bundle_path, split, image_size, batch_size=batch_size)
+    task, names, y = p["task"], p["class_names"], p["targets"]
+    results = classification_report(
+        y[:, 0] if task == "binary" else y, p["scores"], task=task, class_names=names,
+        threshold=None if task == "multiclass" else threshold,
+        threshold_source=threshold_source, prevalence=prevalence, curves=curves)
+    h, w = p["image_size"]
+    results.update({"image_size": h if h == w else [h, w], "image_size_mode": p["image_size_mode"],
+                    "image_size_label": size_label(p["image_size"], p["image_size_mode"],
+                                                   p["source_image_size"]),
+                    "source_image_size": p["source_image_size"],
+                    "image_size_source": p["image_size_source"], "model": p["model"],
+                    "data_source": p["data_source"], "split": split})
+    if out_dir is not None:
+        from heartcv import report
+
+        out_dir = Path(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        report.write_report(results, out_dir, table=table or
+                            f"{Path(p['model']).name} on {split} at {results['image_size_label']}")
+    return results

@@ -2,6 +2,7 @@
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -418,3 +419,127 @@ def test_figures_written_atomically(tmp_path):
         assert _is_png(p)
     leftovers = [f.name for f in tmp_path.rglob("*") if f.is_file() and f.name.startswith(".")]
     assert leftovers == []
+
+
+# ------------------------------------------------------ trained models on bundles, stated size
+
+def _fcn(channels=1, fixed=None):
+    """A tiny fully convolutional binary classifier (or one of fixed input size)."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    x = inputs = keras.Input((fixed, fixed, channels), name="image")
+    x = keras.layers.Rescaling(1 / 255)(x)
+    x = keras.layers.Conv2D(2, 3, padding="same", activation="relu")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    return keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid")(x))
+
+
+@pytest.fixture(scope="module")
+def tiny_bundle(tmp_path_factory):
+    """20 grey 24-px images, brightness = label, splits interleaved (test rows not contiguous)."""
+    from heartcv.data.h5 import write_bundle
+
+    rng = np.random.default_rng(0)
+    y = np.tile([0.0, 1.0], 10)
+    images = (rng.random((20, 24, 24, 1)) * 100 + 100 * y[:, None, None, None]).astype(np.uint8)
+    split = np.array(["train", "test", "val", "test", "test"] * 4)
+    path = tmp_path_factory.mktemp("bundle") / "tiny.h5"
+    write_bundle(path, images, labels=y[:, None], patient_id=[f"p{i}" for i in range(20)],
+                 split=split, class_names=["Cardiomegaly"], task="binary", source="test")
+    return path, images, y, split
+
+
+def test_predict_bundle_full_size_streams_the_split_in_chunks(tiny_bundle):
+    path, images, y, split = tiny_bundle
+    model = _fcn()
+    p = ev.predict_bundle(model, path, "test", "full", batch_size=3, chunk=4)
+    test = np.flatnonzero(split == "test")
+    want = model.predict(images[test].astype(np.float32), verbose=0)
+    np.testing.assert_allclose(p["scores"], want, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(p["targets"][:, 0], y[test])
+    assert (p["image_size"], p["image_size_mode"], p["image_size_source"]) \
+        == ((24, 24), "full", "option")
+    assert p["class_names"] == ["not Cardiomegaly", "Cardiomegaly"]
+
+
+def test_evaluate_bundle_says_its_size_and_matches_the_report(tiny_bundle, tmp_path):
+    path, images, y, split = tiny_bundle
+    model = _fcn()
+    full = ev.evaluate_bundle(model, path, image_size="full", out_dir=tmp_path / "full")
+    p = ev.predict_bundle(model, path, "test", "full")
+    assert full["auroc"]["value"] == pytest.approx(ev.auroc(p["targets"][:, 0], p["scores"][:, 0]))
+    assert (full["image_size"], full["image_size_mode"]) == (24, "full")
+    assert full["image_size_label"] == "full size, 24 px" and full["n_samples"] == 12
+    assert "full size, 24 px" in (tmp_path / "full" / "report.md").read_text()
+    assert json.loads((tmp_path / "full" / "metrics.json").read_text())["image_size"] == 24
+    small = ev.evaluate_bundle(model, path, image_size=12)
+    assert (small["image_size"], small["image_size_mode"], small["image_size_label"]) \
+        == (12, "resized", "12 px")
+
+
+def test_a_bundle_smaller_than_its_source_images_is_not_called_full_size(tiny_bundle, tmp_path):
+    from heartcv.data.h5 import write_bundle
+
+    _, images, y, split = tiny_bundle
+    path = tmp_path / "from96.h5"  # as `heartcv prep` records the size of the images on disk
+    write_bundle(path, images, labels=y[:, None], patient_id=[f"p{i}" for i in range(20)],
+                 split=split, class_names=["Cardiomegaly"], task="binary", source="test",
+                 meta={"src_height": [96] * 20, "src_width": [96] * 20})
+    res = ev.evaluate_bundle(_fcn(), path, image_size="full")
+    assert (res["image_size_mode"], res["source_image_size"]) == ("bundle", 96)
+    assert res["image_size_label"] == "24 px (bundle side; source images 96 px)"
+
+
+def test_evaluate_bundle_refuses_what_it_cannot_measure(tiny_bundle, tmp_path):
+    from heartcv.data.h5 import write_bundle
+
+    path = tiny_bundle[0]
+    with pytest.raises(ValueError, match=r"tiny.h5: no split 'nosuch'"):
+        ev.evaluate_bundle(_fcn(), path, "nosuch")
+    with pytest.raises(ValueError, match=r"full needs a fully convolutional model"):
+        ev.evaluate_bundle(_fcn(fixed=16), path, image_size="full")
+    with pytest.raises(ValueError, match=r"image_size"):
+        ev.evaluate_bundle(_fcn(), path, image_size="half")
+    seg = tmp_path / "seg.h5"
+    write_bundle(seg, np.zeros((2, 8, 8, 1), np.uint8), masks=np.zeros((2, 8, 8), np.uint8),
+                 patient_id=["a", "b"], split=["test", "test"], task="segmentation", source="t")
+    with pytest.raises(ValueError, match=r"seg.h5: a segmentation bundle"):
+        ev.evaluate_bundle(_fcn(), seg)
+
+
+def test_cli_evaluate_image_size_full(tiny_bundle, tmp_path, capsys):
+    from heartcv.cli import main
+
+    model_path = tmp_path / "m.keras"
+    _fcn().save(model_path)
+    assert main(["evaluate", str(model_path), "--data", str(tiny_bundle[0]), "--image-size", "full",
+                 "--out", str(tmp_path / "ev")]) == 0
+    out = capsys.readouterr().out
+    assert "test at full size, 24 px (option): test AUROC" in out
+    m = json.loads((tmp_path / "ev" / "metrics.json").read_text())
+    assert (m["image_size"], m["image_size_mode"], m["n_samples"]) == (24, "full", 12)
+
+
+@pytest.mark.slow
+def test_full_resolution_cxr14_test_bundle(tmp_path, capsys):
+    """`heartcv prep cxr14 --size 1024 --splits test` on the NIH sample, then a tiny fully
+    convolutional model evaluated on it at 1024 px (the paper's full-resolution test)."""
+    from heartcv.cli import main
+    from heartcv.data.h5 import open_bundle
+
+    nih = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "nih_cxr14"
+    if not (nih / "images").is_dir():
+        pytest.skip(f"NIH ChestX-ray14 sample not found at {nih}")
+    out = tmp_path / "test_1024.h5"
+    assert main(["prep", "cxr14", "--raw", str(nih), "--out", str(out), "--size", "1024",
+                 "--splits", "test", "--view", "cardiomegaly", "--workers", "1",
+                 "--no-progress"]) == 0
+    with open_bundle(out) as b:
+        assert b.images.shape[1:3] == (1024, 1024) and set(b.split) == {"test"}
+        n = len(b.split)
+    assert n >= 5
+    res = ev.evaluate_bundle(_fcn(channels=3), out, image_size="full", batch_size=2)
+    assert (res["image_size"], res["image_size_label"], res["n_samples"]) \
+        == (1024, "full size, 1024 px", n)
+    assert 0.0 <= res["auroc"]["value"] <= 1.0

@@ -8,7 +8,10 @@ Trains U-Net and VGG16-U-Net on a patient-disjoint segmentation cohort (Dice on 
 patients), masks the classification images with VGG16-U-Net (background × 0.2), runs k-fold
 patient-wise CV of VGG and VGG+Mask on "Normal vs VSD" and "Normal vs VSD vs ASD", measures
 after each fold how much of the saliency and deep Taylor relevance falls on the true heart,
-and writes tables.md (the paper's numbers beside ours) and figures/ under the output folder.
+and writes tables.md (the paper's numbers beside ours), figures/ (segmentations, saliency and
+deep Taylor overlays, and the block5_conv1 feature maps of both models:
+figures/block5_conv1_<setting>_<vgg|vgg_mask>.png) and results.json ("<setting>/vgg16/accuracy",
+"<setting>/vgg16_mask/auroc", "unet/dice", ...; its path printed last) under the output folder.
 The logic is in heartcv/papers/chd_xray.py; the recipes are configs/*.yaml.
 """
 
@@ -17,6 +20,7 @@ import sys
 from pathlib import Path
 
 from heartcv.config import load_config
+from heartcv.results import write_results
 from heartcv.papers import experiment_parser
 
 HERE = Path(__file__).resolve().parent
@@ -91,6 +95,10 @@ def main(argv=None) -> int:
                                   expected_csv=HERE / "expected.csv", source_label=label)
     print(Path(out["paths"]["tables_md"]).read_text())
     print(f"tables: {out['paths']['tables_md']}")
+    for key, path in out["paths"].items():
+        if key.startswith(chd_xray.FEATURE_LAYER):
+            print(f"{chd_xray.FEATURE_LAYER} features: {path}")
+    write_results(cls_cfg.run_dir, chd_xray.results_numbers(out))  # prints its path, last
     return 0
 
 

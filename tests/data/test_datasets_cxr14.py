@@ -225,3 +225,38 @@ def test_prep_script_writes_bundle(tmp_path, nih_dir, capsys):
     assert list(b.class_names) == ["Cardiomegaly"] and int(np.nansum(b.labels)) == 27
     assert set(b.split) <= {"train", "val", "test"}
     assert "Cardiomegaly" in capsys.readouterr().out
+
+
+def test_keep_splits_filters_rows_and_their_boxes():
+    index = pd.DataFrame({"image_id": ["a", "b", "c", "d"], "patient_id": ["1", "2", "3", "4"],
+                          "split": ["train", "test", "val", "test"]})
+    index.attrs.update(task="binary", boxes=pd.DataFrame(
+        {"image_id": ["a", "b", "d"], "label": ["Cardiomegaly"] * 3, "x": [1.0, 2.0, 3.0],
+         "y": [0.0] * 3, "w": [5.0] * 3, "h": [5.0] * 3}))
+    kept = cxr14.keep_splits(index, ["test"])
+    assert list(kept["image_id"]) == ["b", "d"] and kept.attrs["task"] == "binary"
+    assert list(kept.attrs["boxes"]["image_id"]) == ["b", "d"]
+    assert len(index) == 4 and len(index.attrs["boxes"]) == 3  # the input is left as it was
+    assert cxr14.keep_splits(index, None) is index
+    with pytest.raises(ValueError, match=r"No image in splits \['nosuch'\]"):
+        cxr14.keep_splits(index, ["nosuch"])
+
+
+@pytest.mark.slow  # two preps over the 63k-row metadata: ~10 s on the shared box
+def test_prep_splits_test_writes_the_same_test_images_at_another_size(tmp_path, nih_dir, capsys):
+    """--splits test: only the test split, the same patients as a full bundle of that seed."""
+    from heartcv.cli import main
+    from heartcv.data.h5 import read_bundle
+
+    common = ["--raw", str(nih_dir), "--view", "cardiomegaly", "--workers", "1", "--no-progress"]
+    assert main(["prep", "cxr14", *common, "--out", str(tmp_path / "all.h5"), "--size", "16"]) == 0
+    assert main(["prep", "cxr14", *common, "--out", str(tmp_path / "test.h5"), "--size", "40",
+                 "--splits", "test"]) == 0
+    assert "writing only splits ['test']" in capsys.readouterr().out
+    full, test = read_bundle(tmp_path / "all.h5"), read_bundle(tmp_path / "test.h5")
+    assert test.images.shape[1:3] == (40, 40) and set(test.split) == {"test"}
+    in_test = np.asarray(full.split) == "test"
+    assert sorted(test.image_id) == sorted(np.asarray(full.image_id)[in_test])
+    order = np.argsort(np.asarray(full.image_id)[in_test])
+    np.testing.assert_array_equal(test.labels[np.argsort(test.image_id)],
+                                  full.labels[in_test][order])

@@ -498,7 +498,32 @@ def build_parser(prog=PROG):
     p = dataset_parser(prog, PREP_DOC, raw_help="ChestX-ray14 folder (metadata CSV + images)")
     p.add_argument("--view", choices=("multilabel", "cardiomegaly"), default="multilabel",
                    help="14 labels, or Cardiomegaly (any) vs No Finding (default: multilabel)")
+    p.add_argument("--splits", nargs="+", choices=("train", "val", "test"), default=None,
+                   metavar="SPLIT",
+                   help="write only these splits (train, val, test; default: all), e.g. "
+                        "--size 1024 --splits test: the full-resolution test bundle the "
+                        "Cardio-XAttentionNet paper tests on (heartcv evaluate MODEL --data "
+                        "IT --image-size full). The split itself is drawn as without it.")
     return p
+
+
+def keep_splits(index, splits):
+    """The rows of ``index`` in ``splits`` (after :func:`assign_split`: the same patients
+    and split as a full bundle of the same seed); ``ValueError`` if none is left."""
+    if not splits:
+        return index
+    kept = index[index["split"].isin(list(splits))].copy()
+    kept.attrs.update(index.attrs)
+    boxes = index.attrs.get("boxes")
+    if boxes is not None:  # the boxes of the images kept (the others are not "dropped")
+        boxes = pd.DataFrame(boxes)
+        kept.attrs["boxes"] = boxes[boxes["image_id"].astype(str).isin(
+            kept["image_id"].astype(str))].reset_index(drop=True)
+    if kept.empty:
+        counts = index["split"].value_counts().to_dict()
+        raise ValueError(f"No image in splits {list(splits)} (the index has {counts}). "
+                         f"Received: --splits {' '.join(splits)}")
+    return kept
 
 
 def main(argv=None, prog=PROG) -> int:
@@ -509,6 +534,10 @@ def main(argv=None, prog=PROG) -> int:
         index = assign_split(build(args.raw, seed=args.seed), seed=args.seed)
         print(f"split: {index.attrs['split_source']}; images in the metadata but not on disk: "
               f"{index.attrs['missing_images']}")
+        if args.splits:
+            index = keep_splits(index, args.splits)
+            print(f"writing only splits {sorted(set(args.splits))}: {len(index)} images at "
+                  f"{args.size} px")
         convert(index, args)
 
     return run(prog, args, work)

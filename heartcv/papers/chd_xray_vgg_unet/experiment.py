@@ -21,7 +21,8 @@ default, or a bundle from ``heartcv prep chd``):
    VGG+Mask, of the end-to-end model's saliency on the raw image; the heart's share of the
    image is the chance level;
 5. writes the tables beside the paper's numbers (``tables.md``, ``tables.json``) and the
-   figures (segmentations, saliency and deep Taylor overlays, ``block5_conv1`` features).
+   figures (segmentations, saliency and deep Taylor overlays, ``block5_conv1`` features:
+   ``figures/block5_conv1_<setting>_<model>.png``).
 
 Per-class "accuracy" of the three-class tables is one-vs-rest accuracy ((TP + TN) / N), the
 only reading under which the paper's per-class values can all exceed its overall accuracy.
@@ -265,6 +266,68 @@ def _attention_figure(fold_dirs: dict, images, masked, path, n=4):
     return Path(path)
 
 
+FEATURE_LAYER = "block5_conv1"  # the layer whose outputs the paper shows (Fig. 5a / 6)
+
+
+def _feature_figures(fold_dirs: dict, images, masked, figures_dir, setting_slug,
+                     layer=FEATURE_LAYER, n=4) -> dict:
+    """The paper's intermediate-output figure: ``layer``'s feature maps of each model.
+
+    For every model of ``fold_dirs`` (its last fold's ``model.h5``), the outputs of the
+    layer named ``layer`` (``block5_conv1``: in the full VGG16 the convolution, in the
+    from-scratch ``batchnorm`` variant the ReLU after its BatchNorm, which carries VGG16's
+    name) on the first test image, the most active channels first, up to 64 of them. The
+    VGG+Mask classifier sees the masked image, as in training. Returns ``{key: path}``.
+    """
+    from heartcv import explain
+    from heartcv.io import load_model
+
+    out = {}
+    for key, fold_dir in fold_dirs.items():
+        model = load_model(Path(fold_dir) / "model.h5")
+        x = masked[:n] if key == "vgg_mask" else images[:n]
+        feats = explain.layer_outputs(model, x, layer)[layer]
+        path = Path(figures_dir) / f"{layer}_{setting_slug}_{key}.png"
+        title = (f"{MODELS[key]}, {layer} ({feats.shape[1]}x{feats.shape[2]}x{feats.shape[3]}): "
+                 f"test image 0 of the last fold, most active channels first")
+        out[key] = explain.save_feature_grid(feats, path, max_channels=64, order="mean",
+                                             title=title)
+    return out
+
+
+def results_numbers(result: dict) -> dict:
+    """The flat ``results.json`` numbers of :func:`run_experiment`'s result.
+
+    ``<setting>/<model>/<metric>`` with setting ``normal_vs_vsd`` / ``normal_vs_vsd_vs_asd``,
+    model ``vgg16`` (VGG) / ``vgg16_mask`` (VGG+Mask), metric ``accuracy``, ``auroc`` (two
+    classes), ``<class>_accuracy`` (three classes, one-vs-rest), the attention shares
+    (:data:`SHARES`) and ``heart_area`` (their chance level), each the fold mean, with
+    ``<metric>_var`` its variance over folds; then ``<segmenter>/dice`` / ``iou`` (mean over
+    held-out images) and ``<segmenter>/dice_sd``.
+    """
+    keys = {"vgg": "vgg16", "vgg_mask": "vgg16_mask"}
+    out = {}
+    for setting, by_model in result.get("cv", {}).items():
+        slug = setting.lower().replace(" ", "_")
+        for key, summary in by_model.items():
+            for row, metric in _rows(setting) + [(k, k) for k in (*SHARES, "heart_area")]:
+                v = _metric(summary, row, metric) if row not in (*SHARES, "heart_area") \
+                    else summary.get(row)
+                name = metric if row in ("accuracy", "auroc", "overall") or row == metric \
+                    else f"{row.lower()}_{metric}"
+                if isinstance(v, dict) and "mean" in v:
+                    for suffix, x in (("", v["mean"]), ("_var", v.get("var"))):
+                        if isinstance(x, (int, float)) and math.isfinite(x):
+                            out[f"{slug}/{keys[key]}/{name}{suffix}"] = float(x)
+    for name, m in result.get("segmentation", {}).items():
+        for metric in ("dice", "iou"):
+            if isinstance(m.get(metric), dict) and math.isfinite(m[metric].get("mean", math.nan)):
+                out[f"{name}/{metric}"] = float(m[metric]["mean"])
+        if math.isfinite(m.get("dice", {}).get("sd", math.nan)):
+            out[f"{name}/dice_sd"] = float(m["dice"]["sd"])
+    return out
+
+
 def run_experiment(cls_cfg, seg_cfgs: dict, *, cohorts, out_dir, settings=tuple(SETTINGS),
                    models=tuple(MODELS), mask_with="vgg16_unet", expected_csv=None,
                    n_attention_images=24, source_label="phantom") -> dict:
@@ -353,6 +416,9 @@ def run_experiment(cls_cfg, seg_cfgs: dict, *, cohorts, out_dir, settings=tuple(
             name = setting.lower().replace(" ", "_")
             paths[f"attention_{name}"] = _attention_figure(
                 fold_dirs, arrays.images[idx], masked, out_dir / "figures" / f"attention_{name}.png")
+            for key, path in _feature_figures(fold_dirs, arrays.images[idx], masked,
+                                              out_dir / "figures", name).items():
+                paths[f"{FEATURE_LAYER}_{name}_{key}"] = path
     md = tables_markdown(cv, expected_csv, source_label=source_label)
     seg_lines = ["| Segmenter | Dice | IoU | Test images |", "|---|---|---|---|"]
     for name, s in segs.items():

@@ -75,8 +75,9 @@ def test_run_needs_masks_with_data(tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_quick_experiment_end_to_end(tmp_path):
-    """Tiny phantom: segmenters, 2-fold CV of VGG and VGG+Mask, attention shares, figures."""
+def test_quick_experiment_end_to_end(tmp_path, capsys):
+    """Tiny phantom: segmenters, 2-fold CV of VGG and VGG+Mask, attention shares, figures,
+    the block5_conv1 feature grids and results.json (its path printed last)."""
     run = _run_script()
     code = run.main(["--quick", "--patients", "48", "--folds", "2", "--settings", "Normal vs VSD",
                      "--output-dir", str(tmp_path), "--set", "data.image_size=32",
@@ -94,3 +95,35 @@ def test_quick_experiment_end_to_end(tmp_path):
     for fig in ("segmentation.png", "attention_normal_vs_vsd.png"):
         assert (out / "figures" / fig).stat().st_size > 1000
     assert "Paper VGG (az)" in (out / "tables.md").read_text()
+    for key in ("vgg", "vgg_mask"):  # the paper's intermediate-output figure, per model
+        assert (out / "figures" / f"block5_conv1_normal_vs_vsd_{key}.png").stat().st_size > 1000
+    printed = capsys.readouterr().out.strip().splitlines()
+    assert printed[-1] == f"results: {out / 'results.json'}"
+    numbers = json.loads((out / "results.json").read_text())
+    for key, model in (("vgg", "vgg16"), ("vgg_mask", "vgg16_mask")):
+        s = tables["cv"]["Normal vs VSD"][key]
+        assert numbers[f"normal_vs_vsd/{model}/accuracy"] == pytest.approx(s["accuracy"]["mean"])
+        assert numbers[f"normal_vs_vsd/{model}/accuracy_var"] == pytest.approx(s["accuracy"]["var"])
+        assert 0.0 <= numbers[f"normal_vs_vsd/{model}/heart_share_deep_taylor"] <= 1.0
+    assert "normal_vs_vsd/vgg16_mask/heart_share_saliency_end_to_end" in numbers
+    for seg in ("unet", "vgg16_unet"):
+        assert numbers[f"{seg}/dice"] == pytest.approx(tables["segmentation"][seg]["dice"]["mean"])
+
+
+def test_results_numbers_three_classes():
+    """Per-class one-vs-rest accuracies get '<class>_accuracy' keys; NaN is left out."""
+    agg = lambda m, v: {"mean": m, "var": v, "values": [m, m], "n": 2}  # noqa: E731
+    summary = {"task": "multiclass", "class_names": ["normal", "VSD", "ASD"], "folds": 2,
+               "accuracy": agg(0.5, 0.01),
+               "per_class": {c: {"accuracy": agg(0.6 + i / 10, 0.02)}
+                             for i, c in enumerate(["normal", "VSD", "ASD"])},
+               "heart_share_saliency": agg(0.2, 0.001), "heart_area": agg(0.1, float("nan"))}
+    result = {"cv": {"Normal vs VSD vs ASD": {"vgg": summary}},
+              "segmentation": {"unet": {"dice": {"mean": 0.9, "sd": 0.05}, "iou": {"mean": 0.8}}}}
+    n = chd_xray.results_numbers(result)
+    assert n["normal_vs_vsd_vs_asd/vgg16/accuracy"] == 0.5
+    assert n["normal_vs_vsd_vs_asd/vgg16/vsd_accuracy"] == pytest.approx(0.7)
+    assert n["normal_vs_vsd_vs_asd/vgg16/asd_accuracy_var"] == 0.02
+    assert n["normal_vs_vsd_vs_asd/vgg16/heart_area"] == 0.1
+    assert "normal_vs_vsd_vs_asd/vgg16/heart_area_var" not in n
+    assert (n["unet/dice"], n["unet/dice_sd"], n["unet/iou"]) == (0.9, 0.05, 0.8)
