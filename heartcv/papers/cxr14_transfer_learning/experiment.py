@@ -229,7 +229,7 @@ def comparison(results: dict, expected_csv) -> tuple[list, str]:
 
 
 def run_experiment(row_cfgs: dict, *, data=None, out_dir=None, expected_csv=None, boxes=None,
-                   frame=None, n_show=2) -> dict:
+                   frame=None, n_show=2, max_boxed=None) -> dict:
     """Train and evaluate each row; write Tables 1–2, Fig. 3–8 and box scores.
 
     Args:
@@ -241,6 +241,8 @@ def run_experiment(row_cfgs: dict, *, data=None, out_dir=None, expected_csv=None
         boxes: per test image, ``(label, x, y, w, h)`` boxes in ``frame`` pixels, or None.
         frame: (H, W) of the box coordinates (default: the test images' size).
         n_show: test images in the top-4 Grad-CAM figures.
+        max_boxed: score heatmaps on at most this many boxed test images (the first ones);
+            None: all of them.
 
     Returns:
         ``{"rows": {row: dict}, "runs": {row: RunResult}, "box_scores": ..., "paths": ...}``.
@@ -256,7 +258,7 @@ def run_experiment(row_cfgs: dict, *, data=None, out_dir=None, expected_csv=None
     out_dir = Path(out_dir or first.run_dir.parent)
     names, test = data.class_names, data.splits["test"]
     frame = tuple(frame or test.images.shape[1:3])
-    boxed = [i for i, b in enumerate(boxes or []) if b]
+    boxed = [i for i, b in enumerate(boxes or []) if b][:max_boxed]
     show = np.arange(min(n_show, len(test)))
     results, runs, scores, paths = {}, {}, {}, {}
     for row, cfg in row_cfgs.items():
@@ -286,7 +288,7 @@ def run_experiment(row_cfgs: dict, *, data=None, out_dir=None, expected_csv=None
                            for m in ("Grad-CAM", "Grad-CAM++")}
     paths["loss_curves"] = plot_loss_curves({r: runs[r].paths["history_csv"] for r in runs},
                                             out_dir / "figures" / "loss_curves.png")
-    paths["results"] = atomic_write_json(out_dir / "results.json", results)
+    paths["rows"] = atomic_write_json(out_dir / "rows.json", results)
     md = [_tables_markdown(results, names)]
     if expected_csv:
         cmp, text = comparison(results, expected_csv)
@@ -300,6 +302,34 @@ def run_experiment(row_cfgs: dict, *, data=None, out_dir=None, expected_csv=None
         md += ["## Heatmaps against boxes", "", "No test image has a box: not measured.", ""]
     paths["tables"] = atomic_write_text(out_dir / "tables.md", "\n".join(md))
     return {"rows": results, "runs": runs, "box_scores": scores, "paths": paths}
+
+
+def flat_results(results: dict) -> dict:
+    """The flat ``results.json`` mapping of :func:`run_experiment`'s ``rows``.
+
+    Per row: ``<row>/mean/auroc`` (+ ``_ci_low``/``_ci_high``), ``<row>/<Label>/auroc`` (+ CI),
+    ``<row>/train_accuracy``, ``<row>/test_accuracy`` and
+    ``<row>/test_accuracy_val_thresholds``; across rows, ``mean/auroc``: the mean of the rows'
+    mean AUROCs. Labels without an AUROC (a split with one class) are left out.
+    """
+    out = {}
+
+    def put(key, value, ci=None):
+        if value is not None and np.isfinite(value):
+            out[key] = float(value)
+            if ci is not None and all(c is not None and np.isfinite(c) for c in ci):
+                out[key + "_ci_low"], out[key + "_ci_high"] = float(ci[0]), float(ci[1])
+
+    for row, r in results.items():
+        put(f"{row}/mean/auroc", r["mean_auroc"], r.get("mean_auroc_ci"))
+        for label, value in r["auroc"].items():
+            put(f"{row}/{label}/auroc", value, (r.get("auroc_ci") or {}).get(label))
+        for key in ("train_accuracy", "test_accuracy", "test_accuracy_val_thresholds"):
+            put(f"{row}/{key}", r.get(key))
+    means = [out[f"{row}/mean/auroc"] for row in results if f"{row}/mean/auroc" in out]
+    if means:
+        out["mean/auroc"] = float(np.mean(means))
+    return out
 
 
 def _tables_markdown(results, names) -> str:
