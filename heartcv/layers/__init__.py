@@ -1,6 +1,7 @@
 """Custom layers, one public class per file, all registered under package ``heartcv``."""
 
 from heartcv.layers.attention_estimator import AttentionEstimator  # noqa: F401
+from heartcv.layers.background_normalization import BackgroundNormalization  # noqa: F401
 from heartcv.layers.global_weighted_average_pooling import GlobalWeightedAveragePooling  # noqa: F401
 from heartcv.layers.image_preprocessing import ImagePreprocessing  # noqa: F401
 from heartcv.layers.intensity_normalization import IntensityNormalization  # noqa: F401

@@ -3,10 +3,13 @@ into six architectures (CNN3D, CNN2D, attention LSTM, hybrid, time-distributed C
 Learn-to-Pay-Attention VGG).
 
 Modules: ``models`` and ``attention_vgg`` (the six ``ecg_*`` builders), ``layout`` (the
-13-lead crop boxes of the Khan et al. printouts, ``lead_volume``), ``detect`` (finding the
+13-lead crop boxes of the Khan et al. printouts, ``remove_grid``), ``leads``
+(``lead_volume``), ``detect`` (finding the
 layout on re-saved sheets), ``figures`` (synthetic-sheet figures), ``prep``
 (``heartcv prep ecg_khan``, whole sheets or ``--leads`` volumes), ``experiment`` (the
-Performance Report tables, bagging; called by ``experiments/ecg_images_5class/run.py``).
+Performance Report tables, bagging, ECGs sharing a crop kept in one split; called by
+``experiments/ecg_images_5class/run.py``), ``shortcut`` (the trace-free shortcut probe and
+background-shifted test crops).
 """
 
 from heartcv.registry import Paper, register_paper

@@ -36,7 +36,7 @@ def _conv_bn_relu(x, filters, scope):
                             "Arch. 6)")
 def ecg_attention_vgg(input_shape=(64, 64, 13), num_classes=5, attention=True, normalize_attn=True,
                       filters=VGG_FILTERS, dropout=0.0, classifier_activation="auto",
-                      name="ecg_attention_vgg"):
+                      background_norm=False, name="ecg_attention_vgg"):
     """Architecture 6 (CNN with attention): VGG blocks, projector, three attention estimators.
 
     Args:
@@ -48,6 +48,8 @@ def ecg_attention_vgg(input_shape=(64, 64, 13), num_classes=5, attention=True, n
             averaged (False), the paper's ``normalize_attn``.
         filters: the six blocks' widths (the listing's 64, 128, 256, 512, 512, 512); block 3
             is projected to block 4's width, blocks 4-6 must be equally wide.
+        background_norm: per-crop ``BackgroundNormalization`` instead of the paper's
+            ``x / 255`` (beyond the paper; see ``models.ecg_inputs``).
 
     Reference:
         Paul, Azad. Heart Condition Classification based on ECG Images (CSE 472 report,
@@ -66,7 +68,7 @@ def ecg_attention_vgg(input_shape=(64, 64, 13), num_classes=5, attention=True, n
         raise ValueError("Expected `filters[3:]` equal (blocks 4-6 share the attention width). "
                          f"Received: filters={filters!r}")
     activation = default_activation(num_classes, classifier_activation)
-    inputs, x = ecg_inputs(input_shape)
+    inputs, x = ecg_inputs(input_shape, background_norm)
     h, w, _ = input_shape
     ph, pw = -h % STRIDE, -w % STRIDE
     if ph or pw:

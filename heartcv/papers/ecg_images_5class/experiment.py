@@ -38,6 +38,8 @@ PAPER_CLASSES = {"normal": "Normal Heart", "myocardial_infarction": "MI",
 SYNTHETIC_CLASSES = {"normal": "normal", "abnormal_heartbeat": "abnormal_heartbeat",
                      "mi": "myocardial_infarction", "history_mi": "history_of_mi",
                      "covid": "covid19"}
+#: Row suffix of a model trained with ``model.params.background_norm=true`` (beyond the paper).
+BGNORM = "_bgnorm"
 METRICS = ("precision", "recall", "f1", "specificity")
 METRIC_TITLES = {"precision": "Precision", "recall": "Recall", "f1": "F1 Score",
                  "specificity": "Specificity", "accuracy": "Accuracy"}
@@ -143,6 +145,80 @@ def drop_duplicates(volumes: dict) -> tuple[dict, dict]:
     return out, report
 
 
+def _crop_rows(x, min_std):
+    """Every lead crop of ``x`` (N, H, W, C) as a float32 row; ``(rows, ecg_of_row, keep)``.
+
+    ``keep`` leaves out near-constant crops (std < ``min_std``: blank leads), which many
+    unrelated ECGs share and which say nothing about a copy.
+    """
+    x = np.asarray(x)
+    rows = np.ascontiguousarray(np.transpose(x, (0, 3, 1, 2)).reshape(-1, x.shape[1] * x.shape[2]),
+                                dtype=np.float32)
+    ecg = np.repeat(np.arange(len(x)), x.shape[-1])
+    return rows, ecg, rows.std(1) >= min_std
+
+
+def _near(a, b, tol, block=1024):
+    """Pairs ``(i, j)`` of rows of ``a`` and ``b`` whose RMS difference is <= ``tol``."""
+    out_i, out_j = [], []
+    bb = (b.astype(np.float64) ** 2).sum(1)
+    for s in range(0, len(a), block):
+        blk = a[s:s + block].astype(np.float64)
+        d2 = ((blk ** 2).sum(1)[:, None] + bb[None] - 2.0 * blk @ b.T.astype(np.float64))
+        i, j = np.nonzero(d2 <= (tol ** 2) * a.shape[1] + 1e-6)
+        out_i.append(i + s)
+        out_j.append(j)
+    return np.concatenate(out_i), np.concatenate(out_j)
+
+
+def group_shared_crops(volumes: dict, *, tol=3.0, min_std=2.0) -> tuple[dict, dict]:
+    """Make ECGs that share a lead crop one patient, so that no crop straddles a split.
+
+    ``drop_duplicates`` removes byte-identical *volumes*; the ``leads28`` copy still has ECGs
+    that share 2-4 identical *crops* with another ECG (partial copies). Two ECGs are linked
+    when any crop of one is within ``tol`` grey levels RMS of any crop of the other (any
+    lead; near-constant crops, std < ``min_std``, never link), and linked ECGs (connected
+    components) get one ``patient_id`` ``shared-<k>``, which the patient-wise split keeps
+    together. Returns the volumes with new patient ids and ``{"ecgs_linked",
+    "groups", "largest", "tolerance", "min_std"}``.
+    """
+    x = np.asarray(volumes["x"])
+    rows, ecg, keep = _crop_rows(x, min_std)
+    rows, ecg = rows[keep], ecg[keep]
+    parent = np.arange(len(x))
+
+    def find(a):
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+
+    i, j = _near(rows, rows, tol)
+    for a, b in zip(ecg[i], ecg[j]):
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    roots = np.array([find(a) for a in range(len(x))])
+    uniq, inverse, counts = np.unique(roots, return_inverse=True, return_counts=True)
+    pid = np.asarray(volumes["patient_id"]).astype(object).copy()
+    for k, root in enumerate(uniq):
+        if counts[k] > 1:
+            pid[inverse == k] = f"shared-{root:05d}"
+    report = {"ecgs_linked": int(counts[counts > 1].sum()), "groups": int((counts > 1).sum()),
+              "largest": int(counts.max()) if len(counts) else 0, "tolerance": float(tol),
+              "min_std": float(min_std)}
+    return {**volumes, "patient_id": pid.astype(str)}, report
+
+
+def shared_crops_across(data, *, split="test", against="train", tol=3.0, min_std=2.0) -> int:
+    """How many ECGs of ``split`` share a lead crop (as in :func:`group_shared_crops`) with
+    an ECG of ``against``: 0 after grouping; recorded in ``split.json``."""
+    a, ea, ka = _crop_rows(data.splits[split].images, min_std)
+    b, _, kb = _crop_rows(data.splits[against].images, min_std)
+    i, _ = _near(a[ka], b[kb], tol)
+    return int(len(np.unique(ea[ka][i])))
+
+
 # ----------------------------------------------------------------------------- splits
 
 
@@ -151,7 +227,7 @@ class VolumeSplits(DataSplits):
 
     def dataset(self, split, *, batch_size, image_size, channels=13, training=False,
                 augment=None, seed=0, cache=True):
-        import tensorflow as tf
+        from heartcv.data.pipeline import make_dataset, uses_tf_data
 
         s = self.splits[split]
         if augment is not None:
@@ -161,6 +237,11 @@ class VolumeSplits(DataSplits):
             raise ValueError(f"Expected `data.image_size`={s.images.shape[1]} and `data.channels`="
                              f"{s.images.shape[-1]} for these volumes. Received: "
                              f"image_size={image_size}, channels={channels}")
+        if not uses_tf_data():  # another Keras backend: the same batches as a PyDataset
+            return make_dataset(s.images, s.targets, batch_size=batch_size, channels=channels,
+                                training=training, seed=seed, cache=False)
+        import tensorflow as tf
+
         ds = tf.data.Dataset.from_tensor_slices((s.images, s.targets.astype(np.float32)))
         if training:
             ds = ds.shuffle(len(s), seed=seed, reshuffle_each_iteration=True)
@@ -188,20 +269,34 @@ def make_splits(volumes: dict, *, val_fraction=0.1, test_fraction=0.1, seed=0) -
     return VolumeSplits(splits, list(volumes["class_names"]), "multiclass", volumes["source"])
 
 
-def split_summary(data: DataSplits, duplicates=None) -> dict:
-    """Per split: samples, patients and class counts, and the leakage check's result."""
+def split_summary(data: DataSplits, duplicates=None, shared_crops=None) -> dict:
+    """Per split: samples, patients and class counts, and the leakage checks' results.
+
+    ``test_sharing_a_crop_with_train``: test ECGs with a lead crop within 3 grey levels RMS
+    of a training ECG's crop (:func:`shared_crops_across`); ``shared_crops``: the
+    :func:`group_shared_crops` report, if the split was grouped.
+    """
     from heartcv.data.splits import leakage_report
 
     ids = {k: s.patient_id for k, s in data.splits.items()}
     report = leakage_report(ids)
+    sharing = (shared_crops_across(data) if {"train", "test"} <= set(data.splits) else None)
     return {"splits": {k: {"samples": len(s), "patients": int(len(np.unique(s.patient_id))),
                            "classes": dict(zip(data.class_names,
                                                s.targets.sum(0).astype(int).tolist()))}
                        for k, s in data.splits.items()},
-            "leaking_patients": report["leaking"], "duplicates": duplicates}
+            "leaking_patients": report["leaking"], "duplicates": duplicates,
+            "shared_crops": shared_crops, "test_sharing_a_crop_with_train": sharing}
 
 
 # ----------------------------------------------------------------------------- tables
+
+
+def row_label(row) -> str:
+    """``ecg_cnn2d`` → ``CNN2D (`ecg_cnn2d`)``; a ``_bgnorm`` row gets ``+ background norm``."""
+    base = row[:-len(BGNORM)] if row.endswith(BGNORM) else row
+    name = PAPER_NAMES.get(base, base)
+    return f"{name}{' + background norm' if row.endswith(BGNORM) else ''} (`{row}`)"
 
 
 def _fmt(x) -> str:
@@ -219,7 +314,7 @@ def performance_tables(runs: dict, class_names) -> str:
 
     cols = [c for c in PAPER_CLASSES if c in class_names] + [
         c for c in class_names if c not in PAPER_CLASSES]
-    label = (lambda m: f"{PAPER_NAMES.get(m, m)} (`{m}`)")
+    label = row_label
     out = ["**Performance Report (Accuracy)**", "",
            markdown_table(["Architecture", "Accuracy"],
                           [[label(m), _fmt(r["accuracy"])] for m, r in runs.items()])]
@@ -295,7 +390,7 @@ def write_tables(runs: dict, class_names, out_dir, *, expected_csv=None, title="
         paths[f"confusion_{model}"] = plot_confusion_matrix(
             res["confusion_matrix"], res["class_names"],
             out_dir / "figures" / f"confusion_{model}.png",
-            title=f"{PAPER_NAMES.get(model, model)} ({model})")
+            title=row_label(model).replace("`", ""))
     paths["markdown"] = atomic_write_text(out_dir / "performance_report.md", "\n".join(md) + "\n")
     keep = ("accuracy", "per_class", "weighted_avg", "macro_avg", "confusion_matrix",
             "class_names", "n_samples", "auroc")
@@ -345,8 +440,97 @@ def bagging_ensemble(cfg, data: DataSplits, *, members=5, seed=0) -> dict:
     return results
 
 
+def shortcut_report(runs: dict, data: DataSplits, out_dir, *, probe=None, n_boot=2000,
+                    seed=0) -> dict:
+    """The shortcut probe beside every model, and each model on background-shifted tests.
+
+    For each run, the saved ``model.h5`` (best validation checkpoint) is loaded and scored
+    on the test split as it is and with every crop's background moved
+    (:func:`heartcv.papers.ecg_images_5class.shortcut.background_shift`, ``black`` and
+    ``grey``). Accuracy has a 95 % bootstrap interval over test ECGs; a model is
+    ``credited`` when the 95 % paired bootstrap interval of its accuracy minus the probe's
+    lies above 0. Writes ``shortcut.md`` and ``shortcut.json`` to ``out_dir``.
+
+    Returns:
+        ``{"results": flat {"<row>/<metric>": number}, "probe": probe output,
+        "rows": {row: {...}}, "paths": {...}}``.
+    """
+    import keras
+
+    from heartcv.files import atomic_write_json, atomic_write_text
+    from heartcv.papers.ecg_images_5class import shortcut as sc
+    from heartcv.report import markdown_table
+
+    test = data.splits["test"]
+    y_true = np.argmax(test.targets, axis=-1)
+    probe = probe or sc.shortcut_probe(data, seed=seed)
+    flat = {}
+    p_acc = sc.accuracy_ci(y_true, probe["y_pred"], n_boot=n_boot, seed=seed)
+    flat.update({"probe/accuracy": p_acc["accuracy"], "probe/accuracy_ci_low": p_acc["ci_low"],
+                 "probe/accuracy_ci_high": p_acc["ci_high"]})
+    for name, c in probe["candidates"].items():
+        flat[f"probe_{name}/accuracy"] = c["test_accuracy"]
+        if "val_accuracy" in c:
+            flat[f"probe_{name}/val_accuracy"] = c["val_accuracy"]
+    majority = float(np.mean(y_true == np.bincount(
+        np.argmax(data.splits["train"].targets, -1), minlength=len(data.class_names)).argmax()))
+    flat["majority/accuracy"] = majority
+    rows = {}
+    for row, run in runs.items():
+        model = keras.models.load_model(run.run_dir / "model.h5", compile=False)
+        preds = {"test": model.predict(test.images.astype(np.float32), verbose=0).argmax(-1)}
+        for kind in sc.SHIFTS:
+            shifted = sc.background_shift(test.images, kind).astype(np.float32)
+            preds[kind] = model.predict(shifted, verbose=0).argmax(-1)
+        del model
+        keras.backend.clear_session()
+        acc = sc.accuracy_ci(y_true, preds["test"], n_boot=n_boot, seed=seed)
+        cmp = sc.compare_to_probe(y_true, preds["test"], probe["y_pred"], n_boot=n_boot,
+                                  seed=seed)
+        r = {"accuracy": acc["accuracy"], "accuracy_ci_low": acc["ci_low"],
+             "accuracy_ci_high": acc["ci_high"],
+             "accuracy_black_background": float(np.mean(preds["black"] == y_true)),
+             "accuracy_grey_background": float(np.mean(preds["grey"] == y_true)),
+             "minus_probe": cmp["difference"], "minus_probe_ci_low": cmp["ci_low"],
+             "minus_probe_ci_high": cmp["ci_high"], "credited": cmp["credited"]}
+        for k, c in enumerate(data.class_names):
+            for kind in ("test", *sc.SHIFTS):
+                hit = preds[kind][y_true == k] == k
+                if hit.size:
+                    suffix = "" if kind == "test" else f"_{kind}_background"
+                    r[f"recall_{c}{suffix}"] = float(hit.mean())
+        rows[row] = r
+        flat.update({f"{row}/{k}": v for k, v in r.items()})
+    body = [[f"shortcut probe ({probe['chosen']}, trace-free crop statistics)",
+             f"{p_acc['accuracy']:.3f} [{p_acc['ci_low']:.3f}, {p_acc['ci_high']:.3f}]",
+             "", "", "", ""],
+            ["majority class", f"{majority:.3f}", "", "", "", ""]]
+    for row, r in rows.items():
+        body.append([row_label(row),
+                     f"{r['accuracy']:.3f} [{r['accuracy_ci_low']:.3f}, "
+                     f"{r['accuracy_ci_high']:.3f}]",
+                     f"{r['minus_probe']:+.3f} [{r['minus_probe_ci_low']:+.3f}, "
+                     f"{r['minus_probe_ci_high']:+.3f}]",
+                     "yes" if r["credited"] else "no",
+                     f"{r['accuracy_black_background']:.3f}",
+                     f"{r['accuracy_grey_background']:.3f}"])
+    md = ["# Shortcut probe and background-shifted test sets", "",
+          f"{len(y_true)} test ECGs; 95 % bootstrap intervals ({n_boot} resamples). Credited: "
+          "the paired interval of (model - probe) accuracy lies above 0. Black / grey "
+          "background: the same test crops with every background moved to 0 / 45.", "",
+          markdown_table(["Row", "Accuracy [95% CI]", "Model - probe [95% CI]", "Credited",
+                          "Black background", "Grey background"], body)]
+    out_dir = Path(out_dir)
+    paths = {"markdown": atomic_write_text(out_dir / "shortcut.md", "\n".join(md) + "\n"),
+             "json": atomic_write_json(out_dir / "shortcut.json",
+                                       {"probe": {k: probe[k] for k in ("chosen", "candidates",
+                                                                        "features")},
+                                        "rows": rows, "results": flat})}
+    return {"results": flat, "probe": probe, "rows": rows, "paths": paths}
+
+
 def run_experiment(configs: dict, data: DataSplits, *, out_dir, expected_csv=None,
-                   bagging=0, title="", duplicates=None) -> dict:
+                   bagging=0, title="", duplicates=None, shared_crops=None) -> dict:
     """Train each ``{model: RunConfig}`` on ``data``; write the paper's tables to ``out_dir``.
 
     Args:
@@ -357,6 +541,7 @@ def run_experiment(configs: dict, data: DataSplits, *, out_dir, expected_csv=Non
         expected_csv: the paper's numbers, for the Paper | heartcv | Δ rows.
         bagging: > 1 also trains a bagging ensemble of that many members per model.
         duplicates: the :func:`drop_duplicates` report, recorded in ``split.json``.
+        shared_crops: the :func:`group_shared_crops` report, recorded in ``split.json``.
 
     Returns:
         ``{"runs": {model: RunResult}, "bagging": {model: results}, "paths": {...}}``.
@@ -367,13 +552,13 @@ def run_experiment(configs: dict, data: DataSplits, *, out_dir, expected_csv=Non
     from heartcv.train import train
 
     out_dir = Path(out_dir)
-    summary = split_summary(data, duplicates)
+    summary = split_summary(data, duplicates, shared_crops)
     if summary["leaking_patients"]:
         raise ValueError(f"Patients in two splits: {summary['leaking_patients'][:10]}")
     paths = {"split": atomic_write_json(out_dir / "split.json", summary)}
     runs, bags = {}, {}
     for model, cfg in configs.items():
-        print(f"\n=== {model} ({PAPER_NAMES.get(model, model)})")
+        print(f"\n=== {row_label(model)}")
         runs[model] = train(cfg, data=data)
         if bagging and bagging > 1:
             bags[model] = bagging_ensemble(cfg, data, members=bagging, seed=cfg.train.seed)

@@ -161,6 +161,60 @@ def preprocess_lead(crop, size=64, dilate_kernel=3):
     return cv2.resize(inverted, (out_w, out_h), interpolation=cv2.INTER_AREA).astype(np.uint8)
 
 
+def remove_grid(sheet, threshold=None, min_area=6):
+    """Whole ECG sheet → grey uint8 with the grid (and anything lighter than the trace) white.
+
+    Printouts carry a grid of light grey dots or lines (the Khan et al. test sheets: paper
+    about 245, grid 170-230, trace below 100) or a coloured (red/pink) grid. The lightness
+    used is each pixel's brightest channel, so a saturated coloured grid is as light as the
+    paper while the black trace stays dark; pixels lighter than ``threshold`` become paper
+    white (255), the others keep their grey level. The default threshold is Otsu's on the
+    sheet's lightness (142-146 on the Khan test sheets), which splits the dark trace from
+    the light paper and grid; grid dots that JPEG left darker than the threshold are
+    removed as dark specks: 8-connected dark components of fewer than ``min_area`` pixels
+    (the trace and the lead labels are larger). Apply it to the whole sheet before cutting leads
+    (:func:`heartcv.papers.ecg_images_5class.leads.lead_volume` with ``remove_grid=True``),
+    so every lead crop shares one threshold.
+
+    Args:
+        sheet: ``(H, W)`` grey or ``(H, W, 3)`` RGB uint8 (or float in [0, 255]).
+        threshold: grey level in [0, 255]; None for Otsu's.
+        min_area: dark specks smaller than this (pixels) are whitened too; 0 keeps them.
+
+    Returns:
+        uint8 ``(H, W)``: the grey sheet, grid removed.
+    """
+    sheet = np.asarray(sheet)
+    if sheet.ndim == 3 and sheet.shape[2] == 1:
+        sheet = sheet[..., 0]
+    if sheet.ndim == 3 and sheet.shape[2] == 3:
+        rgb = np.clip(sheet, 0, 255).astype(np.uint8)
+        grey = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY)
+        light = rgb.max(axis=2)
+    elif sheet.ndim == 2:
+        grey = light = np.clip(sheet, 0, 255).astype(np.uint8)
+    else:
+        raise ValueError("Expected `sheet` of shape (H, W), (H, W, 1) or (H, W, 3). "
+                         f"Received: sheet.shape={sheet.shape}")
+    if sheet.size == 0:
+        raise ValueError(f"Expected a non-empty `sheet`. Received: sheet.shape={sheet.shape}")
+    if threshold is None:
+        threshold, _ = cv2.threshold(np.ascontiguousarray(light), 0, 255,
+                                     cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    elif (isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.number))
+          or not 0 <= threshold <= 255):
+        raise ValueError(f"Expected `threshold` in [0, 255] or None. Received: "
+                         f"threshold={threshold!r}")
+    if isinstance(min_area, bool) or not isinstance(min_area, (int, np.integer)) or min_area < 0:
+        raise ValueError(f"Expected `min_area` as an int >= 0. Received: min_area={min_area!r}")
+    ink = (light <= threshold).astype(np.uint8)
+    if min_area > 0:
+        n, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+        small = np.flatnonzero(stats[:, cv2.CC_STAT_AREA] < min_area)
+        ink[np.isin(labels, small[small > 0])] = 0
+    return np.where(ink > 0, grey, 255).astype(np.uint8)
+
+
 def draw_layout(sheet, layout=None, *, scale=1.0, thickness=1):
     """A copy of ``sheet`` (RGB) with the 13 lead boxes drawn and named, for a person to check.
 

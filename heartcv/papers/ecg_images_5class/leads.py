@@ -9,9 +9,10 @@ import numpy as np
 
 from heartcv.papers.ecg_images_5class.detect import detect_layout
 from heartcv.papers.ecg_images_5class.layout import crop_leads, preprocess_lead
+from heartcv.papers.ecg_images_5class.layout import remove_grid as _remove_grid
 
 
-def lead_volume(sheet, size=64, dilate_kernel=3, *, layout=None, name=None):
+def lead_volume(sheet, size=64, dilate_kernel=3, *, layout=None, name=None, remove_grid=False):
     """One ECG sheet as the 13-channel lead image of the five-class ECG paper.
 
     Finds the lead grid (:func:`heartcv.papers.ecg_images_5class.detect.detect_layout`, unless ``layout`` is
@@ -24,6 +25,9 @@ def lead_volume(sheet, size=64, dilate_kernel=3, *, layout=None, name=None):
         dilate_kernel: Side of the square dilation kernel (1 = none).
         layout: Boxes already found on this sheet (skips detection).
         name: What to call the sheet in errors (e.g. its file).
+        remove_grid: whiten the sheet's grid first (:func:`~heartcv.papers.ecg_images_5class.
+            layout.remove_grid`, Otsu on the whole sheet; beyond the paper), so the crops
+            hold the trace on a black background.
 
     Returns:
         uint8 array ``(size, size, 13)``: bright trace on black, channel ``i`` = lead
@@ -38,5 +42,5 @@ def lead_volume(sheet, size=64, dilate_kernel=3, *, layout=None, name=None):
     """
     if layout is None:
         layout = detect_layout(sheet, name=name)
-    crops = crop_leads(sheet, layout)
+    crops = crop_leads(_remove_grid(sheet) if remove_grid else sheet, layout)
     return np.stack([preprocess_lead(c, size, dilate_kernel) for c in crops], axis=-1)

@@ -3,7 +3,10 @@
 Every model takes one ECG as a 13-lead volume ``(H, W, 13)`` in [0, 255]: the 13 lead crops
 of a printout (:data:`heartcv.papers.ecg_images_5class.layout.LEAD_NAMES`), greyscale, inverted and dilated,
 stacked on the channel axis (64 x 64 in the paper; 28 and 96 also tried). Pixels are scaled
-to [0, 1] by an ``ImagePreprocessing("unit")`` layer inside the model. The layer sizes are
+to [0, 1] by an ``ImagePreprocessing("unit")`` layer inside the model (the paper's scaling), or,
+with ``background_norm=True`` (beyond the paper), by a ``BackgroundNormalization`` layer that
+maps each crop's background level to 0 and its trace's ink to 1, so that a model cannot
+learn the scan's background level instead of the trace. The layer sizes are
 those of the paper's PyTorch listings; ``LogSoftmax`` + NLL is a softmax ``predictions`` layer
 trained with categorical cross-entropy.
 
@@ -22,7 +25,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from heartcv.layers import ImagePreprocessing, TemporalAttention
+from heartcv.layers import BackgroundNormalization, ImagePreprocessing, TemporalAttention
 from heartcv.models.blocks import default_activation, validate_common
 from heartcv.registry import register_model
 
@@ -49,9 +52,19 @@ def _positive(name, value):
     return value
 
 
-def ecg_inputs(input_shape):
-    """``(inputs, x)``: the (H, W, 13) input and its [0, 1] scaling."""
+def ecg_inputs(input_shape, background_norm=False):
+    """``(inputs, x)``: the (H, W, 13) input and its [0, 1] scaling.
+
+    ``background_norm=False``: the paper's ``x / 255`` (``ImagePreprocessing("unit")``);
+    ``True``: per-crop ``BackgroundNormalization`` (background 0, trace ink 1, faint grid
+    residue below 0.2 zeroed), named ``background_norm``.
+    """
+    if not isinstance(background_norm, bool):
+        raise ValueError("Expected `background_norm` to be True or False. "
+                         f"Received: background_norm={background_norm!r}")
     inputs = keras.Input(shape=tuple(input_shape), name="leads")
+    if background_norm:
+        return inputs, BackgroundNormalization(name="background_norm")(inputs)
     return inputs, ImagePreprocessing("unit", name="preprocess")(inputs)
 
 
@@ -85,7 +98,7 @@ def cnn2d_features(x, scope="conv", wrap=None):
 @register_model("ecg_cnn3d", task="multiclass", paper=PAPER,
                 description="ECG images: leads as depth, 4 Conv3D blocks, Dense 128-64 (Arch. 1)")
 def ecg_cnn3d(input_shape=(64, 64, 13), num_classes=5, dropout=0.0,
-              classifier_activation="auto", name="ecg_cnn3d"):
+              classifier_activation="auto", background_norm=False, name="ecg_cnn3d"):
     """Architecture 1 (CNN 3D): the 13 leads as the depth axis of one 3-D volume.
 
     Conv3D 64 (3³, pad 1) → MaxPool3D 2 → Conv3D 128 (3³, pad 1) → MaxPool3D 2 → Conv3D 256
@@ -99,7 +112,7 @@ def ecg_cnn3d(input_shape=(64, 64, 13), num_classes=5, dropout=0.0,
     """
     validate_ecg(input_shape=input_shape, num_classes=num_classes, dropout=dropout, min_side=8)
     activation = default_activation(num_classes, classifier_activation)
-    inputs, x = ecg_inputs(input_shape)
+    inputs, x = ecg_inputs(input_shape, background_norm)
     x = leads_first(x, input_shape)
     for i, (f, k) in enumerate(((64, 3), (128, 3), (256, 2), (512, 2)), start=1):
         if k == 2:
@@ -115,7 +128,7 @@ def ecg_cnn3d(input_shape=(64, 64, 13), num_classes=5, dropout=0.0,
 @register_model("ecg_cnn2d", task="multiclass", paper=PAPER,
                 description="ECG images: leads as channels, 2 Conv2D blocks, Dense 64 (Arch. 2)")
 def ecg_cnn2d(input_shape=(64, 64, 13), num_classes=5, dropout=0.0,
-              classifier_activation="auto", name="ecg_cnn2d"):
+              classifier_activation="auto", background_norm=False, name="ecg_cnn2d"):
     """Architecture 2 (CNN 2D): the 13 leads as input channels.
 
     Conv2D 64 (3x3, same) → MaxPool 2 → Conv2D 128 → MaxPool 2 → Dense 64 → ``predictions``.
@@ -126,7 +139,7 @@ def ecg_cnn2d(input_shape=(64, 64, 13), num_classes=5, dropout=0.0,
     """
     validate_ecg(input_shape=input_shape, num_classes=num_classes, dropout=dropout)
     activation = default_activation(num_classes, classifier_activation)
-    inputs, x = ecg_inputs(input_shape)
+    inputs, x = ecg_inputs(input_shape, background_norm)
     x = cnn2d_features(x)
     outputs = dense_head(x, num_classes=num_classes, activation=activation, dropout=dropout)
     return keras.Model(inputs, outputs, name=name)
@@ -143,7 +156,8 @@ def attention_lstm(x, *, hidden_size, num_layers, num_outputs, scope="attn_lstm"
 @register_model("ecg_attn_lstm", task="multiclass", paper=PAPER,
                 description="ECG images: 13 leads as LSTM steps + temporal attention (Arch. 3)")
 def ecg_attn_lstm(input_shape=(64, 64, 13), num_classes=5, hidden_size=128, num_layers=1,
-                  dropout=0.0, classifier_activation="auto", name="ecg_attn_lstm"):
+                  dropout=0.0, classifier_activation="auto", background_norm=False,
+                  name="ecg_attn_lstm"):
     """Architecture 3 (attention LSTM): 13 time steps, one flattened lead crop each.
 
     LSTM(``hidden_size``, ``num_layers``) → ``TemporalAttention`` → ``predictions``
@@ -158,7 +172,7 @@ def ecg_attn_lstm(input_shape=(64, 64, 13), num_classes=5, hidden_size=128, num_
     _positive("hidden_size", hidden_size)
     _positive("num_layers", num_layers)
     activation = default_activation(num_classes, classifier_activation)
-    inputs, x = ecg_inputs(input_shape)
+    inputs, x = ecg_inputs(input_shape, background_norm)
     h, w, _ = input_shape
     x = layers.Permute((3, 1, 2), name="leads_permute")(x)
     x = layers.Reshape((LEADS, h * w), name="leads_flatten")(x)
@@ -173,7 +187,8 @@ def ecg_attn_lstm(input_shape=(64, 64, 13), num_classes=5, hidden_size=128, num_
 @register_model("ecg_hybrid", task="multiclass", paper=PAPER,
                 description="ECG images: 2-D CNN then attention LSTM, Dense 64 (Arch. 4)")
 def ecg_hybrid(input_shape=(64, 64, 13), num_classes=5, hidden_size=128, num_layers=1,
-               time_axis="rows", dropout=0.0, classifier_activation="auto", name="ecg_hybrid"):
+               time_axis="rows", dropout=0.0, classifier_activation="auto",
+               background_norm=False, name="ecg_hybrid"):
     """Architecture 4 (hybrid): the CNN 2D features, then ``AttnLSTM``, then Dense 64.
 
     ``time_axis="rows"`` follows the listing: the (128, H/4, W/4) feature maps are flattened
@@ -193,7 +208,7 @@ def ecg_hybrid(input_shape=(64, 64, 13), num_classes=5, hidden_size=128, num_lay
     if time_axis not in TIME_AXES:
         raise ValueError(f"Expected `time_axis` in {TIME_AXES}. Received: time_axis={time_axis!r}")
     activation = default_activation(num_classes, classifier_activation)
-    inputs, x = ecg_inputs(input_shape)
+    inputs, x = ecg_inputs(input_shape, background_norm)
     if time_axis == "rows":
         x = cnn2d_features(x)
         _, fh, fw, fc = x.shape
@@ -211,7 +226,8 @@ def ecg_hybrid(input_shape=(64, 64, 13), num_classes=5, hidden_size=128, num_lay
 @register_model("ecg_timedistributed_cnn", task="multiclass", paper=PAPER,
                 description="ECG images: one 2-D CNN shared by the 13 leads, Dense 64 (Arch. 5)")
 def ecg_timedistributed_cnn(input_shape=(64, 64, 13), num_classes=5, dropout=0.0,
-                            classifier_activation="auto", name="ecg_timedistributed_cnn"):
+                            classifier_activation="auto", background_norm=False,
+                            name="ecg_timedistributed_cnn"):
     """Architecture 5 (time-distributed CNN): the CNN 2D blocks applied to each lead alone.
 
     Each lead (H, W, 1) goes through Conv2D 64 → MaxPool → Conv2D 128 → MaxPool with weights
@@ -226,7 +242,7 @@ def ecg_timedistributed_cnn(input_shape=(64, 64, 13), num_classes=5, dropout=0.0
     """
     validate_ecg(input_shape=input_shape, num_classes=num_classes, dropout=dropout)
     activation = default_activation(num_classes, classifier_activation)
-    inputs, x = ecg_inputs(input_shape)
+    inputs, x = ecg_inputs(input_shape, background_norm)
     x = leads_first(x, input_shape)
     x = cnn2d_features(x, wrap=lambda layer, n: layers.TimeDistributed(layer, name=n))
     outputs = dense_head(x, num_classes=num_classes, activation=activation, dropout=dropout)

@@ -66,6 +66,9 @@ def build_parser(prog=PROG):
                    help="write the 13-lead volumes (N, size, size, 13) of the five-class paper")
     p.add_argument("--dilate", type=int, default=3,
                    help="--leads: side of the square dilation kernel, 1 = none (default 3)")
+    p.add_argument("--remove-grid", action="store_true",
+                   help="--leads: whiten each sheet's grid before cutting the leads (Otsu on "
+                        "the sheet; beyond the paper, which keeps the grid)")
     p.add_argument("--strict", action=argparse.BooleanOptionalAction, default=True,
                    help="--leads: fail when a sheet's lead grid is not found (default on)")
     return p
@@ -77,11 +80,12 @@ def _lead_item(item):
     from heartcv.papers.ecg_images_5class.leads import lead_volume
     from heartcv.data.images import read_image
 
-    pos, path, size, dilate = item
+    pos, path, size, dilate, grid = item
     try:
         sheet = read_image(path, grey=False)
         layout = detect_layout(sheet, name=path)
-        return pos, lead_volume(sheet, size, dilate, layout=layout), layout.source, ""
+        return (pos, lead_volume(sheet, size, dilate, layout=layout, remove_grid=grid),
+                layout.source, "")
     except (OSError, ValueError) as e:  # ImageReadError and LayoutError are ValueErrors
         reason = e.problem if isinstance(e, LayoutError) else str(e)
         return pos, None, "", reason
@@ -111,7 +115,7 @@ def _results(items, workers):
 
 
 def write_lead_bundle(index, out, *, size=64, dilate_kernel=3, strict=True, workers=None,
-                      overwrite=False, progress=True):
+                      overwrite=False, progress=True, remove_grid=False):
     """Write the 13-lead bundle of an ECG printout index (see the module docstring).
 
     Args:
@@ -123,6 +127,7 @@ def write_lead_bundle(index, out, *, size=64, dilate_kernel=3, strict=True, work
         workers: processes (default all cores; 1 = this process).
         overwrite: replace an existing bundle.
         progress: tqdm bar.
+        remove_grid: whiten each sheet's grid before cutting (``layout.remove_grid``).
 
     Returns:
         A dict with ``out``, ``log``, ``written``, ``failed`` (list of ``(image_id, reason)``),
@@ -148,12 +153,13 @@ def write_lead_bundle(index, out, *, size=64, dilate_kernel=3, strict=True, work
     out.parent.mkdir(parents=True, exist_ok=True)
     log = out.with_name(out.stem + ".log.csv")
     class_names = list(index.attrs["class_names"])
-    items = [(i, str(p), int(size), int(dilate_kernel)) for i, p in enumerate(index["path"])]
+    items = [(i, str(p), int(size), int(dilate_kernel), bool(remove_grid))
+             for i, p in enumerate(index["path"])]
     workers = workers or os.cpu_count() or 1
     failed, written = [], []
     status, note = ["failed"] * len(items), [""] * len(items)
     attrs = {"lead_names": json.dumps(list(LEAD_NAMES)), "lead_size": int(size),
-             "dilate_kernel": int(dilate_kernel)}
+             "dilate_kernel": int(dilate_kernel), "remove_grid": int(bool(remove_grid))}
     source = f"{ecg_khan.SOURCE}; 13 lead crops per sheet (heartcv.papers.ecg_images_5class.leads.lead_volume)"
     batch = []
     with BundleWriter(out, task="multiclass", class_names=class_names, source=source,
@@ -203,7 +209,8 @@ def _leads(index, args):
     size = 64 if args.size is None else args.size
     result = write_lead_bundle(index, args.out, size=size, dilate_kernel=args.dilate,
                                strict=args.strict, workers=args.workers,
-                               overwrite=args.overwrite, progress=args.progress)
+                               overwrite=args.overwrite, progress=args.progress,
+                               remove_grid=args.remove_grid)
     print(f"{result['out']}: {result['written']} of {result['written'] + len(result['failed'])} "
           f"printouts written as ({size}, {size}, 13) lead volumes "
           f"({result['seconds']:.1f} s)")

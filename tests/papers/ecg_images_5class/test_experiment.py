@@ -143,26 +143,57 @@ def test_volume_bundle(tmp_path):
 def test_quick_end_to_end(tmp_path):
     run = _run_module()
     rc = run.main(["--quick", "--n-sheets", "15", "--size", "16", "--models", "ecg_cnn2d",
-                   "ecg_attn_lstm", "--output-dir", str(tmp_path), "--set", "train.epochs=1",
+                   "--output-dir", str(tmp_path), "--set", "train.epochs=1",
                    "--set", "eval.bootstrap=20", "--set", "train.verbose=0"])
     assert rc == 0
     out = tmp_path / "ecg_images_5class"
     md = (out / "performance_report.md").read_text()
     for title in ("Accuracy", "Precision", "Recall", "F1 Score", "Specificity", "Decision"):
         assert f"**Performance Report ({title})**" in md
-    assert "**Paper vs heartcv**" in md and "Attn LSTM (`ecg_attn_lstm`)" in md
-    for m in ("ecg_cnn2d", "ecg_attn_lstm"):
+    assert "**Paper vs heartcv**" in md and "CNN2D + background norm (`ecg_cnn2d_bgnorm`)" in md
+    for m in ("ecg_cnn2d", "ecg_cnn2d_bgnorm"):
         assert (out / m / "model.h5").is_file() and (out / m / "report.md").is_file()
         assert (out / "figures" / f"confusion_{m}.png").is_file()
     split = json.loads((out / "split.json").read_text())
-    assert split["leaking_patients"] == []
+    assert split["leaking_patients"] == [] and split["test_sharing_a_crop_with_train"] == 0
+    from heartcv.results import read_results
+
+    res = read_results(out)
+    for row in ("ecg_cnn2d", "ecg_cnn2d_bgnorm"):
+        assert 0 <= res[f"{row}/accuracy"] <= 1 and res[f"{row}/credited"] in (0, 1)
+        assert 0 <= res[f"{row}/accuracy_black_background"] <= 1
+    assert 0 <= res["probe/accuracy"] <= 1 and res["split/test_ecgs"] >= 1
+    assert "Shortcut probe" in (out / "shortcut.md").read_text()
+
+
+def test_quick_is_a_switch():
+    """--quick sets CPU-sized settings for every data source; --no-quick the paper's."""
+    run = _run_module()
+    p = run.build_parser()
+    for extra in ([], ["--leads28", "x"], ["--data", "b.h5"]):
+        quick = run.plan(p.parse_args(["--quick", *extra, "--set", "train.epochs=2"]))
+        full = run.plan(p.parse_args(["--no-quick", *extra]))
+        assert quick["overrides"] == run.QUICK + ["train.epochs=2"]  # the user's --set wins
+        assert full["overrides"] == [] and run.plan(p.parse_args(extra)) == full
+    assert (run.plan(p.parse_args(["--quick"]))["n_sheets"],
+            run.plan(p.parse_args(["--quick"]))["size"]) == (300, 32)
+    assert (full["n_sheets"], full["size"]) == (2746, 64)
+    assert run.plan(p.parse_args(["--quick", "--size", "16"]))["size"] == 16
+    assert "CPU-sized" in p.format_help() and "--norm" in p.format_help()
+    configs = run.model_configs(["ecg_cnn2d"], "both", [], {})
+    assert set(configs) == {"ecg_cnn2d", "ecg_cnn2d_bgnorm"}
+    assert configs["ecg_cnn2d_bgnorm"].model.params["background_norm"] is True
+    assert "background_norm" not in configs["ecg_cnn2d"].model.params  # the paper's scaling
+    assert str(configs["ecg_cnn2d_bgnorm"].run_dir).endswith("ecg_cnn2d_bgnorm")
+    assert set(run.model_configs(["ecg_cnn2d"], "paper", [], {})) == {"ecg_cnn2d"}
 
 
 @pytest.mark.slow
 def test_quick_all_six_with_bagging(tmp_path):
     run = _run_module()
     rc = run.main(["--quick", "--n-sheets", "20", "--size", "32", "--bagging", "2",
-                   "--models", *MODELS, "--output-dir", str(tmp_path), "--set", "train.epochs=1",
+                   "--norm", "paper", "--no-probe", "--models", *MODELS,
+                   "--output-dir", str(tmp_path), "--set", "train.epochs=1",
                    "--set", "eval.bootstrap=20", "--set", "train.verbose=0"])
     assert rc == 0
     out = tmp_path / "ecg_images_5class"

@@ -263,3 +263,56 @@ def test_draw_layout_and_layout_arguments(full_sheet):
         detect_layout(full_sheet, ink_threshold=0)
     with pytest.raises(ValueError, match="sheet"):
         detect_layout(np.zeros((100, 100, 2), np.uint8))
+
+
+def _gridded_sheet(colour=False):
+    """A paper-white sheet with a light dotted grid (or a red grid) and a black sine trace."""
+    sheet = np.full((120, 200, 3), 245, np.uint8)
+    if colour:
+        sheet[::10, :] = (240, 120, 120)  # red grid lines (RGB)
+        sheet[:, ::10] = (240, 120, 120)
+    else:
+        sheet[::5, ::5] = 190  # grid dots
+        sheet[::25, :] = 205  # major grid lines
+    cols = np.arange(200)
+    rows = (60 + 25 * np.sin(cols / 9.0)).astype(int)
+    for d in range(4):  # 4 rows thick: columns stay 8-connected where the slope is steep
+        sheet[rows + d, cols] = 20
+    return sheet, rows, cols
+
+
+@pytest.mark.parametrize("colour", [False, True])
+def test_remove_grid_keeps_the_trace_only(colour):
+    sheet, rows, cols = _gridded_sheet(colour)
+    speck = sheet.copy()
+    speck[3, 3] = 120  # a grid dot JPEG left darker than the threshold
+    out = ecg_layout.remove_grid(speck)
+    assert out.shape == sheet.shape[:2] and out.dtype == np.uint8
+    trace = np.zeros(sheet.shape[:2], bool)
+    for d in range(4):
+        trace[rows + d, cols] = True
+    assert np.all(out[trace] == 20)  # the trace keeps its grey level
+    assert np.all(out[~trace] == 255)  # grid (dots, lines, red) and specks whitened
+    kept = ecg_layout.remove_grid(speck, min_area=0)
+    assert kept[3, 3] == 120  # without the speck rule the dark dot stays
+    grey = cv2.cvtColor(sheet, cv2.COLOR_RGB2GRAY)
+    assert (grey[~trace] < 250).mean() > 0.05  # there was a grid to remove
+
+
+def test_remove_grid_arguments():
+    with pytest.raises(ValueError, match="threshold"):
+        ecg_layout.remove_grid(np.zeros((8, 8), np.uint8), threshold=300)
+    with pytest.raises(ValueError, match="min_area"):
+        ecg_layout.remove_grid(np.zeros((8, 8), np.uint8), min_area=-1)
+    with pytest.raises(ValueError, match="sheet"):
+        ecg_layout.remove_grid(np.zeros((8, 8, 2), np.uint8))
+
+
+def test_real_sheet_grid_removed(ecg_khan_dir):
+    """A Khan test printout: with the grid the lead crops have no black pixel; without, most."""
+    path = next(iter(sorted((ecg_khan_dir / "printouts").rglob("MI(101).jpg"))))
+    sheet = read_image(path, grey=False)
+    plain = lead_volume(sheet, 64)
+    clean = lead_volume(sheet, 64, remove_grid=True)
+    assert (plain == 0).mean() < 0.05 and (clean == 0).mean() > 0.8
+    assert clean.max() == 255 and (clean[plain >= 200] > 0).mean() > 0.9  # the trace is kept
