@@ -26,6 +26,13 @@ def _build(name):
     return heartcv.build_model(name, **kwargs)
 
 
+def _inputs(model, n=2, seed=0):
+    """Random inputs: an array, or a dict for several named inputs (mitbih_beat_rr)."""
+    if len(model.inputs) > 1:
+        return {t.name: _images(tuple(t.shape)[1:], n, seed) for t in model.inputs}
+    return _images(model.input_shape[1:], n, seed)
+
+
 def _images(shape, n=2, seed=0):
     return np.random.default_rng(seed).uniform(0, 255, (n, *shape)).astype("float32")
 
@@ -35,7 +42,7 @@ def test_build_forward(name):
     model = _build(name)
     spec = heartcv.get_spec(name)
     assert model.layers[-1].name == "predictions"
-    x = _images(model.input_shape[1:])
+    x = _inputs(model)
     y = np.asarray(model.predict(x, verbose=0))
     assert y.shape[0] == 2 and np.all(np.isfinite(y))
     if spec.task in ("binary", "multilabel", "segmentation") or y.shape[-1] == 1:
@@ -46,7 +53,7 @@ def test_build_forward(name):
 
 def _round_trip(name, tmp_path):
     model = _build(name)
-    x = _images(model.input_shape[1:], seed=1)
+    x = _inputs(model, seed=1)
     ref = model.predict(x, verbose=0)
     for ext in (".h5", ".keras"):
         path = heartcv.save_model(model, tmp_path / f"{name}{ext}")

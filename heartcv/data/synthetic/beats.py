@@ -134,7 +134,7 @@ def _beat_signal(rng, cls):
     wander = 2 * np.pi * rng.uniform(0.1, 0.4) * t + rng.uniform(0, 2 * np.pi)
     sig += rng.uniform(0.0, 0.08) * np.sin(wander)
     sig += np.convolve(rng.normal(0.0, rng.uniform(0.004, 0.015), t.size), np.ones(3) / 3, "same")
-    return sig.astype(np.float32)
+    return sig.astype(np.float32), float(-prev), float(rr)
 
 
 def render_beat_image(signal, render_size=256, size=128, line_width=2, *, y_range=None,
@@ -208,8 +208,10 @@ def generate_beat_images(n_per_class, *, size=128, classes=BEAT_CLASSES, seed=0,
 
     Returns:
         A dict with ``images`` (N, size, size, 3) uint8 RGB, ``labels`` (N,) int64 (class-major
-        order), ``class_names``, ``signals`` (N, 432) float32 in mV, ``fs`` (360) and
-        ``r_index`` (216, the R peak's sample in every window).
+        order), ``class_names``, ``signals`` (N, 432) float32 in mV, ``fs`` (360),
+        ``r_index`` (216, the R peak's sample in every window), ``pre_rr`` (N,) the coupling
+        interval in seconds (the preceding beat's distance) and ``base_rr`` (N,) the
+        underlying sinus RR in seconds (see :func:`synthetic_rr`).
     """
     n_per_class = _check_int("n_per_class", n_per_class, 1)
     size = _check_int("size", size, 1)
@@ -219,12 +221,14 @@ def generate_beat_images(n_per_class, *, size=128, classes=BEAT_CLASSES, seed=0,
     images = np.empty((n, size, size, 3), np.uint8)
     signals = np.empty((n, 2 * _HALF), np.float32)
     labels = np.repeat(np.arange(len(classes)), n_per_class)
+    pre_rr = np.empty(n, np.float64)
+    base_rr = np.empty(n, np.float64)
     line_width = max(1, int(round(render_size / 128)))
     for k, cls in enumerate(classes):
         for j in range(n_per_class):
             i = k * n_per_class + j
             rng = np.random.default_rng([int(seed), BEAT_CLASSES.index(cls), j])
-            signals[i] = _beat_signal(rng, cls)
+            signals[i], pre_rr[i], base_rr[i] = _beat_signal(rng, cls)
             images[i] = render_beat_image(signals[i], render_size, size, line_width)
     return {
         "images": images,
@@ -233,4 +237,41 @@ def generate_beat_images(n_per_class, *, size=128, classes=BEAT_CLASSES, seed=0,
         "signals": signals,
         "fs": BEAT_FS,
         "r_index": _HALF,
+        "pre_rr": pre_rr,
+        "base_rr": base_rr,
     }
+
+
+def synthetic_rr(beats, patient, *, seed=0):
+    """Pre-RR, post-RR, local average RR and record mean RR (s) for synthetic beats.
+
+    ``beats`` is a :func:`generate_beat_images` result, ``patient`` (N,) ints grouping its
+    beats into pseudo-records. Each beat's pre-RR is the coupling interval it was drawn with
+    (``pre_rr``: the preceding beat's distance in its window); its underlying sinus RR is
+    ``base_rr``. The post-RR follows the textbook rules: a full compensatory pause after a
+    ventricular (and fusion) beat (pre + post = 2 x base), a reset sinus node after a
+    supraventricular one (post = base), the base RR otherwise; each with 3% jitter. The local
+    average is the base RR (jitter 3%) and the record mean the mean base RR of the beat's
+    pseudo-record.
+
+    Returns:
+        ``(pre, post, local, mean)`` float64 arrays (N,).
+    """
+    labels = np.asarray(beats["labels"])
+    names = tuple(beats["class_names"])
+    pre = np.asarray(beats["pre_rr"], np.float64)
+    base = np.asarray(beats["base_rr"], np.float64)
+    patient = np.asarray(patient)
+    if patient.shape != labels.shape:
+        raise ValueError(f"Expected one `patient` per beat ({labels.shape}). Received: "
+                         f"patient.shape={patient.shape}")
+    rng = np.random.default_rng([int(seed), 11])
+    jitter = lambda: 1.0 + rng.normal(0.0, 0.03, labels.size)  # noqa: E731
+    cls = np.array(names)[labels]
+    post = np.where(np.isin(cls, ("V", "F")), np.maximum(2 * base - pre, 0.3 * base), base)
+    post = post * jitter()
+    local = base * jitter()
+    mean = np.zeros_like(base)
+    for p in np.unique(patient):
+        mean[patient == p] = base[patient == p].mean()
+    return pre, post, local, mean

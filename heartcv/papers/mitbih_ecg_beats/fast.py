@@ -1,0 +1,601 @@
+"""The array path of the MIT-BIH experiment: intra-patient accuracy and de Chazal's DS1 -> DS2 table.
+
+``experiments/mitbih_ecg_beats/run.py --data <mitdb folder>`` (or ``--quick``) trains each
+model of :data:`MODELS` on the beats of :mod:`heartcv.papers.mitbih_ecg_beats.beatset`
+(in memory) under each protocol and writes, per protocol and model, the test predictions, the
+saved model and the report; ``report.md`` and ``results.json`` hold every number.
+
+Protocols:
+
+* ``intra``: the paper's beat-level split (80/20 by beat, all 48 records on both sides). A
+  seeded 10% of the training beats is the validation set (the same beat-level unit); the
+  epoch with the best validation accuracy is kept. No class weights (the paper's recipe).
+* ``inter``: de Chazal et al. (2004) DS1 -> DS2. Training on DS1 only, class-balanced
+  (class weights ``n / (K n_c)``, at most :data:`MAX_WEIGHT_RATIO` times the N weight);
+  the validation patients are DS1 records (:data:`VAL_RECORDS`, left out of training): the
+  epoch is chosen on their balanced accuracy over the classes with at least 50 validation
+  beats (N, S, V), and per-class score multipliers for those classes are chosen on their
+  beats (:func:`tune_multipliers`, the same criterion). DS2 is touched once, at the end.
+
+Report (:func:`dechazal_table`): per class sensitivity (Se), positive predictivity (+P) and
+false-positive rate (FPR), accuracy, balanced accuracy (mean Se over the classes present),
+and beside them the all-N baseline (every beat called N). When a test set is a capped subset
+(``vgg16``, ``small_cnn`` ``--max-test-per-class``), the confusion rows are re-weighted to the
+full test split's class counts, so Se is unchanged and +P, FPR and accuracy are estimates at
+the natural mix ("at full mix").
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from heartcv.data.synthetic.beats import BEAT_CLASSES
+from heartcv.files import atomic_write_json, atomic_write_text
+
+#: model key -> (registered builder, what it is)
+MODELS = {
+    "beat_cnn": ("mitbih_beat_cnn", "compact beat-image CNN from scratch (beyond the paper)"),
+    "beat_rr": ("mitbih_beat_rr", "beat image + RR features, two inputs (beyond the paper)"),
+    "small_cnn": ("small_cnn", "heartcv small_cnn from scratch (filters 16/32/48/64, GAP, "
+                               "dropout 0.4), as the earlier CPU run"),
+    "vgg16": ("mitbih_vgg16", "the paper's Table 2 model; base frozen with RANDOM weights "
+                              "(no ImageNet weights here), head trained"),
+}
+PROTOCOL_NAMES = ("intra", "inter")
+#: DS1 records held out of training as the inter-patient validation patients.
+VAL_RECORDS = ("118", "124", "201", "223")
+MAX_WEIGHT_RATIO = 100.0
+#: de Chazal et al. 2004 (linear discriminants, morphology + RR), DS2, as quoted in issue 15.
+DECHAZAL_2004 = {"S": {"sensitivity": 0.759}, "V": {"sensitivity": 0.777}}
+
+
+# ------------------------------------------------------------------------------ the report
+
+def confusion(y_true, y_pred, k=len(BEAT_CLASSES)):
+    """Counts (k, k): rows true class, columns predicted."""
+    y_true, y_pred = np.asarray(y_true, np.int64), np.asarray(y_pred, np.int64)
+    return np.bincount(y_true * k + y_pred, minlength=k * k).reshape(k, k)
+
+
+def dechazal_table(cm, classes=BEAT_CLASSES, full_counts=None):
+    """de Chazal's per-class table from a confusion matrix.
+
+    Args:
+        cm: (K, K) counts, rows true.
+        classes: class names of the rows.
+        full_counts: optional {class: n}: re-weight each row to this many beats (a capped test
+            subset read at the full split's mix).
+
+    Returns:
+        ``{"accuracy", "balanced_accuracy", "n", <class>: {"sensitivity", "ppv", "fpr",
+        "support"}}``; a metric with a zero denominator is NaN.
+    """
+    cm = np.asarray(cm, np.float64)
+    support = cm.sum(axis=1)
+    if full_counts is not None:
+        want = np.array([full_counts.get(c, 0) for c in classes], np.float64)
+        scale = np.divide(want, support, out=np.zeros_like(want), where=support > 0)
+        cm = cm * scale[:, None]
+        support = cm.sum(axis=1)
+    total = cm.sum()
+    tp = np.diag(cm)
+    fp = cm.sum(axis=0) - tp
+    fn = support - tp
+    tn = total - tp - fp - fn
+
+    def div(a, b):
+        return float(a / b) if b > 0 else float("nan")
+
+    out = {"n": float(total), "accuracy": div(tp.sum(), total)}
+    se = []
+    for k, c in enumerate(classes):
+        out[c] = {"sensitivity": div(tp[k], tp[k] + fn[k]), "ppv": div(tp[k], tp[k] + fp[k]),
+                  "fpr": div(fp[k], fp[k] + tn[k]), "support": float(support[k])}
+        if support[k] > 0:
+            se.append(out[c]["sensitivity"])
+    out["balanced_accuracy"] = float(np.mean(se)) if se else float("nan")
+    return out
+
+
+def record_bootstrap(y_true, y_pred, records, *, n_boot=1000, seed=0, k=len(BEAT_CLASSES)):
+    """95% intervals of accuracy and per-class Se / +P by resampling *records* (patients).
+
+    Beats of one record are not independent, so the unit resampled is the record: each
+    replicate draws as many records as there are, with replacement, and sums their confusion
+    matrices. Returns ``{"accuracy": [lo, hi], "balanced_accuracy": [...], <class>:
+    {"sensitivity": [lo, hi], "ppv": [lo, hi]}}`` (percentile intervals; NaN where a
+    replicate has no beat of the class is left out of that metric).
+    """
+    records = np.asarray(records).astype(str)
+    names = np.unique(records)
+    per = np.stack([confusion(np.asarray(y_true)[records == r], np.asarray(y_pred)[records == r], k)
+                    for r in names]).astype(np.float64)
+    rng = np.random.default_rng(seed)
+    draws = {"accuracy": [], "balanced_accuracy": []}
+    per_class = {c: {"sensitivity": [], "ppv": []} for c in BEAT_CLASSES[:k]}
+    for _ in range(n_boot):
+        t = dechazal_table(per[rng.integers(0, len(names), len(names))].sum(0), BEAT_CLASSES[:k])
+        draws["accuracy"].append(t["accuracy"])
+        draws["balanced_accuracy"].append(t["balanced_accuracy"])
+        for c in per_class:
+            for m in per_class[c]:
+                per_class[c][m].append(t[c][m])
+
+    def ci(v):
+        v = np.asarray(v, np.float64)
+        v = v[np.isfinite(v)]
+        return [float(np.percentile(v, 2.5)), float(np.percentile(v, 97.5))] if v.size else None
+
+    out = {m: ci(v) for m, v in draws.items()}
+    for c, ms in per_class.items():
+        out[c] = {m: ci(v) for m, v in ms.items()}
+    return out
+
+
+def all_n_baseline(y_true, classes=BEAT_CLASSES, full_counts=None):
+    """:func:`dechazal_table` of calling every beat N."""
+    k = len(classes)
+    return dechazal_table(confusion(y_true, np.full(len(y_true), classes.index("N")), k),
+                          classes, full_counts)
+
+
+def balanced_accuracy(y_true, y_pred, k=len(BEAT_CLASSES), min_support=1):
+    """Mean recall over the classes with at least ``min_support`` beats."""
+    cm = confusion(y_true, y_pred, k)
+    support = cm.sum(axis=1)
+    keep = support >= min_support
+    return float(np.mean(np.diag(cm)[keep] / support[keep])) if keep.any() else float("nan")
+
+
+def apply_multipliers(probs, multipliers):
+    """argmax of ``probs * multipliers`` (per-class score weights)."""
+    return np.argmax(np.asarray(probs) * np.asarray(multipliers)[None, :], axis=1)
+
+
+def tune_multipliers(y_true, probs, *, grid=None, rounds=3, min_support=50):
+    """Per-class score multipliers maximising the balanced accuracy on validation beats.
+
+    Coordinate ascent over a log grid. N's multiplier is fixed at 1; so is that of every class
+    with fewer than ``min_support`` validation beats (too few to tune on: F has 21 beats in
+    the DS1 validation records, Q none), and those classes do not count in the balanced
+    accuracy. Ties keep the value closest to 1.
+
+    Returns:
+        ``(multipliers (K,), balanced accuracy on the validation beats)``.
+    """
+    probs = np.asarray(probs, np.float64)
+    y_true = np.asarray(y_true)
+    k = probs.shape[1]
+    grid = np.exp(np.linspace(-4, 4, 33)) if grid is None else np.asarray(grid, np.float64)
+    mult = np.ones(k)
+    support = np.bincount(y_true, minlength=k)
+    fixed = BEAT_CLASSES.index("N") if k == len(BEAT_CLASSES) else 0
+    tuned = [c for c in range(k) if c != fixed and support[c] >= min_support]
+    best = balanced_accuracy(y_true, apply_multipliers(probs, mult), k, min_support)
+    for _ in range(rounds):
+        changed = False
+        for c in tuned:
+            scores = []
+            for g in grid:
+                m = mult.copy()
+                m[c] = g
+                scores.append(balanced_accuracy(y_true, apply_multipliers(probs, m), k,
+                                                min_support))
+            scores = np.array(scores)
+            top = np.flatnonzero(scores >= scores.max() - 1e-12)
+            g = grid[top[np.argmin(np.abs(np.log(grid[top])))]]
+            if scores.max() >= best - 1e-12 and g != mult[c]:
+                changed = True
+                mult[c], best = g, float(scores.max())
+        if not changed:
+            break
+    return mult, best
+
+
+# ------------------------------------------------------------------------------- training
+
+def _batches(images, rr, labels, *, batch_size, weights=None, shuffle=False, seed=0,
+             channels=1, key="beat_cnn"):
+    import keras
+
+    class Batches(keras.utils.PyDataset):
+        def __init__(self):
+            super().__init__()
+            self.order = np.arange(len(images))
+            self.rng = np.random.default_rng(seed)
+            if shuffle:
+                self.rng.shuffle(self.order)
+
+        def __len__(self):
+            return int(np.ceil(len(images) / batch_size))
+
+        def __getitem__(self, i):
+            idx = np.sort(self.order[i * batch_size:(i + 1) * batch_size])
+            x = images[idx].astype(np.float32)
+            if channels == 3:
+                x = np.repeat(x, 3, axis=-1)
+            inputs = {"image": x, "rr": rr[idx]} if key == "beat_rr" else x
+            if labels is None:
+                return (inputs,)
+            y = labels[idx]
+            if weights is None:
+                return inputs, y
+            return inputs, y, weights[y].astype(np.float32)
+
+        def on_epoch_end(self):
+            if shuffle:
+                self.rng.shuffle(self.order)
+
+    return Batches()
+
+
+def class_weights(labels, k=len(BEAT_CLASSES), max_ratio=MAX_WEIGHT_RATIO):
+    """``n / (K n_c)`` per class, at most ``max_ratio`` x the N weight (absent classes 0)."""
+    counts = np.bincount(labels, minlength=k).astype(np.float64)
+    w = np.divide(len(labels), k * counts, out=np.zeros(k), where=counts > 0)
+    n_w = w[BEAT_CLASSES.index("N")] if k == len(BEAT_CLASSES) else w.min()
+    return np.minimum(w, max_ratio * n_w)
+
+
+def build_model(key, size, n_rr, seed=0):
+    import keras
+
+    import heartcv  # noqa: F401  (registers the models)
+    from heartcv.registry import build_model as get
+
+    keras.utils.set_random_seed(seed)
+    name = MODELS[key][0]
+    if key == "vgg16":
+        return get(name, input_shape=(size, size, 3), num_classes=len(BEAT_CLASSES),
+                               backbone_weights=None, freeze_backbone=True, dropout=0.4)
+    if key == "small_cnn":
+        return get(name, input_shape=(size, size, 1), num_classes=len(BEAT_CLASSES),
+                               filters=(16, 32, 48, 64), dropout=0.4)
+    if key == "beat_rr":
+        return get(name, input_shape=(size, size, 1), num_classes=len(BEAT_CLASSES),
+                               rr_features=n_rr)
+    return get(name, input_shape=(size, size, 1), num_classes=len(BEAT_CLASSES))
+
+
+def _vgg_parts(model):
+    """(frozen feature model up to ``flatten``, head model on the flat features, same weights)."""
+    import keras
+
+    feats = keras.Model(model.inputs, model.get_layer("flatten").output)
+    x = inp = keras.Input(shape=feats.output.shape[1:], name="features")
+    for name in ("fc1", "dropout", "fc2", "dropout_1", "predictions"):
+        x = model.get_layer(name)(x)
+    return feats, keras.Model(inp, x)
+
+
+def predict(model, key, arrays, idx, batch_size=256, feature_cache=None):
+    """Class probabilities (n, K) of beats ``idx``."""
+    if key == "vgg16":
+        feats, head = _vgg_parts(model)
+        f = feature_cache if feature_cache is not None else _features(feats, arrays, idx, batch_size)
+        return np.asarray(head.predict(f, batch_size=batch_size, verbose=0), np.float32)
+    ds = _batches(arrays["images"][idx], arrays["rr"][idx], None, batch_size=batch_size, key=key)
+    return np.asarray(model.predict(ds, verbose=0), np.float32)
+
+
+def _features(feats, arrays, idx, batch_size):
+    ds = _batches(arrays["images"][idx], arrays["rr"][idx], None, batch_size=batch_size,
+                  channels=3, key="vgg16")
+    return np.asarray(feats.predict(ds, verbose=0), np.float32)
+
+
+def fit(key, arrays, train_idx, val_idx, *, epochs, batch_size, learning_rate, weights,
+        select, size, seed=0, log=print):
+    """Train one model; keep the epoch with the best ``select(y_val, probs_val)``.
+
+    Returns ``(model, history)``; history has per-epoch ``loss``, ``val_score``, ``seconds``.
+    """
+    import keras
+
+    model = build_model(key, size, arrays["rr"].shape[1], seed)
+    labels = arrays["labels"]
+    history = {"loss": [], "val_score": [], "seconds": []}
+    if key == "vgg16":
+        feats, head = _vgg_parts(model)
+        t = time.perf_counter()
+        ftrain = _features(feats, arrays, train_idx, batch_size)
+        fval = _features(feats, arrays, val_idx, batch_size)
+        history["feature_seconds"] = round(time.perf_counter() - t, 1)
+        log(f"    vgg16 frozen-base features: {len(train_idx) + len(val_idx)} beats in "
+            f"{history['feature_seconds']} s")
+        trainable, fit_x = head, ftrain
+    else:
+        trainable = model
+    trainable.compile(optimizer=keras.optimizers.Adam(learning_rate),
+                      loss="sparse_categorical_crossentropy")
+    best, best_weights = -np.inf, None
+    rng = np.random.default_rng(seed)
+    for epoch in range(epochs):
+        t = time.perf_counter()
+        if key == "vgg16":
+            order = rng.permutation(len(train_idx))
+            y = labels[train_idx][order]
+            sw = None if weights is None else weights[y].astype(np.float32)
+            h = head.fit(fit_x[order], y, sample_weight=sw, batch_size=batch_size, epochs=1,
+                         verbose=0)
+            probs = np.asarray(head.predict(fval, batch_size=256, verbose=0))
+        else:
+            ds = _batches(arrays["images"][train_idx], arrays["rr"][train_idx],
+                          labels[train_idx], batch_size=batch_size, weights=weights,
+                          shuffle=True, seed=seed + epoch, key=key)
+            h = model.fit(ds, epochs=1, verbose=0)
+            probs = predict(model, key, arrays, val_idx)
+        score = float(select(labels[val_idx], probs))
+        history["loss"].append(float(h.history["loss"][-1]))
+        history["val_score"].append(score)
+        history["seconds"].append(round(time.perf_counter() - t, 1))
+        log(f"    {key} epoch {epoch + 1}/{epochs}: loss {history['loss'][-1]:.4f}, "
+            f"validation {score:.4f} ({history['seconds'][-1]} s)")
+        if score > best:
+            best, best_weights = score, model.get_weights()
+    model.set_weights(best_weights)
+    history["best_epoch"] = int(np.argmax(history["val_score"])) + 1
+    return model, history
+
+
+# ------------------------------------------------------------------------------ protocols
+
+def _cap(idx, labels, cap, rng):
+    if not cap:
+        return np.sort(idx)
+    keep = []
+    for k in range(len(BEAT_CLASSES)):
+        rows = idx[labels[idx] == k]
+        if len(rows) > cap:
+            rows = rng.choice(rows, cap, replace=False)
+        keep.append(rows)
+    return np.sort(np.concatenate(keep))
+
+
+def protocol_indices(arrays, protocol, *, val_records=VAL_RECORDS, val_fraction=0.1, seed=0):
+    """``{"train", "val", "test"}`` beat indices of a protocol (see the module docstring)."""
+    if protocol not in PROTOCOL_NAMES:
+        raise ValueError(f"Unknown protocol. Expected one of {list(PROTOCOL_NAMES)}. "
+                         f"Received: protocol={protocol!r}")
+    if protocol == "intra":
+        split = arrays["split_intra"]
+        train = np.flatnonzero(split == "train")
+        rng = np.random.default_rng([int(seed), 3])
+        is_val = rng.random(len(train)) < val_fraction
+        return {"train": train[~is_val], "val": train[is_val],
+                "test": np.flatnonzero(split == "test")}
+    split, record = arrays["split_inter"], arrays["record"]
+    ds1 = split == "train"
+    missing = sorted(set(val_records) - set(record[ds1]))
+    if missing:
+        raise ValueError(f"Validation records {missing} are not training (DS1) records of "
+                         f"this set. Received: val_records={list(val_records)}")
+    is_val = np.isin(record, list(val_records))
+    return {"train": np.flatnonzero(ds1 & ~is_val), "val": np.flatnonzero(ds1 & is_val),
+            "test": np.flatnonzero(split == "test")}
+
+
+def _counts(labels):
+    return {c: int(n) for c, n in zip(BEAT_CLASSES, np.bincount(labels, minlength=len(BEAT_CLASSES)))}
+
+
+def run_one(arrays, protocol, key, *, out_dir, epochs, batch_size=128, learning_rate=1e-3,
+            size=64, max_train_per_class=None, max_test_per_class=None, val_records=VAL_RECORDS,
+            max_weight_ratio=MAX_WEIGHT_RATIO, min_val_support=50, seed=0, save=True,
+            log=print):
+    """Train and evaluate one model under one protocol; write its outputs; return its summary.
+
+    ``min_val_support``: inter only, the classes with at least this many validation beats are
+    the ones the epoch choice and :func:`tune_multipliers` count (50 for MIT-BIH: N, S, V).
+    """
+    labels = arrays["labels"]
+    rng = np.random.default_rng(seed)
+    idx = protocol_indices(arrays, protocol, val_records=val_records, seed=seed)
+    full_test = _counts(labels[idx["test"]])
+    train_idx = _cap(idx["train"], labels, max_train_per_class, rng)
+    val_idx = _cap(idx["val"], labels, max_train_per_class, rng) if key == "vgg16" else idx["val"]
+    test_idx = _cap(idx["test"], labels, max_test_per_class, rng)
+    k = len(BEAT_CLASSES)
+    if protocol == "intra":
+        weights = None
+
+        def select(y, p):
+            return float(np.mean(np.argmax(p, 1) == y))
+    else:
+        weights = class_weights(labels[train_idx], k, max_ratio=max_weight_ratio)
+
+        def select(y, p):
+            return balanced_accuracy(y, np.argmax(p, 1), k, min_support=min_val_support)
+    log(f"  {protocol} / {key}: train {_counts(labels[train_idx])}, validation "
+        f"{_counts(labels[val_idx])}, test {_counts(labels[test_idx])}")
+    start = time.perf_counter()
+    model, history = fit(key, arrays, train_idx, val_idx, epochs=epochs, batch_size=batch_size,
+                         learning_rate=learning_rate, weights=weights, select=select, size=size,
+                         seed=seed, log=log)
+    train_seconds = time.perf_counter() - start
+    t = time.perf_counter()
+    p_val = predict(model, key, arrays, val_idx)
+    p_test = predict(model, key, arrays, test_idx)
+    predict_seconds = time.perf_counter() - t
+    y_test = labels[test_idx]
+    capped = len(test_idx) < len(idx["test"])
+    mix = full_test if capped else None
+    summary = {
+        "model": key, "builder": MODELS[key][0], "what": MODELS[key][1], "protocol": protocol,
+        "train": _counts(labels[train_idx]), "val": _counts(labels[val_idx]),
+        "test": _counts(y_test), "full_test": full_test, "test_capped": capped,
+        "class_weights": None if weights is None else [float(w) for w in weights],
+        "history": history, "train_seconds": round(train_seconds, 1),
+        "predict_seconds": round(predict_seconds, 1),
+        "argmax": dechazal_table(confusion(y_test, np.argmax(p_test, 1), k), full_counts=mix),
+        "confusion_argmax": confusion(y_test, np.argmax(p_test, 1), k).tolist(),
+        "all_n_baseline": all_n_baseline(y_test, full_counts=mix),
+    }
+    if protocol == "inter":
+        mult, val_bacc = tune_multipliers(labels[val_idx], p_val, min_support=min_val_support)
+        pred = apply_multipliers(p_test, mult)
+        summary["multipliers"] = [float(m) for m in mult]
+        summary["val_balanced_accuracy_tuned"] = val_bacc
+        summary["tuned"] = dechazal_table(confusion(y_test, pred, k), full_counts=mix)
+        summary["confusion_tuned"] = confusion(y_test, pred, k).tolist()
+        if not capped:
+            summary["tuned_ci"] = record_bootstrap(y_test, pred, arrays["record"][test_idx])
+    if not capped:
+        summary["argmax_ci"] = record_bootstrap(y_test, np.argmax(p_test, 1),
+                                                arrays["record"][test_idx])
+    run_dir = Path(out_dir) / protocol / key
+    run_dir.mkdir(parents=True, exist_ok=True)
+    from heartcv.files import atomic_path
+
+    with atomic_path(run_dir / "test_predictions.npz") as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, y_true=y_test, y_score=p_test, record=arrays["record"][test_idx],
+                     sample=arrays["sample"][test_idx], val_true=labels[val_idx], val_score=p_val)
+    if save and key != "vgg16":  # vgg16 is 260 MB; its head is what was trained
+        from heartcv.io import save_model
+
+        save_model(model, run_dir / "model.keras", include_optimizer=False)
+    atomic_write_json(run_dir / "summary.json", summary)
+    import keras
+
+    keras.backend.clear_session()
+    return summary
+
+
+# ------------------------------------------------------------------------------ reporting
+
+def _f(v, d=3):
+    return "—" if v is None or not np.isfinite(v) else f"{v:.{d}f}"
+
+
+def report_markdown(summaries, header=""):
+    """``report.md``: per protocol a de Chazal table of every model, the all-N baseline."""
+    lines = [header, ""] if header else []
+    for protocol in PROTOCOL_NAMES:
+        rows = [s for s in summaries if s["protocol"] == protocol]
+        if not rows:
+            continue
+        test_n = sum(rows[0]["full_test"].values())
+        lines += [f"## {protocol}: test beats {test_n:,}"
+                  + (" (de Chazal DS2)" if protocol == "inter" else " (beat-level held-out)"), ""]
+        head = ("| Model | Decision | Acc. | Bal. acc. | "
+                + " | ".join(f"{c} Se / +P / FPR" for c in ("N", "S", "V", "F", "Q"))
+                + " | Train s | Best epoch |")
+        lines += [head, "|" + "---|" * (6 + 5)]
+
+        def row(name, decision, t, s=None):
+            cells = [name, decision, _f(t["accuracy"], 4), _f(t["balanced_accuracy"], 4)]
+            cells += [f"{_f(t[c]['sensitivity'])} / {_f(t[c]['ppv'])} / {_f(t[c]['fpr'])}"
+                      for c in ("N", "S", "V", "F", "Q")]
+            cells += [str(s["train_seconds"]) if s else "", str(s["history"]["best_epoch"]) if s else ""]
+            return "| " + " | ".join(cells) + " |"
+
+        lines.append(row("all-N baseline", "every beat N", rows[0]["all_n_baseline"]))
+        for s in rows:
+            name = s["model"] + (" (test capped, at full mix)" if s["test_capped"] else "")
+            lines.append(row(name, "argmax", s["argmax"], s))
+            if "tuned" in s:
+                lines.append(row(name, "validation-tuned", s["tuned"], s))
+        lines.append("")
+    return "\n".join(lines) + "\n"
+
+
+def results_dict(summaries):
+    """The flat ``results.json`` mapping.
+
+    Per model: ``<intra|ds2>/<model>/<decision>/...``; headline keys: ``intra/accuracy``
+    (``beat_cnn``, else the first image model run), ``ds2/<class>/sensitivity|ppv|fpr``,
+    ``ds2/accuracy``, ``ds2/balanced_accuracy`` (``beat_rr`` validation-tuned, else the first
+    model run), ``<intra|ds2>/all_n_baseline/...``.
+    """
+    from heartcv.results import flatten
+
+    out = {}
+
+    def table(t):
+        return {"accuracy": t["accuracy"], "balanced_accuracy": t["balanced_accuracy"],
+                **{c: {m: t[c][m] for m in ("sensitivity", "ppv", "fpr")} for c in BEAT_CLASSES}}
+
+    for s in summaries:
+        row = "intra" if s["protocol"] == "intra" else "ds2"
+        out[f"{row}/{s['model']}/argmax"] = table(s["argmax"])
+        if "tuned" in s:
+            out[f"{row}/{s['model']}/tuned"] = table(s["tuned"])
+        out[f"{row}/{s['model']}/train_seconds"] = s["train_seconds"]
+        out[f"{row}/all_n_baseline"] = table(s["all_n_baseline"])
+    intra = [s for s in summaries if s["protocol"] == "intra"]
+    inter = [s for s in summaries if s["protocol"] == "inter"]
+    if intra:
+        head = next((s for s in intra if s["model"] == "beat_cnn"), intra[0])
+        out["intra/headline_model_is_" + head["model"]] = 1
+        out["intra/accuracy"] = head["argmax"]["accuracy"]
+        out["intra/balanced_accuracy"] = head["argmax"]["balanced_accuracy"]
+    if inter:
+        head = next((s for s in inter if s["model"] == "beat_rr"), inter[0])
+        out["ds2/headline_model_is_" + head["model"]] = 1
+        t = head["tuned"]
+        out["ds2"] = table(t)
+    return flatten(out)
+
+
+def run_fast(arrays, *, protocols, models, out_dir, epochs, header="", log=print,
+             resume=False, **kw):
+    """Every (protocol, model); writes ``report.md`` and ``summary.json``; returns the summaries.
+
+    ``epochs`` is an int or a {model: epochs} dict; other keyword arguments go to
+    :func:`run_one` (``max_train_per_class`` and ``max_test_per_class`` may also be
+    {model: cap} dicts). With ``resume``, a (protocol, model) whose ``summary.json`` in
+    ``out_dir`` was written with the same settings is read instead of trained again.
+    """
+    out_dir = Path(out_dir)
+    summaries = []
+    for protocol in protocols:
+        for key in models:
+            if key not in MODELS:
+                raise ValueError(f"Unknown model. Expected some of {list(MODELS)}. "
+                                 f"Received: {key!r}")
+            opts = {k: (v.get(key) if isinstance(v, dict) else v) for k, v in kw.items()}
+            e = epochs.get(key) if isinstance(epochs, dict) else epochs
+            settings = _settings(arrays, e, opts)
+            done = out_dir / protocol / key / "summary.json"
+            if resume and done.is_file():
+                old = json.loads(done.read_text())
+                if old.get("settings") == settings:
+                    log(f"  {protocol} / {key}: finished run read from {done}")
+                    summaries.append(old)
+                    continue
+                log(f"  {protocol} / {key}: {done} has other settings; training again")
+            s = run_one(arrays, protocol, key, out_dir=out_dir, epochs=e, log=log, **opts)
+            s["settings"] = settings
+            atomic_write_json(done, s)
+            summaries.append(s)
+            atomic_write_text(out_dir / "report.md", report_markdown(summaries, header))
+    atomic_write_json(out_dir / "summary.json", {"summaries": summaries})
+    return summaries
+
+
+def _settings(arrays, epochs, opts):
+    """What a finished run must match to be reused (``resume``)."""
+    defaults = {"max_weight_ratio": MAX_WEIGHT_RATIO, "min_val_support": 50}
+    clean = {k: (list(v) if isinstance(v, tuple) else v) for k, v in opts.items()
+             if not (k in defaults and v == defaults[k])}  # defaults are not recorded
+    return json.loads(json.dumps({"epochs": epochs, "n_beats": int(len(arrays["labels"])),
+                                  "meta": {k: v for k, v in arrays.get("meta", {}).items()
+                                           if k in ("size", "render_size", "version", "synthetic",
+                                                    "n_per_class", "n_patients", "seed")},
+                                  **clean}))
+
+
+def load_summaries(out_dir):
+    """The summaries of a finished or partial run (``<protocol>/<model>/summary.json``)."""
+    out = []
+    for protocol in PROTOCOL_NAMES:
+        for key in MODELS:
+            p = Path(out_dir) / protocol / key / "summary.json"
+            if p.is_file():
+                out.append(json.loads(p.read_text()))
+    return out
