@@ -58,13 +58,37 @@ def _tf_config() -> dict:
         raise ConfigError(f"TF_CONFIG is not valid JSON. Received: TF_CONFIG={raw[:80]!r}") from None
 
 
-def get_strategy(name: str = "auto"):
-    """Return a ``tf.distribute`` strategy by name (create it before any other TF work)."""
-    import tensorflow as tf
+class _OneDevice:
+    """What ``fit_model`` needs of a strategy, under Keras backends other than TensorFlow."""
 
+    num_replicas_in_sync = 1
+
+    def scope(self):
+        return contextlib.nullcontext()
+
+
+def _tensorflow_installed() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("tensorflow") is not None
+
+
+def get_strategy(name: str = "auto"):
+    """Return a ``tf.distribute`` strategy by name (create it before any other TF work).
+
+    Under another Keras backend (``KERAS_BACKEND=jax``) only ``auto`` / ``default`` exist: one
+    device, nothing imported from TensorFlow.
+    """
     names = ("auto", "default", "mirrored", "multiworker")
     if name not in names:
         raise ConfigError(f"Expected `train.strategy` in {names}. Received: {name!r}")
+    if keras.backend.backend() != "tensorflow":
+        if name not in ("auto", "default"):
+            raise ConfigError(f"train.strategy={name} needs the TensorFlow backend. Received: "
+                              f"KERAS_BACKEND={keras.backend.backend()!r}")
+        return _OneDevice()
+    import tensorflow as tf
+
     if name == "auto":
         cluster = _tf_config().get("cluster", {})
         n_workers = len(cluster.get("worker", [])) + len(cluster.get("chief", []))
@@ -83,6 +107,12 @@ def get_strategy(name: str = "auto"):
     if name == "mirrored":
         return tf.distribute.MirroredStrategy()
     return tf.distribute.get_strategy()
+
+
+def _is_multiworker(strategy) -> bool:
+    import tensorflow as tf
+
+    return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
 
 
 def worker_identity() -> tuple[bool, int]:
@@ -272,6 +302,8 @@ def make_callbacks(cfg: RunConfig, run_dir: Path, monitor: str, sample_images=No
         cbs.append(keras.callbacks.EarlyStopping(monitor=monitor, mode=mode,
                                                  patience=t.early_stopping_patience))
     cbs.append(keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True))
+    if not _tensorflow_installed():  # Keras' TensorBoard writers are TensorFlow's
+        return cbs
     cbs.append(keras.callbacks.TensorBoard(str(run_dir / "tensorboard"), write_graph=False,
                                            update_freq="epoch"))
     if t.tensorboard_images and sample_images is not None and len(sample_images):
@@ -345,11 +377,9 @@ def fit_model(cfg: RunConfig, data, run_dir: Path, *, strategy=None, extra_callb
 
     Returns the model with the best checkpoint's weights loaded, and the Keras History.
     """
-    import tensorflow as tf
-
     from heartcv.callbacks import FIT_DONE, find_restore_point
 
-    strategy = strategy or tf.distribute.get_strategy()
+    strategy = strategy or get_strategy("default")
     run_dir.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(cfg.train.seed)
     d = cfg.data
@@ -368,7 +398,7 @@ def fit_model(cfg: RunConfig, data, run_dir: Path, *, strategy=None, extra_callb
     from heartcv.data.augment import augmenter_from_config
 
     augment = augmenter_from_config(d.augment, seed=cfg.train.seed)
-    multiworker = isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+    multiworker = not isinstance(strategy, _OneDevice) and _is_multiworker(strategy)
     train_ds = data.dataset("train", batch_size=d.batch_size, image_size=d.image_size,
                             channels=d.channels, training=True, augment=augment,
                             seed=cfg.train.seed, cache=d.cache)
@@ -377,6 +407,8 @@ def fit_model(cfg: RunConfig, data, run_dir: Path, *, strategy=None, extra_callb
     steps = cfg.train.steps_per_epoch
     val_steps = None
     if multiworker:
+        import tensorflow as tf
+
         # Every worker must run the same number of steps: shard by element, repeat, fix steps.
         opts = tf.data.Options()
         opts.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
@@ -451,7 +483,9 @@ def predict_split(model, data, split, cfg: RunConfig) -> np.ndarray:
     size = cfg.eval.image_size or d.image_size
     ds = data.dataset(split, batch_size=d.batch_size, image_size=size, channels=d.channels,
                       cache=False)
-    return np.asarray(model.predict(ds.map(lambda x, y: x), verbose=0), dtype=np.float32)
+    if hasattr(ds, "map"):  # tf.data; a PyDataset (other backends) gives predict (x, y) as is
+        ds = ds.map(lambda x, y: x)
+    return np.asarray(model.predict(ds, verbose=0), dtype=np.float32)
 
 
 def segmentation_scores(masks_true: np.ndarray, probs: np.ndarray, threshold=0.5, *,
@@ -574,6 +608,16 @@ def _paths(run_dir: Path) -> dict:
             "config": run_dir / "config.yaml", "card": run_dir / "model.card.json"}
 
 
+def _cv_paths(run_dir: Path, k: int) -> dict:
+    """A k-fold run's files: the summary at the top (no model there), one ``model.h5`` and
+    TensorBoard log per ``fold<i>``; ``tensorboard --logdir <run_dir>`` shows every fold."""
+    folds = [run_dir / f"fold{i}" for i in range(1, k + 1)]
+    return {"run_dir": run_dir, "table_md": run_dir / "report.md",
+            "metrics_json": run_dir / "metrics.json", "figures": run_dir / "figures",
+            "config": run_dir / "config.yaml", "tensorboard": run_dir, "folds": folds,
+            "fold_models": [f / "model.h5" for f in folds]}
+
+
 def completed_run(run_dir: Path, cfg: RunConfig) -> Path | None:
     """``metrics.json`` of a finished run in ``run_dir`` (its model and metrics written, no
     ``backup/`` left), else None."""
@@ -662,8 +706,9 @@ def train(cfg: RunConfig, *, data=None, strategy=None, extra_callbacks=(), rende
     if done is not None:
         model = run_dir / "model.h5"
         return RunResult(run_dir, json.loads(done.read_text()),
-                         model if model.is_file() else None, _paths(run_dir),
-                         already_complete=True)
+                         model if model.is_file() else None,
+                         _cv_paths(run_dir, cfg.train.folds) if cfg.train.folds > 1
+                         else _paths(run_dir), already_complete=True)
     strategy = strategy or get_strategy(cfg.train.strategy)
     keras.utils.set_random_seed(cfg.train.seed)
     get_spec(cfg.model.name)  # fail on a bad model name before any data work
@@ -731,8 +776,7 @@ def cross_validate(cfg: RunConfig, data, run_dir: Path, *, strategy=None, render
     summary.update({"task": data.task, "folds": k, "model": cfg.model.name,
                     "data_source": data.source})
     report.write_report(summary, run_dir, table=cfg.table or f"{cfg.model.name}: {k}-fold CV")
-    paths = _paths(run_dir)
-    return RunResult(run_dir, summary, None, paths)
+    return RunResult(run_dir, summary, None, _cv_paths(run_dir, k))
 
 
 def evaluate_saved_model(model_path, bundle, *, split="test", out_dir=None, threshold=0.5,

@@ -238,3 +238,75 @@ ILL_CASES = [
 def test_bad_arguments(small, call, message):
     with pytest.raises(ValueError, match=message):
         call(small)
+
+
+# ------------------------------------------------------------------ backends (TensorFlow, JAX)
+
+REPO = __import__("pathlib").Path(__file__).resolve().parents[1]
+JAX_PYTHON = REPO / ".venv-jax" / "bin" / "python"
+
+
+def test_backend_reference_maps_are_tensorflows():
+    """tests/fixtures/explain_backends.npz (which the JAX subset compares with) is still what
+    TensorFlow computes: every map of every gradient method on the fixed-weight models."""
+    from tests.jax import reference
+
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("the reference maps are TensorFlow's")
+    ref = np.load(reference.FIXTURE)
+    got = reference.maps()
+    assert sorted(got) == sorted(ref.files)
+    for key in ref.files:
+        np.testing.assert_allclose(got[key], ref[key], atol=1e-5, err_msg=key)
+
+
+def test_gradcam_needs_no_tape_on_intermediate_tensors():
+    """Grad-CAM at a layer whose output also bypasses it (concatenation) equals the gradient
+    taken by hand through a model split at that layer."""
+    from heartcv.explain import backend
+    from tests.jax import reference
+
+    model = reference.skip_model()
+    x = reference.images(2)
+    feature = model.get_layer("conv_c").output  # the rest of the graph depends on it only
+    rest = keras.Model(feature, model.get_layer("predictions").input)
+    head = keras.Model(model.inputs[0], feature)
+    a = keras.ops.convert_to_numpy(head(x))
+    kernel = keras.ops.convert_to_numpy(model.get_layer("predictions").kernel)
+
+    def score(t):
+        return keras.ops.matmul(rest(t), kernel)[:, 1]
+
+    _, (g,) = backend.vjp(score, [a])
+    cams = np.maximum(np.einsum("nhwk,nk->nhw", a, keras.ops.convert_to_numpy(g).mean((1, 2))),
+                      0)
+    got, _ = gradcam_raw(model, x, feature, class_index=1)
+    np.testing.assert_allclose(got, cams, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.slow
+def test_gradcam_agrees_between_tensorflow_and_jax(tmp_path):
+    """The same saved model and image: Grad-CAM here (TensorFlow) and in .venv-jax (JAX, no
+    TensorFlow) correlate >= 0.99 per image."""
+    import subprocess
+
+    from tests.jax import reference
+
+    if not JAX_PYTHON.is_file():
+        pytest.skip(f"{JAX_PYTHON} is absent (`make test-jax` creates it)")
+    model = reference.small_cnn()
+    x = reference.images(3)
+    path = heartcv.save_model(model, tmp_path / "m.keras")
+    np.save(tmp_path / "x.npy", x)
+    here = explain.gradcam(model, x, class_index=None)
+    code = ("import sys, numpy as np, heartcv; from heartcv import explain; "
+            "m = heartcv.load_model(sys.argv[1]); x = np.load(sys.argv[2]); "
+            "np.save(sys.argv[3], explain.gradcam(m, x, class_index=None))")
+    env = dict(__import__("os").environ, KERAS_BACKEND="jax")
+    proc = subprocess.run([str(JAX_PYTHON), "-c", code, str(path), str(tmp_path / "x.npy"),
+                           str(tmp_path / "jax.npy")], env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    there = np.load(tmp_path / "jax.npy")
+    for a, b in zip(here, there):
+        assert reference.correlation(a, b) >= 0.99

@@ -24,7 +24,16 @@ How a batch is made (:func:`make_dataset`, :func:`dataset_from_bundle`):
 
 Shuffling indices rather than images keeps the shuffle buffer tiny and makes the
 in-memory and streaming paths give identical batches. For backends other than TensorFlow,
-:class:`BundleSequence` (a ``keras.utils.PyDataset``) serves the same batches with OpenCV.
+:class:`BundleSequence` and :class:`ArraySequence` (``keras.utils.PyDataset``) serve the same
+batches with OpenCV, and :func:`make_dataset` / :func:`dataset_from_bundle` return them
+(:func:`uses_tf_data`): under ``KERAS_BACKEND=jax`` this module never imports TensorFlow, so
+it runs where TensorFlow is not installed. Their loader threads or processes:
+``HEARTCV_DATA_WORKERS`` (default 1, batches made in the training loop's thread) and
+``HEARTCV_DATA_MULTIPROCESSING=1`` (worker processes instead of threads). Keras forks those
+processes; JAX warns that forking its multithreaded process may deadlock, and the augmenter
+draws its random parameters with Keras (JAX) ops inside the workers, so under JAX augmented
+training is safer with threads (tested: 2 forked workers feeding a 2-step fit without
+augmentation, ``tests/jax/test_jax.py``).
 """
 
 from __future__ import annotations
@@ -38,7 +47,6 @@ from typing import NamedTuple
 import cv2
 import keras
 import numpy as np
-import tensorflow as tf
 
 from heartcv.data.augment import augmenter_from_config
 from heartcv.data.h5 import open_bundle
@@ -46,12 +54,49 @@ from heartcv.data.splits import assert_disjoint
 
 __all__ = [
     "DEFAULT_MEMORY_LIMIT",
+    "ArraySequence",
     "BundleSequence",
     "class_weights",
     "dataset_from_bundle",
     "label_frequencies",
     "make_dataset",
+    "uses_tf_data",
 ]
+
+
+class _LazyTensorFlow:
+    """``tf`` imported on first use: only the ``tf.data`` path (TensorFlow backend) needs it."""
+
+    def __getattr__(self, name):
+        import tensorflow
+
+        return getattr(tensorflow, name)
+
+
+tf = _LazyTensorFlow()
+
+
+def uses_tf_data() -> bool:
+    """Whether :func:`make_dataset` / :func:`dataset_from_bundle` build ``tf.data`` pipelines
+    (the TensorFlow backend) rather than ``PyDataset`` sequences (any other backend)."""
+    return keras.backend.backend() == "tensorflow"
+
+
+def _loader_options() -> dict:
+    """``PyDataset`` worker options from ``HEARTCV_DATA_WORKERS`` / ``..._MULTIPROCESSING``."""
+    raw = os.environ.get("HEARTCV_DATA_WORKERS", "1")
+    try:
+        workers = int(raw)
+    except ValueError:
+        workers = 0
+    if workers < 1:
+        raise ValueError(f"Expected HEARTCV_DATA_WORKERS to be an int >= 1. "
+                         f"Received: HEARTCV_DATA_WORKERS={raw!r}")
+    multi = os.environ.get("HEARTCV_DATA_MULTIPROCESSING", "0")
+    if multi not in ("0", "1"):
+        raise ValueError(f"Expected HEARTCV_DATA_MULTIPROCESSING to be 0 or 1. "
+                         f"Received: HEARTCV_DATA_MULTIPROCESSING={multi!r}")
+    return {"workers": workers, "use_multiprocessing": multi == "1" and workers > 1}
 
 DEFAULT_MEMORY_LIMIT = 4 * 2**30
 """Bytes a split may take in memory (at the bundle's resolution) before it is streamed."""
@@ -522,30 +567,22 @@ def make_dataset(
 
     Returns:
         ``tf.data.Dataset`` of ``(images, targets)``, ``(images, masks)`` or ``images``
-        alone; images float32 ``(B, h, w, channels)`` in [0, 255].
+        alone; images float32 ``(B, h, w, channels)`` in [0, 255]. Under another Keras
+        backend, an :class:`ArraySequence` of the same batches (OpenCV resizing).
 
     Raises:
         TypeError: images not uint8.
         ValueError: shapes or sizes that do not agree, bad ``channels``/``image_size``.
     """
+    if not uses_tf_data():
+        return ArraySequence(images, targets, batch_size=batch_size, image_size=image_size,
+                             channels=channels, training=training, augment=augment, seed=seed,
+                             cache=cache, masks=masks, drop_remainder=drop_remainder,
+                             memory_limit=memory_limit, **_loader_options())
     images = _as_images(images)
     n = len(images)
     batch_size = _positive_int("batch_size", batch_size)
-    if targets is not None and masks is not None:
-        raise ValueError("Expected `targets` or `masks`, not both. Received: both")
-    if targets is not None and len(targets) != n:
-        raise ValueError(
-            f"Expected one target per image ({n}). Received: len(targets)={len(targets)}"
-        )
-    mask_rows = None
-    if masks is not None:
-        masks = np.asarray(masks)
-        if masks.shape[:3] != images.shape[:3] or masks.ndim not in (3, 4):
-            raise ValueError(
-                f"Expected `masks` of shape (N, H, W[, M]) matching images {images.shape[:3]}. "
-                f"Received: masks.shape={masks.shape}"
-            )
-        mask_rows = _ArrayRows(masks.astype(np.uint8, copy=False))
+    mask_rows = _check_arrays(images, targets, masks)
     return _build(
         _ArrayRows(images),
         n,
@@ -562,6 +599,26 @@ def make_dataset(
         prefetch=prefetch,
         memory_limit=memory_limit,
     )
+
+
+def _check_arrays(images, targets, masks):
+    """Validate :func:`make_dataset`'s targets / masks against ``images``; the mask rows."""
+    n = len(images)
+    if targets is not None and masks is not None:
+        raise ValueError("Expected `targets` or `masks`, not both. Received: both")
+    if targets is not None and len(targets) != n:
+        raise ValueError(
+            f"Expected one target per image ({n}). Received: len(targets)={len(targets)}"
+        )
+    if masks is None:
+        return None
+    masks = np.asarray(masks)
+    if masks.shape[:3] != images.shape[:3] or masks.ndim not in (3, 4):
+        raise ValueError(
+            f"Expected `masks` of shape (N, H, W[, M]) matching images {images.shape[:3]}. "
+            f"Received: masks.shape={masks.shape}"
+        )
+    return _ArrayRows(masks.astype(np.uint8, copy=False))
 
 
 # --------------------------------------------------------------------------------------------
@@ -697,13 +754,19 @@ def dataset_from_bundle(
 
     Returns:
         ``tf.data.Dataset`` of ``(images, labels)`` (labels ``(B, K)`` float32, NaN unknown)
-        or ``(images, masks)``.
+        or ``(images, masks)``; under another Keras backend, a :class:`BundleSequence`.
 
     Raises:
         FileNotFoundError, heartcv.data.h5.BundleError: the bundle cannot be read.
         heartcv.data.splits.LeakageError: a patient is in more than one split.
         ValueError: unknown split or target, empty selection.
     """
+    if not uses_tf_data():
+        return BundleSequence(path, split, batch_size=batch_size, image_size=image_size,
+                              channels=channels, training=training, augment=augment, seed=seed,
+                              cache=cache, indices=indices, target=target,
+                              drop_remainder=drop_remainder, memory_limit=memory_limit,
+                              **_loader_options())
     batch_size = _positive_int("batch_size", batch_size)
     size = _as_size(image_size)
     sel, _, image_rows, mask_rows = _bundle_rows(path, split, indices, target, size, cache,
@@ -727,59 +790,24 @@ def dataset_from_bundle(
 # PyDataset for non-TensorFlow backends
 
 
-class BundleSequence(keras.utils.PyDataset):
-    """The batches of :func:`dataset_from_bundle` as a ``keras.utils.PyDataset``.
+class _RowsSequence(keras.utils.PyDataset):
+    """Batches of uint8 rows as a ``PyDataset`` (shared by :class:`BundleSequence` and
+    :class:`ArraySequence`)."""
 
-    For Keras backends other than TensorFlow, where a ``tf.data`` pipeline would run the
-    augmentation layers in TensorFlow anyway. Resizing uses OpenCV (``INTER_AREA`` when
-    shrinking, ``INTER_LINEAR`` otherwise), so values differ from the ``tf.data`` path by a
-    few grey levels; shapes, order (without shuffling) and targets are the same.
-    Augmentation draws each layer's random transform eagerly (any backend) and applies it
-    as the ``tf.data`` path does (``RandomAffine.transform_numpy``'s OpenCV warp, the
-    layers' ops otherwise).
-    The shuffle is NumPy's (seeded by ``(seed, epoch)``), not tf.data's, so the training
-    order differs from :func:`dataset_from_bundle`'s. With ``workers > 1`` the augmenter's
-    random stream is shared by threads, so augmented batches are not reproducible.
-
-    Args:
-        path, split, batch_size, image_size, channels, training, augment, seed, cache,
-            indices, target, drop_remainder, memory_limit: as :func:`dataset_from_bundle`.
-        **kwargs: ``workers``, ``use_multiprocessing``, ``max_queue_size`` for ``PyDataset``.
-    """
-
-    def __init__(
-        self,
-        path,
-        split,
-        *,
-        batch_size,
-        image_size,
-        channels=3,
-        training=False,
-        augment=None,
-        seed=0,
-        cache=True,
-        indices=None,
-        target="auto",
-        drop_remainder=False,
-        memory_limit=DEFAULT_MEMORY_LIMIT,
-        **kwargs,
-    ):
-        super().__init__(**kwargs)
+    def _setup(self, image_rows, mask_rows, targets, n, image_shape, cached, *, batch_size,
+               image_size, channels, training, augment, seed, drop_remainder):
         self.batch_size = _positive_int("batch_size", batch_size)
-        self.path = Path(path)
         self.training = bool(training)
         self.seed = seed
         self.drop_remainder = bool(drop_remainder)
         size = _as_size(image_size)
-        sel, self._cached, self._images, self._masks = _bundle_rows(
-            path, split, indices, target, size, cache, memory_limit)
-        _check_channels(channels, sel.image_shape[-1])
+        self._cached, self._images, self._masks = cached, image_rows, mask_rows
+        _check_channels(channels, image_shape[-1])
         self.channels = channels
-        self.size = size or sel.image_shape[:2]
-        self.n = len(sel.rows)
-        self.targets = sel.targets
-        self.use_masks = sel.use_masks
+        self.size = size or tuple(image_shape[:2])
+        self.n = n
+        self.targets = targets
+        self.use_masks = mask_rows is not None
         if self._cached:
             chunks = [np.arange(s, min(s + _CHUNK, self.n)) for s in range(0, self.n, _CHUNK)]
             self._images = _ArrayRows(np.concatenate([self._load_images(c) for c in chunks]))
@@ -829,6 +857,97 @@ class BundleSequence(keras.utils.PyDataset):
     def on_epoch_end(self):
         self._epoch += 1
         self._order = self._make_order()
+
+class BundleSequence(_RowsSequence):
+    """The batches of :func:`dataset_from_bundle` as a ``keras.utils.PyDataset``.
+
+    For Keras backends other than TensorFlow, where a ``tf.data`` pipeline would run the
+    augmentation layers in TensorFlow anyway. Resizing uses OpenCV (``INTER_AREA`` when
+    shrinking, ``INTER_LINEAR`` otherwise), so values differ from the ``tf.data`` path by a
+    few grey levels; shapes, order (without shuffling) and targets are the same.
+    Augmentation draws each layer's random transform eagerly (any backend) and applies it
+    as the ``tf.data`` path does (``RandomAffine.transform_numpy``'s OpenCV warp, the
+    layers' ops otherwise).
+    The shuffle is NumPy's (seeded by ``(seed, epoch)``), not tf.data's, so the training
+    order differs from :func:`dataset_from_bundle`'s. With ``workers > 1`` the augmenter's
+    random stream is shared by threads, so augmented batches are not reproducible.
+
+    Args:
+        path, split, batch_size, image_size, channels, training, augment, seed, cache,
+            indices, target, drop_remainder, memory_limit: as :func:`dataset_from_bundle`.
+        **kwargs: ``workers``, ``use_multiprocessing``, ``max_queue_size`` for ``PyDataset``.
+    """
+
+    def __init__(
+        self,
+        path,
+        split,
+        *,
+        batch_size,
+        image_size,
+        channels=3,
+        training=False,
+        augment=None,
+        seed=0,
+        cache=True,
+        indices=None,
+        target="auto",
+        drop_remainder=False,
+        memory_limit=DEFAULT_MEMORY_LIMIT,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        _positive_int("batch_size", batch_size)
+        self.path = Path(path)
+        size = _as_size(image_size)
+        sel, cached, images, masks = _bundle_rows(path, split, indices, target, size, cache,
+                                                  memory_limit)
+        self._setup(images, masks, sel.targets, len(sel.rows), sel.image_shape, cached,
+                    batch_size=batch_size, image_size=image_size, channels=channels,
+                    training=training, augment=augment, seed=seed,
+                    drop_remainder=drop_remainder)
+
+
+class ArraySequence(_RowsSequence):
+    """The batches of :func:`make_dataset` (in-memory uint8 images) as a ``PyDataset``.
+
+    What :func:`make_dataset` returns under a Keras backend other than TensorFlow; same
+    arguments, resizing, augmentation and batch order rules as :class:`BundleSequence`
+    (``prefetch`` does not apply). ``**kwargs``: ``workers``, ``use_multiprocessing``,
+    ``max_queue_size`` for ``PyDataset``.
+    """
+
+    def __init__(
+        self,
+        images,
+        targets=None,
+        *,
+        batch_size,
+        image_size=None,
+        channels=3,
+        training=False,
+        augment=None,
+        seed=0,
+        cache=True,
+        masks=None,
+        drop_remainder=False,
+        memory_limit=DEFAULT_MEMORY_LIMIT,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        images = _as_images(images)
+        n = len(images)
+        mask_rows = _check_arrays(images, targets, masks)
+        size = _as_size(image_size)
+        per = images.shape[-1] + (0 if masks is None else (mask_rows.shape[-1]
+                                                             if len(mask_rows.shape) == 3 else 1))
+        cached = bool(cache and size is not None and size != images.shape[1:3]
+                      and n * size[0] * size[1] * per <= memory_limit)
+        y = None if targets is None or masks is not None else np.asarray(targets, np.float32)
+        self._setup(_ArrayRows(images), mask_rows, y, n, images.shape[1:], cached,
+                    batch_size=batch_size, image_size=image_size, channels=channels,
+                    training=training, augment=augment, seed=seed,
+                    drop_remainder=drop_remainder)
 
 
 # --------------------------------------------------------------------------------------------

@@ -39,7 +39,9 @@ Each rule passes on exactly what it receives (up to ε): the input relevance sum
 max(0, z_c) unless a unit with relevance has z = 0 and absorbs it; this never happens with
 non-positive biases, except under z^B where l = h (``MaskBackground(scale=0)`` blacks the
 background out, so first-layer units seeing only background keep their relevance). Computed
-with ``tf.GradientTape`` (gradient × input of positive-weight copies of the layers).
+as gradient × input of positive-weight copies of the layers, in ``keras.ops`` with
+:func:`heartcv.explain.backend.vjp` (``tf.GradientTape`` under TensorFlow, ``jax.vjp`` under
+JAX).
 
 References:
     Montavon G, Lapuschkin S, Binder A, Samek W, Müller K-R. Explaining nonlinear
@@ -55,10 +57,10 @@ import dataclasses
 
 import keras
 import numpy as np
-import tensorflow as tf
 from keras import layers as kl
 from keras import ops
 
+from heartcv.explain import backend
 from heartcv.explain._common import (
     PREDICTIONS, batches, check_batch_size, class_indices, normalize_max, prepare_images,
 )
@@ -189,16 +191,17 @@ def _bounds(pre, acts, lo, hi, side):
     bounds to its output range, except where they came in equal (a pinned pixel, l = x = h),
     which keeps its own normalised value.
     """
-    low, high = (tf.fill(tuple(acts[0].shape), np.float32(v)) for v in (lo, hi))
+    low, high = (ops.full(tuple(acts[0].shape), np.float32(v), dtype="float32")
+                 for v in (lo, hi))
     for layer, out in zip(pre, acts[1:]):
         span = _per_image_range(layer)
         if span is None:
             low, high = _forward(layer, low, side), _forward(layer, high, side)
             continue
-        pinned = tf.equal(low, high)
-        low = tf.where(pinned, out, tf.fill(tf.shape(out), np.float32(span[0])))
-        high = tf.where(pinned, out, tf.fill(tf.shape(out), np.float32(span[1])))
-    return tf.minimum(low, high), tf.maximum(low, high)
+        pinned = ops.equal(low, high)
+        low = ops.where(pinned, out, ops.full(ops.shape(out), np.float32(span[0]), "float32"))
+        high = ops.where(pinned, out, ops.full(ops.shape(out), np.float32(span[1]), "float32"))
+    return ops.minimum(low, high), ops.maximum(low, high)
 
 
 def _forward(layer, a, side=None):
@@ -218,11 +221,7 @@ def _linear(layer, a, kernel):
 
 def _grad(fn, args, upstream):
     """Gradients of ``fn(*args)`` weighted by ``upstream(output)`` (vector-Jacobian product)."""
-    with tf.GradientTape() as tape:
-        for t in args:
-            tape.watch(t)
-        z = fn(*args)
-    return tape.gradient(z, args, output_gradients=upstream(z))
+    return backend.vjp(fn, args, upstream)[1]
 
 
 def _kernel(layer, bn=None):
@@ -306,11 +305,11 @@ def deep_taylor_relevance(model, images, class_index=None, *, input_bounds=None,
     bias = 0.0 if head.bias is None else ops.cast(head.bias, "float32")
     out = {"rel": [], "score": [], "idx": [], "tot": {}, "min": {}}
     for sl in batches(len(x), batch_size):
-        acts = [tf.convert_to_tensor(x[sl])]
+        acts = [ops.convert_to_tensor(x[sl])]
         side = {} if side_model is None else \
-            dict(zip(masks, tf.nest.flatten(side_model(acts[0], training=False))))
+            dict(zip(masks, keras.tree.flatten(side_model(acts[0], training=False))))
         for layer in chain[1:-1]:
-            acts.append(tf.cast(_forward(layer, acts[-1], side), "float32"))
+            acts.append(ops.cast(_forward(layer, acts[-1], side), "float32"))
         z = ops.convert_to_numpy(ops.matmul(acts[-1], kernel) + bias)  # the logits
         idx = class_indices(class_index, z)
         score = z[np.arange(len(idx)), idx]
@@ -319,16 +318,16 @@ def deep_taylor_relevance(model, images, class_index=None, *, input_bounds=None,
             negative = score < 0
             score = np.abs(score)
             idx = (~negative).astype(idx.dtype)
-        r = tf.one_hot(np.zeros_like(idx) if negative is not None else idx, z.shape[-1],
-                       dtype="float32") * np.maximum(score, 0.0)[:, None]
+        r = ops.one_hot(np.zeros_like(idx) if negative is not None else idx, z.shape[-1],
+                        dtype="float32") * np.maximum(score, 0.0)[:, None]
         bounds = _bounds(chain[1:first], acts[:first], lo, hi, side)
         for i in range(len(chain) - 1, 0, -1):
             bn = chain[i + 1] if i + 1 < len(chain) and type(chain[i + 1]) is _BN else None
             args = (chain[i], acts[i - 1], r, epsilon, pooling, bounds if i == first else None)
             if negative is not None and i == len(chain) - 1:
                 shape = (-1,) + (1,) * (len(acts[i - 1].shape) - 1)
-                r = tf.where(np.reshape(negative, shape), _backward(*args, bn=bn, negate=True),
-                             _backward(*args, bn=bn))
+                r = ops.where(np.reshape(negative, shape), _backward(*args, bn=bn, negate=True),
+                              _backward(*args, bn=bn))
             else:
                 r = _backward(*args, bn=bn)
             flat = ops.convert_to_numpy(r).reshape(len(idx), -1)

@@ -1,9 +1,11 @@
 """Gradient explanations: Grad-CAM, Grad-CAM++, CAM and saliency (vanilla and SmoothGrad).
 
-Implemented directly with ``tf.GradientTape`` on companion models that share the trained
-model's weights (``keras.Model(model.inputs[0], [feature_layer.output, ...])``), not with
-tf-keras-vis: tf-keras-vis 0.8.7 was written for tf.keras and, on these Keras 3 models, (1)
-silently replaces a named non-convolution target layer (DenseNet's ``relu``) by the closest
+Implemented with :func:`heartcv.explain.backend.vjp` (``tf.GradientTape`` under TensorFlow,
+``jax.vjp`` under JAX) on companion models that share the trained model's weights (for
+Grad-CAM, :func:`heartcv.explain.backend.tapped_model`: the model with a zero added to the
+feature layer's output, so dS/dA is a gradient on every backend), not with tf-keras-vis:
+tf-keras-vis 0.8.7 was written for tf.keras and, on these Keras 3 models, (1) silently
+replaces a named non-convolution target layer (DenseNet's ``relu``) by the closest
 Conv2D before it unless ``seek_penultimate_conv_layer=False`` (for DenseNet121 a 32-channel
 ``conv5_block16_2_conv`` instead of the 1024-channel ``relu``), (2) differentiates the model's
 output after the sigmoid, so Grad-CAM++'s closed-form weights are computed on the wrong score
@@ -34,11 +36,11 @@ from __future__ import annotations
 
 import keras
 import numpy as np
-import tensorflow as tf
 
+from heartcv.explain import backend
 from heartcv.explain._common import (
-    batches, check_batch_size, check_smoothgrad, class_head, class_indices, default_target_layer, get_layer,
-    normalize_max, prepare_images, select_scores, upsample,
+    PREDICTIONS, batches, check_batch_size, check_smoothgrad, class_head, class_indices,
+    default_target_layer, get_layer, normalize_max, prepare_images, upsample,
 )
 
 
@@ -107,22 +109,19 @@ def gradcam_raw(model, x, feature, class_index=0, *, plus=False, batch_size=8):
     """
     head, to_logits, out = class_head(model)
     class_indices(class_index, np.zeros((1, out.shape[-1])))  # validate before any work
-    sub = keras.Model(model.inputs[0], [feature, head, out], name=f"{model.name}_gradcam")
+    names = {layer.name for layer in model.layers}
+    head_layer = model.get_layer(PREDICTIONS) if PREDICTIONS in names else None
+    companion, tap = backend.tapped_model(model, feature, head_layer)
     cams, probs = [], []
     for sl in batches(len(x), batch_size):
-        xb = tf.convert_to_tensor(x[sl])
-        with tf.GradientTape() as tape:
-            a, h, p = sub(xb, training=False)
-            z = to_logits(h) if to_logits is not None else h
-            s = select_scores(z, class_indices(class_index, keras.ops.convert_to_numpy(z)))
-        g = tape.gradient(s, a)
-        if g is None:
-            raise ValueError("The class score does not depend on the chosen feature layer.")
-        a = keras.ops.convert_to_numpy(a).astype(np.float64)
-        g = keras.ops.convert_to_numpy(g).astype(np.float64)
+        a, _, p, g = backend.feature_vjp(
+            companion, tap, x[sl], to_logits,
+            lambda z: backend.one_hot_rows(
+                class_indices(class_index, keras.ops.convert_to_numpy(z)), z))
+        a, g = a.astype(np.float64), g.astype(np.float64)
         w = _gradcam_pp_weights(a, g) if plus else g.mean(axis=(1, 2))
         cams.append(np.maximum(np.einsum("nhwk,nk->nhw", a, w), 0.0))
-        probs.append(keras.ops.convert_to_numpy(p).astype(np.float32))
+        probs.append(p.astype(np.float32))
     return np.concatenate(cams), np.concatenate(probs)
 
 
@@ -227,11 +226,12 @@ def saliency(model, images, class_index=0, smooth_samples=0, *, noise=0.15, seed
         for _ in range(max(1, int(smooth_samples))):
             xn = xb if not smooth_samples else \
                 (xb + sigma * rng.standard_normal(xb.shape)).astype(np.float32)
-            xt = tf.convert_to_tensor(xn)
-            with tf.GradientTape() as tape:
-                tape.watch(xt)
+
+            def logits(xt):
                 h, _ = sub(xt, training=False)
-                s = select_scores(to_logits(h) if to_logits is not None else h, idx)
-            total += keras.ops.convert_to_numpy(tape.gradient(s, xt))
+                return to_logits(h) if to_logits is not None else keras.ops.cast(h, "float32")
+
+            _, (g,) = backend.vjp(logits, [xn], lambda z: backend.one_hot_rows(idx, z))
+            total += keras.ops.convert_to_numpy(g)
         maps.append(np.abs(total / max(1, int(smooth_samples))).max(axis=-1))
     return normalize_max(np.concatenate(maps))

@@ -31,12 +31,12 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-import tensorflow as tf
 
 from heartcv.explain._common import (
     batches, check_batch_size, check_smoothgrad, class_head, class_indices, normalize_max,
     prepare_images,
 )
+from heartcv.explain.backend import require_tensorflow
 from heartcv.localization import localization_summary, mass_inside
 
 
@@ -66,7 +66,12 @@ def saliency_tfkv(model, images, class_index=None, smooth_samples=0, *, noise=0.
 
     Returns:
         (N, H, W) float32 in [0, 1]: max over channels of |mean gradient|, divided by its max.
+
+    Raises:
+        ValueError: under a Keras backend other than TensorFlow (tf-keras-vis needs it; use
+            :func:`heartcv.explain.saliency`, the same map on any backend).
     """
+    require_tensorflow("saliency_tfkv")
     batch_size = check_batch_size(batch_size)
     check_smoothgrad(smooth_samples, noise)
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
@@ -81,6 +86,8 @@ def saliency_tfkv(model, images, class_index=None, smooth_samples=0, *, noise=0.
         raise ValueError(f"saliency_tfkv needs one output layer with an activation to make "
                          f"linear. Received: model {model.name!r} with outputs {names}")
     saliency_cls, replace_to_linear = _saliency_class()
+    import tensorflow as tf
+
     sal = saliency_cls(model, model_modifier=replace_to_linear(), clone=True)
     state = np.random.get_state() if seed is not None else None
     maps = []

@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from heartcv.explain._common import check_batch_size, prepare_images
+from heartcv.explain.backend import require_tensorflow
 from heartcv.explain.figures import _check_alpha, _images_uint8, overlay
 from heartcv.explain.gradients import gradcam
 
@@ -77,7 +78,8 @@ def top_k_gradcam(model, images, *, k=4, plus=False, layer=None, class_names=Non
         layer: feature layer to explain (default: the backbone's last feature layer).
         class_names: one name per output (default ``class_0`` ...).
         batch_size: images per forward pass for the probabilities.
-        engine: ``"heartcv"`` or ``"tf-keras-vis"`` (see the module docstring).
+        engine: ``"heartcv"`` (any Keras backend) or ``"tf-keras-vis"`` (TensorFlow only; a
+            ``ValueError`` names the backend otherwise); see the module docstring.
 
     Returns:
         dict with ``probabilities`` (N, K) float32, ``indices`` (N, k) int (most probable
@@ -87,6 +89,8 @@ def top_k_gradcam(model, images, *, k=4, plus=False, layer=None, class_names=Non
     batch_size = check_batch_size(batch_size)
     if engine not in ENGINES:
         raise ValueError(f"Expected `engine` in {ENGINES}. Received: engine={engine!r}")
+    if engine == "tf-keras-vis":
+        require_tensorflow("top_k_gradcam(engine='tf-keras-vis')")
     x = prepare_images(model, images)
     probs = np.asarray(model.predict(x, batch_size=batch_size, verbose=0), dtype=np.float32)
     if probs.ndim != 2:
