@@ -151,7 +151,7 @@ def write_report(
     paths["csv"] = atomic_write_text(out_dir / "metrics.csv", table_csv)
     paths["markdown"] = atomic_write_text(out_dir / "report.md", "\n".join(md) + "\n")
     if figures and not seg:
-        from heartcv.evaluate import plot_confusion_matrix, plot_roc
+        from heartcv.evaluation.plots import plot_confusion_matrix, plot_roc
 
         fig_dir = out_dir / "figures"
         if results.get("roc_curves"):
