@@ -26,6 +26,7 @@ import sys
 import time
 from pathlib import Path
 
+from heartcv.cli import _positive_int  # the CLI's own check (light: no TensorFlow)
 from heartcv.config import load_config
 from heartcv.papers import experiment_parser
 from heartcv.papers.cardio_xattentionnet.experiment import (
@@ -43,16 +44,6 @@ HERE = Path(__file__).resolve().parent
 QUICK = ["data.image_size=96", "data.n_patients=250", "train.epochs=6", "train.optimizer=adam",
          "train.learning_rate=0.001", "train.reduce_lr_patience=2", "eval.bootstrap=1000"]
 MAP_SIZE = 224
-
-
-def _positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
 
 
 def build_parser():
