@@ -183,10 +183,14 @@ def prior_shift(y_score, train_counts, target_counts):
     return shifted / np.maximum(shifted.sum(axis=1, keepdims=True), 1e-12)
 
 
+def confusion(y_true, y_pred, k=len(BEAT_CLASSES)):
+    """Counts (k, k) of class ids: rows true class, columns predicted."""
+    y_true, y_pred = np.asarray(y_true, np.int64), np.asarray(y_pred, np.int64)
+    return np.bincount(y_true * k + y_pred, minlength=k * k).reshape(k, k)
+
+
 def _confusion(y_true, y_score):
-    k = len(BEAT_CLASSES)
-    t, p = np.argmax(y_true, axis=1), np.argmax(y_score, axis=1)
-    return np.bincount(t * k + p, minlength=k * k).reshape(k, k)
+    return confusion(np.argmax(y_true, axis=1), np.argmax(y_score, axis=1))
 
 
 def _recalls(cm):

@@ -35,6 +35,8 @@ import numpy as np
 
 from heartcv.data.synthetic.beats import BEAT_CLASSES
 from heartcv.files import atomic_write_json, atomic_write_text
+from heartcv.papers.mitbih_ecg_beats.experiment import _cap as _cap_one_hot
+from heartcv.papers.mitbih_ecg_beats.experiment import confusion
 
 #: model key -> (registered builder, what it is)
 MODELS = {
@@ -54,12 +56,6 @@ DECHAZAL_2004 = {"S": {"sensitivity": 0.759}, "V": {"sensitivity": 0.777}}
 
 
 # ------------------------------------------------------------------------------ the report
-
-def confusion(y_true, y_pred, k=len(BEAT_CLASSES)):
-    """Counts (k, k): rows true class, columns predicted."""
-    y_true, y_pred = np.asarray(y_true, np.int64), np.asarray(y_pred, np.int64)
-    return np.bincount(y_true * k + y_pred, minlength=k * k).reshape(k, k)
-
 
 def dechazal_table(cm, classes=BEAT_CLASSES, full_counts=None):
     """de Chazal's per-class table from a confusion matrix.
@@ -345,15 +341,8 @@ def fit(key, arrays, train_idx, val_idx, *, epochs, batch_size, learning_rate, w
 # ------------------------------------------------------------------------------ protocols
 
 def _cap(idx, labels, cap, rng):
-    if not cap:
-        return np.sort(idx)
-    keep = []
-    for k in range(len(BEAT_CLASSES)):
-        rows = idx[labels[idx] == k]
-        if len(rows) > cap:
-            rows = rng.choice(rows, cap, replace=False)
-        keep.append(rows)
-    return np.sort(np.concatenate(keep))
+    """:func:`experiment._cap` for integer class ids (the same seeded draws)."""
+    return _cap_one_hot(idx, np.eye(len(BEAT_CLASSES))[labels] if cap else labels, cap, rng)
 
 
 def protocol_indices(arrays, protocol, *, val_records=VAL_RECORDS, val_fraction=0.1, seed=0):
