@@ -121,13 +121,19 @@ def shortcut_probe(data, *, seed=0) -> dict:
             "y_pred": scores[chosen].argmax(-1), "y_score": scores[chosen], "features": names}
 
 
+def _bootstrap_mean_ci(values, n_boot, ci, seed) -> list:
+    """Percentile interval of the mean of ``values`` over ``n_boot`` seeded resamples."""
+    from heartcv.evaluation.roc import percentile_ci
+
+    rng = np.random.default_rng(seed)
+    return percentile_ci(values[rng.integers(0, len(values), (n_boot, len(values)))].mean(1), ci)
+
+
 def accuracy_ci(y_true, y_pred, *, n_boot=2000, ci=0.95, seed=0) -> dict:
     """Accuracy with a percentile bootstrap interval over test ECGs."""
     correct = (np.asarray(y_true) == np.asarray(y_pred)).astype(float)
-    rng = np.random.default_rng(seed)
-    boots = correct[rng.integers(0, len(correct), (n_boot, len(correct)))].mean(1)
-    lo, hi = np.quantile(boots, [(1 - ci) / 2, 1 - (1 - ci) / 2])
-    return {"accuracy": float(correct.mean()), "ci_low": float(lo), "ci_high": float(hi)}
+    lo, hi = _bootstrap_mean_ci(correct, n_boot, ci, seed)
+    return {"accuracy": float(correct.mean()), "ci_low": lo, "ci_high": hi}
 
 
 def compare_to_probe(y_true, y_pred, probe_pred, *, n_boot=2000, ci=0.95, seed=0) -> dict:
@@ -139,8 +145,6 @@ def compare_to_probe(y_true, y_pred, probe_pred, *, n_boot=2000, ci=0.95, seed=0
     y_true = np.asarray(y_true)
     d = ((np.asarray(y_pred) == y_true).astype(float)
          - (np.asarray(probe_pred) == y_true).astype(float))
-    rng = np.random.default_rng(seed)
-    boots = d[rng.integers(0, len(d), (n_boot, len(d)))].mean(1)
-    lo, hi = np.quantile(boots, [(1 - ci) / 2, 1 - (1 - ci) / 2])
-    return {"difference": float(d.mean()), "ci_low": float(lo), "ci_high": float(hi),
+    lo, hi = _bootstrap_mean_ci(d, n_boot, ci, seed)
+    return {"difference": float(d.mean()), "ci_low": lo, "ci_high": hi,
             "credited": int(lo > 0)}
