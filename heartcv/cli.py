@@ -440,36 +440,11 @@ def _load_models(debug: bool) -> None:
     heartcv.register_all()
 
 
-def _final_name(path: str) -> str:
-    """The file a temporary ``.name.XXXXXXXX.tmp.ext`` (heartcv.files) was written for."""
-    import os
-    import re
-
-    head, tail = os.path.split(str(path))
-    m = re.fullmatch(r"\.(.+)\.[A-Za-z0-9_]{8}\.tmp(.*)", tail)
-    return os.path.join(head, m.group(1) + m.group(2)) if m else str(path)
-
-
 def _os_error_line(err: OSError) -> str:
-    """One line naming the path and the problem of an ``OSError``."""
-    import errno
+    """One line naming the path and the problem of an ``OSError`` (:mod:`heartcv.files`)."""
+    from heartcv.files import os_error_line
 
-    path = getattr(err, "filename", None)
-    if path is None:
-        text = str(err).strip()
-        return text.splitlines()[0] if text else type(err).__name__
-    path = _final_name(path)
-    problem = {errno.ENOSPC: "no space left on device writing {}",
-               errno.EDQUOT: "disk quota exceeded writing {}",
-               errno.EROFS: "read-only file system: cannot write {}",
-               errno.EACCES: "permission denied: {}",
-               errno.EPERM: "permission denied: {}",
-               errno.ENOTDIR: "not a folder: a part of {} is a file",
-               errno.EEXIST: "{} exists and is not a folder",
-               errno.EISDIR: "{} is a folder, expected a file"}.get(err.errno)
-    if problem is None:
-        return f"{err.strerror or type(err).__name__}: {path}"
-    return problem.format(path)
+    return os_error_line(err)
 
 
 def main(argv=None) -> int:

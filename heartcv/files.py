@@ -24,15 +24,30 @@ from pathlib import Path
 OVERWRITE_HINT = "pass --overwrite (overwrite=True in Python)"
 
 
+#: one wording for the storage failures, whoever reports them (:class:`OutputPathError`, the
+#: CLI's :func:`os_error_line`)
+STORAGE_PROBLEMS = {_errno.ENOSPC: "no space left on device writing {}",
+                    _errno.EDQUOT: "disk quota exceeded writing {}",
+                    _errno.EROFS: "read-only file system: cannot write {}"}
+_PATH_PROBLEMS = {_errno.EACCES: "permission denied: {}",
+                  _errno.EPERM: "permission denied: {}",
+                  _errno.ENOTDIR: "not a folder: a part of {} is a file",
+                  _errno.EEXIST: "{} exists and is not a folder",
+                  _errno.EISDIR: "{} is a folder, expected a file"}
+
+
 class OutputPathError(OSError, ValueError):
     """An output path heartcv cannot write: one line naming it and the problem.
 
     An ``OSError`` (``errno`` and ``filename`` kept) and a ``ValueError``, so callers that
-    report bad input in one line (the CLI, ``heartcv prep``) report it too.
+    report bad input in one line (the CLI, ``heartcv prep``) report it too. A full disk, an
+    exceeded quota or a read-only file system read as :data:`STORAGE_PROBLEMS` words them.
     """
 
     def __init__(self, path, problem, errno=None):
-        super().__init__(errno, f"Cannot write {path}: {problem}")
+        template = STORAGE_PROBLEMS.get(errno)
+        super().__init__(errno, template.format(path) if template
+                         else f"Cannot write {path}: {problem}")
         self.filename = str(path)
         self.problem = problem
 
@@ -45,6 +60,28 @@ class OutputPathError(OSError, ValueError):
 
 def _problem(err: OSError) -> str:
     return err.strerror or str(err) or type(err).__name__
+
+
+def final_name(path) -> str:
+    """The file a temporary ``.name.XXXXXXXX.tmp.ext`` (:func:`atomic_path`) was written for."""
+    head, tail = os.path.split(str(path))
+    m = re.fullmatch(r"\.(.+)\.[A-Za-z0-9_]{8}\.tmp(.*)", tail)
+    return os.path.join(head, m.group(1) + m.group(2)) if m else str(path)
+
+
+def os_error_line(err: OSError) -> str:
+    """One line naming the path (the final name, not a temporary one) and the problem."""
+    if isinstance(err, OutputPathError):
+        return str(err)
+    path = getattr(err, "filename", None)
+    if path is None:
+        text = str(err).strip()
+        return text.splitlines()[0] if text else type(err).__name__
+    path = final_name(path)
+    problem = STORAGE_PROBLEMS.get(err.errno) or _PATH_PROBLEMS.get(err.errno)
+    if problem is None:
+        return f"{err.strerror or type(err).__name__}: {path}"
+    return problem.format(path)
 
 
 def _nearest_existing(path: Path) -> Path:

@@ -232,9 +232,8 @@ def test_disk_full_at_evaluation_then_rerun_resumes_at_evaluation(tmp_path, caps
     assert main(_train(tmp_path, "train.epochs=2")) == 2
     lines = capsys.readouterr().err.strip().splitlines()
     target = re.escape(str(run / "test_predictions.npz"))
-    assert len(lines) == 1 and re.fullmatch(  # the CLI's wording, or heartcv.files' own
-        rf"heartcv: error: (no space left on device writing {target}|Cannot write {target}: "
-        r"No space left on device)", lines[0]), lines
+    assert len(lines) == 1 and re.fullmatch(  # one wording, the CLI's and heartcv.files'
+        rf"heartcv: error: no space left on device writing {target}", lines[0]), lines
     assert not list(tmp_path.rglob("*.tmp*")) and not (run / "test_predictions.npz").exists()
     assert (run / "backup" / "fit_done.json").is_file() and not (run / "metrics.json").exists()
     history = (run / "history.csv").read_bytes()
@@ -258,8 +257,7 @@ def test_disk_full_while_writing_a_backup(tmp_path, capsys, monkeypatch):
     assert main(_train(tmp_path)) == 2
     line = capsys.readouterr().err.strip()
     target = r"\S+/backup/epoch1\.weights\.h5"  # the final name, not the temporary one
-    assert re.fullmatch(rf"heartcv: error: (no space left on device writing {target}|Cannot "
-                        rf"write {target}: No space left on device)", line), line
+    assert re.fullmatch(rf"heartcv: error: no space left on device writing {target}", line), line
     assert not list(tmp_path.rglob("*.tmp*"))
 
 
