@@ -27,9 +27,10 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-MODEL_KEYS = ("beat_cnn", "beat_rr", "small_cnn", "vgg16")
+MODEL_KEYS = ("beat_cnn", "beat_rr", "beat_ctx", "ctx_gbm", "small_cnn", "vgg16")
 #: per-model defaults of the array path: epochs, training and test caps per class
 DEFAULTS = {"beat_cnn": (8, None, None), "beat_rr": (8, None, None),
+            "beat_ctx": (8, None, None), "ctx_gbm": (1, None, None),
             "small_cnn": (10, 1200, None), "vgg16": (10, 600, 500)}
 QUICK = {"n_per_class": 200, "n_patients": 10, "epochs": 8, "batch_size": 16,
          "min_val_support": 10}
@@ -53,6 +54,12 @@ def build_parser():
     p.add_argument("--epochs", type=int, default=None,
                    help="array path: epochs for every model (default per model: "
                         + ", ".join(f"{k} {v[0]}" for k, v in DEFAULTS.items()) + ")")
+    p.add_argument("--lr-schedule", default="constant", choices=("constant", "cosine"),
+                   help="array path: learning rate constant (default) or a half-cosine decay "
+                        "to 0 over all epochs")
+    p.add_argument("--image-dropout", type=float, default=None,
+                   help="array path: image-feature dropout of the two-input models beat_rr, "
+                        "beat_ctx (default: the builder's 0.5)")
     p.add_argument("--image-size", type=int, default=64, help="array path: beat image side "
                                                               "(default 64)")
     p.add_argument("--cache", default=None,
@@ -122,8 +129,8 @@ def run_arrays(args):
     from heartcv.papers.mitbih_ecg_beats import beatset, fast
     from heartcv.results import write_results
 
-    models = args.models or (["beat_cnn", "beat_rr", "small_cnn"] if args.quick
-                             else list(MODEL_KEYS))
+    quick_models = ["beat_cnn", "beat_rr", "beat_ctx", "ctx_gbm", "small_cnn"]
+    models = args.models or (quick_models if args.quick else list(MODEL_KEYS))
     out_dir = Path(args.output_dir) / "mitbih_ecg_beats" / ("quick" if args.quick else "mitdb")
     out_dir.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
@@ -166,6 +173,8 @@ def run_arrays(args):
         val_records=val_records, seed=args.seed, resume=args.resume,
         max_weight_ratio=args.max_class_weight,
         min_val_support=QUICK["min_val_support"] if args.quick else 50,
+        **({} if args.lr_schedule == "constant" else {"lr_schedule": args.lr_schedule}),
+        **({} if args.image_dropout is None else {"image_dropout": args.image_dropout}),
         batch_size=QUICK["batch_size"] if args.quick else 128)
     elapsed = time.perf_counter() - start
     print()
@@ -185,6 +194,8 @@ def main(argv=None) -> int:
         v = getattr(args, name)
         if v is not None and v < 1:
             return _fail(f"--{name.replace('_', '-')} must be >= 1. Received: {v}")
+    if args.image_dropout is not None and not 0 <= args.image_dropout < 1:
+        return _fail(f"--image-dropout must be in [0, 1). Received: {args.image_dropout}")
     if not args.max_class_weight >= 1:
         return _fail(f"--max-class-weight must be >= 1. Received: {args.max_class_weight}")
     if args.quick:

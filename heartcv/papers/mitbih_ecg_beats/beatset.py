@@ -23,6 +23,19 @@ Normalising by the record's own mean removes the patient's heart rate, which is 
 premature supraventricular beat (whose shape is normal) be recognised in a new patient. Only
 annotation times are used, never labels; the record mean is a property of the unlabelled
 recording.
+
+Patient-relative morphology (beyond the paper; :func:`morphology_features`): a beat's shape
+measured against its own record's typical beat. From each image the trace is read back as a
+waveform (the ink's centroid row per column) and a width profile (the ink's vertical spread
+per column); the record's *template* is the per-column median of both over all of its beats
+(a property of the unlabelled recording, like the record-mean RR: no label is used). Six
+numbers per beat, :data:`MORPHOLOGY_FEATURES`: the correlation of the beat's waveform with the
+template over the QRS region (the central 17 columns, about ±150 ms) and over the whole
+window, the mean absolute waveform difference over the QRS region (rows / image side), the
+QRS region's ink spread relative to the template's (a wide QRS is ventricular), the QRS
+region's ink mass relative to the image mean, and the correlation of the width profiles over
+the QRS region. A ventricular beat differs from its own patient's template whatever that
+patient's normal beat looks like; a supraventricular beat matches it and comes early.
 """
 
 from __future__ import annotations
@@ -37,6 +50,10 @@ from heartcv.data.synthetic.beats import BEAT_CLASSES, render_beat_image
 
 RR_FEATURES = ("pre_rr/mean_rr", "post_rr/mean_rr", "local_rr/mean_rr", "pre_rr/post_rr",
                "pre_rr/local_rr", "mean_rr_s")
+MORPHOLOGY_FEATURES = ("qrs_corr", "window_corr", "qrs_abs_diff", "qrs_spread_ratio",
+                       "qrs_ink", "qrs_spread_corr")
+#: the QRS region of a beat window, as a fraction of the image width (centre +- 0.133)
+_QRS = (0.375, 0.64)
 CACHE_VERSION = 1
 _CLIP = 5.0
 
@@ -92,6 +109,74 @@ def rr_intervals(samples, fs, local_beats=10):
 def rr_features(samples, fs, local_beats=10):
     """:data:`RR_FEATURES` (K, 6) of one record's beats (see :func:`rr_intervals`)."""
     return rr_matrix(*rr_intervals(samples, fs, local_beats))
+
+
+def _profiles(images):
+    """(waveform, spread, mass) per column of black-on-white beat images (n, H, W[, 1])."""
+    ink = (255.0 - np.asarray(images, np.float32).reshape(len(images), *np.shape(images)[1:3]))
+    ink /= 255.0
+    rows = np.arange(ink.shape[1], dtype=np.float32)[None, :, None]
+    mass = ink.sum(axis=1) + 1e-6
+    wave = (ink * rows).sum(axis=1) / mass
+    spread = np.sqrt(np.maximum((ink * rows ** 2).sum(axis=1) / mass - wave ** 2, 0.0))
+    return wave, spread, mass
+
+
+def _ncc(a, b):
+    a = a - a.mean(axis=1, keepdims=True)
+    b = b - b.mean(axis=1, keepdims=True)
+    return (a * b).sum(axis=1) / np.sqrt((a * a).sum(axis=1) * (b * b).sum(axis=1) + 1e-9)
+
+
+def morphology_features(images, record):
+    """:data:`MORPHOLOGY_FEATURES` (n, 6) float32: each beat against its record's template.
+
+    Args:
+        images: (n, H, W) or (n, H, W, 1) uint8 beat images, black trace on white (as
+            :func:`load_mitdb` and :func:`synthetic_set` make them).
+        record: (n,) record of each beat; the template of a record is the per-column median
+            of its beats' waveforms and ink spreads (see the module docstring). Only images
+            are used, never labels.
+
+    The images are processed one record at a time (memory stays a few record's worth).
+    """
+    images = np.asarray(images)
+    record = np.asarray(record).astype(str)
+    if images.ndim not in (3, 4) or images.ndim == 4 and images.shape[-1] != 1:
+        raise ValueError(f"Expected grey beat images (n, H, W) or (n, H, W, 1). Received "
+                         f"shape {images.shape}")
+    if len(record) != len(images):
+        raise ValueError(f"Expected one record per image. Received {len(record)} records for "
+                         f"{len(images)} images")
+    w = images.shape[2]
+    c = slice(int(round(_QRS[0] * w)), int(round(_QRS[1] * w)))
+    out = np.empty((len(images), len(MORPHOLOGY_FEATURES)), np.float32)
+    for r in np.unique(record):
+        idx = np.flatnonzero(record == r)
+        wave, spread, mass = _profiles(images[idx])
+        tw, ts = np.median(wave, axis=0)[None], np.median(spread, axis=0)[None]
+        tw_b, ts_b = np.broadcast_to(tw, wave.shape), np.broadcast_to(ts, spread.shape)
+        out[idx] = np.stack([
+            _ncc(wave[:, c], tw_b[:, c]),
+            _ncc(wave, tw_b),
+            np.abs(wave[:, c] - tw[:, c]).mean(axis=1) / images.shape[1],
+            spread[:, c].sum(axis=1) / (ts[:, c].sum() + 1e-6),
+            mass[:, c].mean(axis=1) / (mass.mean(axis=1) + 1e-6),
+            _ncc(spread[:, c], ts_b[:, c]),
+        ], axis=1)
+    return out
+
+
+def context_features(arrays):
+    """RR features and patient-relative morphology side by side, (n, 12) float32.
+
+    :data:`RR_FEATURES` then :data:`MORPHOLOGY_FEATURES` (``arrays`` as :func:`load_mitdb`
+    returns it); computed once and kept in ``arrays["context"]``.
+    """
+    if "context" not in arrays:
+        morph = morphology_features(arrays["images"], arrays["record"])
+        arrays["context"] = np.concatenate([arrays["rr"], morph], axis=1).astype(np.float32)
+    return arrays["context"]
 
 
 def _cache_key(root, size, render_size):

@@ -42,12 +42,21 @@ from heartcv.papers.mitbih_ecg_beats.experiment import confusion
 MODELS = {
     "beat_cnn": ("mitbih_beat_cnn", "compact beat-image CNN from scratch (beyond the paper)"),
     "beat_rr": ("mitbih_beat_rr", "beat image + RR features, two inputs (beyond the paper)"),
+    "beat_ctx": ("mitbih_beat_rr", "beat image + RR features + patient-relative morphology "
+                                   "(12 context features), two inputs (beyond the paper)"),
+    "ctx_gbm": ("HistGradientBoostingClassifier", "the 12 context features alone, gradient "
+                                                  "boosting, no image (a baseline)"),
     "small_cnn": ("small_cnn", "heartcv small_cnn from scratch (filters 16/32/48/64, GAP, "
                                "dropout 0.4), as the earlier CPU run"),
     "vgg16": ("mitbih_vgg16", "the paper's Table 2 model; base frozen with RANDOM weights "
                               "(no ImageNet weights here), head trained"),
 }
 PROTOCOL_NAMES = ("intra", "inter")
+#: models whose second input (``"rr"``) is a feature matrix beside the image
+TWO_INPUT = ("beat_rr", "beat_ctx")
+#: the model whose numbers are the headline ``intra/*`` and ``ds2/*`` keys, in order of
+#: preference (declared before any result; the first one run is taken)
+HEADLINE = ("beat_ctx", "beat_rr", "beat_cnn")
 #: DS1 records held out of training as the inter-patient validation patients.
 VAL_RECORDS = ("118", "124", "201", "223")
 MAX_WEIGHT_RATIO = 100.0
@@ -214,7 +223,7 @@ def _batches(images, rr, labels, *, batch_size, weights=None, shuffle=False, see
             x = images[idx].astype(np.float32)
             if channels == 3:
                 x = np.repeat(x, 3, axis=-1)
-            inputs = {"image": x, "rr": rr[idx]} if key == "beat_rr" else x
+            inputs = {"image": x, "rr": rr[idx]} if key in TWO_INPUT else x
             if labels is None:
                 return (inputs,)
             y = labels[idx]
@@ -237,7 +246,34 @@ def class_weights(labels, k=len(BEAT_CLASSES), max_ratio=MAX_WEIGHT_RATIO):
     return np.minimum(w, max_ratio * n_w)
 
 
-def build_model(key, size, n_rr, seed=0):
+def side_features(arrays, key):
+    """The second input of ``key``: the RR features, or the 12 context features."""
+    if key in ("beat_ctx", "ctx_gbm"):
+        from heartcv.papers.mitbih_ecg_beats.beatset import context_features
+
+        return context_features(arrays)
+    return arrays["rr"]
+
+
+class FeatureBoosting:
+    """``ctx_gbm``: scikit-learn gradient boosting on the context features (no image)."""
+
+    def __init__(self, seed=0):
+        from sklearn.ensemble import HistGradientBoostingClassifier
+
+        self.clf = HistGradientBoostingClassifier(max_iter=200, max_depth=3, random_state=seed)
+
+    def fit(self, x, y, sample_weight=None):
+        self.clf.fit(x, y, sample_weight=sample_weight)
+        return self
+
+    def predict_proba(self, x, k=len(BEAT_CLASSES)):
+        p = np.zeros((len(x), k), np.float32)
+        p[:, self.clf.classes_] = self.clf.predict_proba(x)
+        return p
+
+
+def build_model(key, size, n_rr, seed=0, image_dropout=None):
     import keras
 
     import heartcv  # noqa: F401  (registers the models)
@@ -251,9 +287,10 @@ def build_model(key, size, n_rr, seed=0):
     if key == "small_cnn":
         return get(name, input_shape=(size, size, 1), num_classes=len(BEAT_CLASSES),
                                filters=(16, 32, 48, 64), dropout=0.4)
-    if key == "beat_rr":
+    if key in TWO_INPUT:
+        extra = {} if image_dropout is None else {"image_dropout": float(image_dropout)}
         return get(name, input_shape=(size, size, 1), num_classes=len(BEAT_CLASSES),
-                               rr_features=n_rr)
+                   rr_features=n_rr, **extra)
     return get(name, input_shape=(size, size, 1), num_classes=len(BEAT_CLASSES))
 
 
@@ -270,11 +307,14 @@ def _vgg_parts(model):
 
 def predict(model, key, arrays, idx, batch_size=256, feature_cache=None):
     """Class probabilities (n, K) of beats ``idx``."""
+    if key == "ctx_gbm":
+        return model.predict_proba(side_features(arrays, key)[idx])
     if key == "vgg16":
         feats, head = _vgg_parts(model)
         f = feature_cache if feature_cache is not None else _features(feats, arrays, idx, batch_size)
         return np.asarray(head.predict(f, batch_size=batch_size, verbose=0), np.float32)
-    ds = _batches(arrays["images"][idx], arrays["rr"][idx], None, batch_size=batch_size, key=key)
+    ds = _batches(arrays["images"][idx], side_features(arrays, key)[idx], None,
+                  batch_size=batch_size, key=key)
     return np.asarray(model.predict(ds, verbose=0), np.float32)
 
 
@@ -284,17 +324,38 @@ def _features(feats, arrays, idx, batch_size):
     return np.asarray(feats.predict(ds, verbose=0), np.float32)
 
 
+LR_SCHEDULES = ("constant", "cosine")
+
+
 def fit(key, arrays, train_idx, val_idx, *, epochs, batch_size, learning_rate, weights,
-        select, size, seed=0, log=print):
+        select, size, seed=0, lr_schedule="constant", image_dropout=None, log=print):
     """Train one model; keep the epoch with the best ``select(y_val, probs_val)``.
+
+    ``lr_schedule``: ``"constant"`` or ``"cosine"`` (the learning rate decays to 0 along a
+    half cosine over all ``epochs``' steps). ``image_dropout``: the two-input models' image
+    dropout (``None``: the builder's 0.5). ``ctx_gbm`` is fitted once (no epochs).
 
     Returns ``(model, history)``; history has per-epoch ``loss``, ``val_score``, ``seconds``.
     """
     import keras
 
-    model = build_model(key, size, arrays["rr"].shape[1], seed)
+    if lr_schedule not in LR_SCHEDULES:
+        raise ValueError(f"Unknown lr_schedule. Expected one of {list(LR_SCHEDULES)}. "
+                         f"Received: lr_schedule={lr_schedule!r}")
     labels = arrays["labels"]
     history = {"loss": [], "val_score": [], "seconds": []}
+    side = side_features(arrays, key)
+    if key == "ctx_gbm":
+        t = time.perf_counter()
+        y = labels[train_idx]
+        model = FeatureBoosting(seed).fit(side[train_idx], y,
+                                          None if weights is None else weights[y])
+        score = float(select(labels[val_idx], predict(model, key, arrays, val_idx)))
+        history.update(loss=[float("nan")], val_score=[score],
+                       seconds=[round(time.perf_counter() - t, 1)], best_epoch=1)
+        log(f"    {key}: fitted, validation {score:.4f} ({history['seconds'][0]} s)")
+        return model, history
+    model = build_model(key, size, side.shape[1], seed, image_dropout=image_dropout)
     if key == "vgg16":
         feats, head = _vgg_parts(model)
         t = time.perf_counter()
@@ -306,7 +367,11 @@ def fit(key, arrays, train_idx, val_idx, *, epochs, batch_size, learning_rate, w
         trainable, fit_x = head, ftrain
     else:
         trainable = model
-    trainable.compile(optimizer=keras.optimizers.Adam(learning_rate),
+    lr = learning_rate
+    if lr_schedule == "cosine":
+        steps = int(np.ceil(len(train_idx) / batch_size)) * int(epochs)
+        lr = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=max(1, steps))
+    trainable.compile(optimizer=keras.optimizers.Adam(lr),
                       loss="sparse_categorical_crossentropy")
     best, best_weights = -np.inf, None
     rng = np.random.default_rng(seed)
@@ -320,7 +385,7 @@ def fit(key, arrays, train_idx, val_idx, *, epochs, batch_size, learning_rate, w
                          verbose=0)
             probs = np.asarray(head.predict(fval, batch_size=256, verbose=0))
         else:
-            ds = _batches(arrays["images"][train_idx], arrays["rr"][train_idx],
+            ds = _batches(arrays["images"][train_idx], side[train_idx],
                           labels[train_idx], batch_size=batch_size, weights=weights,
                           shuffle=True, seed=seed + epoch, key=key)
             h = model.fit(ds, epochs=1, verbose=0)
@@ -375,11 +440,12 @@ def _counts(labels):
 def run_one(arrays, protocol, key, *, out_dir, epochs, batch_size=128, learning_rate=1e-3,
             size=64, max_train_per_class=None, max_test_per_class=None, val_records=VAL_RECORDS,
             max_weight_ratio=MAX_WEIGHT_RATIO, min_val_support=50, seed=0, save=True,
-            log=print):
+            lr_schedule="constant", image_dropout=None, log=print):
     """Train and evaluate one model under one protocol; write its outputs; return its summary.
 
     ``min_val_support``: inter only, the classes with at least this many validation beats are
     the ones the epoch choice and :func:`tune_multipliers` count (50 for MIT-BIH: N, S, V).
+    ``lr_schedule``, ``image_dropout``: see :func:`fit`.
     """
     labels = arrays["labels"]
     rng = np.random.default_rng(seed)
@@ -404,7 +470,8 @@ def run_one(arrays, protocol, key, *, out_dir, epochs, batch_size=128, learning_
     start = time.perf_counter()
     model, history = fit(key, arrays, train_idx, val_idx, epochs=epochs, batch_size=batch_size,
                          learning_rate=learning_rate, weights=weights, select=select, size=size,
-                         seed=seed, log=log)
+                         seed=seed, lr_schedule=lr_schedule, image_dropout=image_dropout,
+                         log=log)
     train_seconds = time.perf_counter() - start
     t = time.perf_counter()
     p_val = predict(model, key, arrays, val_idx)
@@ -444,7 +511,7 @@ def run_one(arrays, protocol, key, *, out_dir, epochs, batch_size=128, learning_
         with open(tmp, "wb") as fh:
             np.savez(fh, y_true=y_test, y_score=p_test, record=arrays["record"][test_idx],
                      sample=arrays["sample"][test_idx], val_true=labels[val_idx], val_score=p_val)
-    if save and key != "vgg16":  # vgg16 is 260 MB; its head is what was trained
+    if save and key not in ("vgg16", "ctx_gbm"):  # vgg16 is 260 MB; its head is what was trained
         from heartcv.io import save_model
 
         save_model(model, run_dir / "model.keras", include_optimizer=False)
@@ -496,10 +563,11 @@ def report_markdown(summaries, header=""):
 def results_dict(summaries):
     """The flat ``results.json`` mapping.
 
-    Per model: ``<intra|ds2>/<model>/<decision>/...``; headline keys: ``intra/accuracy``
-    (``beat_cnn``, else the first image model run), ``ds2/<class>/sensitivity|ppv|fpr``,
-    ``ds2/accuracy``, ``ds2/balanced_accuracy`` (``beat_rr`` validation-tuned, else the first
-    model run), ``<intra|ds2>/all_n_baseline/...``.
+    Per model: ``<intra|ds2>/<model>/<decision>/...``; headline keys: ``intra/accuracy``,
+    ``intra/balanced_accuracy`` (argmax), ``ds2/<class>/sensitivity|ppv|fpr``,
+    ``ds2/accuracy``, ``ds2/balanced_accuracy`` (validation-tuned): the headline model of a
+    protocol is the first of :data:`HEADLINE` that was run (else the first model run), named
+    by ``<intra|ds2>/headline_model_is_<model>`` = 1; ``<intra|ds2>/all_n_baseline/...``.
     """
     from heartcv.results import flatten
 
@@ -519,16 +587,24 @@ def results_dict(summaries):
     intra = [s for s in summaries if s["protocol"] == "intra"]
     inter = [s for s in summaries if s["protocol"] == "inter"]
     if intra:
-        head = next((s for s in intra if s["model"] == "beat_cnn"), intra[0])
+        head = _headline(intra)
         out["intra/headline_model_is_" + head["model"]] = 1
         out["intra/accuracy"] = head["argmax"]["accuracy"]
         out["intra/balanced_accuracy"] = head["argmax"]["balanced_accuracy"]
     if inter:
-        head = next((s for s in inter if s["model"] == "beat_rr"), inter[0])
+        head = _headline(inter)
         out["ds2/headline_model_is_" + head["model"]] = 1
         t = head["tuned"]
         out["ds2"] = table(t)
     return flatten(out)
+
+
+def _headline(summaries):
+    for key in HEADLINE:
+        for s in summaries:
+            if s["model"] == key:
+                return s
+    return summaries[0]
 
 
 def run_fast(arrays, *, protocols, models, out_dir, epochs, header="", log=print,

@@ -206,3 +206,64 @@ def test_record_bootstrap_resamples_records():
     assert ci["S"]["sensitivity"][0] == 0.0 and ci["S"]["sensitivity"][1] == 1.0
     assert ci["N"]["sensitivity"] == [1.0, 1.0]
     assert ci["accuracy"][0] < 0.75 < ci["accuracy"][1]
+
+
+def _beat_image(width, shift=0, size=32):
+    """A black-on-white 'beat': a flat line with a spike of ``width`` columns at the centre."""
+    img = np.full((size, size), 255, np.uint8)
+    img[size // 2, :] = 0
+    c = size // 2 + shift
+    img[4:size // 2, c - width // 2:c - width // 2 + width] = 0
+    return img
+
+
+def test_morphology_features_measure_each_beat_against_its_own_record():
+    normal, wide = _beat_image(1), _beat_image(7)
+    # record a: 9 normal beats and one wide (ventricular-like) beat
+    images = np.stack([normal] * 9 + [wide])[..., None]
+    record = np.array(["a"] * 10)
+    f = beatset.morphology_features(images, record)
+    assert f.shape == (10, len(beatset.MORPHOLOGY_FEATURES)) and f.dtype == np.float32
+    names = list(beatset.MORPHOLOGY_FEATURES)
+    # the normal beats equal their template; the wide one does not
+    np.testing.assert_allclose(f[:9, names.index("qrs_corr")], 1.0, atol=1e-4)
+    np.testing.assert_allclose(f[:9, names.index("qrs_abs_diff")], 0.0, atol=1e-6)
+    assert f[9, names.index("qrs_abs_diff")] > 0.01
+    assert f[9, names.index("qrs_spread_ratio")] > 1.5 * f[0, names.index("qrs_spread_ratio")]
+    # each record has its own template: a record of wide beats makes the wide beat normal
+    both = beatset.morphology_features(np.concatenate([images, np.stack([wide] * 5)[..., None]]),
+                                       np.array(["a"] * 10 + ["b"] * 5))
+    np.testing.assert_allclose(both[:10], f, rtol=1e-5, atol=1e-6)  # record a unchanged
+    np.testing.assert_allclose(both[10:, names.index("qrs_abs_diff")], 0.0, atol=1e-6)
+    with pytest.raises(ValueError, match="one record per image"):
+        beatset.morphology_features(images, record[:3])
+    with pytest.raises(ValueError, match="grey beat images"):
+        beatset.morphology_features(np.zeros((2, 8, 8, 3), np.uint8), record[:2])
+
+
+def test_context_features_and_the_ctx_models(tmp_path):
+    import keras
+
+    d = beatset.synthetic_set(60, n_patients=10, size=32, render_size=64)
+    ctx = beatset.context_features(d)
+    assert ctx.shape == (len(d["labels"]), 12) and np.all(np.isfinite(ctx))
+    np.testing.assert_array_equal(ctx[:, :6], d["rr"])
+    assert beatset.context_features(d) is ctx  # computed once
+    val = ("s04", "s05")
+    s = fast.run_one(d, "inter", "ctx_gbm", out_dir=tmp_path, epochs=1, batch_size=16,
+                     size=32, val_records=val, min_val_support=5)
+    assert s["history"]["best_epoch"] == 1 and "tuned" in s
+    assert not (tmp_path / "inter" / "ctx_gbm" / "model.keras").exists()
+    assert s["argmax"]["balanced_accuracy"] > 0.3  # 5 classes: chance 0.2
+    s = fast.run_one(d, "intra", "beat_ctx", out_dir=tmp_path, epochs=1, batch_size=64,
+                     size=32, lr_schedule="cosine", image_dropout=0.0)
+    model = keras.models.load_model(tmp_path / "intra" / "beat_ctx" / "model.keras")
+    assert model.get_layer("rr_dense1").kernel.shape[0] == 12
+    assert model.get_layer("image_dropout").rate == 0.0
+    with pytest.raises(ValueError, match="lr_schedule"):
+        fast.fit("beat_ctx", d, np.arange(4), np.arange(4), epochs=1, batch_size=4,
+                 learning_rate=1e-3, weights=None, select=lambda y, p: 0.0, size=32,
+                 lr_schedule="step")
+    r = fast.results_dict([s])
+    assert r["intra/headline_model_is_beat_ctx"] == 1
+    keras.backend.clear_session()
