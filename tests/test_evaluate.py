@@ -543,3 +543,20 @@ def test_full_resolution_cxr14_test_bundle(tmp_path, capsys):
     assert (res["image_size"], res["image_size_label"], res["n_samples"]) \
         == (1024, "full size, 1024 px", n)
     assert 0.0 <= res["auroc"]["value"] <= 1.0
+
+
+def test_roc_curves_of_fourteen_labels_are_told_apart(tmp_path, monkeypatch):
+    """ChestX-ray14's 14 labels: no two curves share a colour and a line style."""
+    from heartcv.evaluation import plots
+
+    figs = []
+    real = plots.atomic_save_figure
+    monkeypatch.setattr(plots, "atomic_save_figure",
+                        lambda fig, path, **kw: figs.append(fig) or real(fig, path, **kw))
+    curves = {f"label{i}": {"fpr": [0, 0.5, 1], "tpr": [0, 0.6 + i / 100, 1], "auc": 0.6}
+              for i in range(14)}
+    assert plots.plot_roc(curves, tmp_path / "roc.png").is_file()
+    lines = [ln for ln in figs[0].axes[0].get_lines() if ln.get_label().startswith("label")]
+    assert len(lines) == 14
+    styles = {(ln.get_color(), ln.get_linestyle()) for ln in lines}
+    assert len(styles) == 14

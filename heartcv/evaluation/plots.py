@@ -11,6 +11,8 @@ import numpy as np
 from heartcv.evaluation._common import atomic_save_figure, did_you_mean
 
 NORMALIZE = (None, "true", "pred", "all")
+#: line styles of the ROC curves after the first ten (matplotlib's ten default colours)
+LINE_STYLES = ("-", "--", "-.", ":")
 
 
 def _figure(figsize):
@@ -47,19 +49,21 @@ def plot_roc(curves, path, title=None, *, dpi=120):
         )
     fig = _figure((6.0, 6.0) if len(curves) <= 6 else (7.5, 7.0))
     ax = fig.add_subplot(1, 1, 1)
-    for name, c in curves.items():
+    for i, (name, c) in enumerate(curves.items()):
+        # ten colours, then the same colours dashed, ...: every curve its own (colour, line)
+        style = {"color": f"C{i % 10}", "ls": LINE_STYLES[(i // 10) % len(LINE_STYLES)]}
         missing = {"fpr", "tpr", "auc"} - set(c)
         if missing:
             raise ValueError(f"Curve {name!r} lacks {sorted(missing)}. Received keys: {sorted(c)}")
         auc = c["auc"]
         if not c["fpr"] or not math.isfinite(auc):
-            ax.plot([], [], label=f"{name} (AUC undefined)")
+            ax.plot([], [], label=f"{name} (AUC undefined)", **style)
             continue
         label = f"{name} (AUC = {auc:.3f}"
         ci = cis.get(name)
         if ci and all(math.isfinite(v) for v in ci):
             label += f" [{ci[0]:.3f}, {ci[1]:.3f}]"
-        ax.plot(c["fpr"], c["tpr"], lw=1.5, label=label + ")")
+        ax.plot(c["fpr"], c["tpr"], lw=1.5, label=label + ")", **style)
     ax.plot([0, 1], [0, 1], ls="--", lw=0.8, color="grey")
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1.01)
