@@ -32,6 +32,14 @@ from heartcv.registry import register_model
 PAPER = "mitbih_ecg_beats"
 
 
+def _validate_flatten_head(input_shape, num_classes, dropout):
+    """The common checks, and a fixed (H, W): a Flatten head fixes the size at build time."""
+    validate_common(input_shape=input_shape, num_classes=num_classes, dropout=dropout)
+    if any(s is None for s in tuple(input_shape)[:2]):
+        raise ValueError("Expected a fixed `input_shape` (the Flatten head needs it). "
+                         f"Received: input_shape={input_shape}")
+
+
 @register_model("mitbih_vgg16", task="multiclass", paper=PAPER,
                 description="VGG16 base (frozen) → Flatten → fc1/fc2 4096 → 5-way softmax "
                             "(Le et al. 2021, Table 2)")
@@ -71,10 +79,7 @@ def mitbih_vgg16(
         Section 3 and Table 2.
     Input range: [0, 255].
     """
-    validate_common(input_shape=input_shape, num_classes=num_classes, dropout=dropout)
-    if any(s is None for s in tuple(input_shape)[:2]):
-        raise ValueError("Expected a fixed `input_shape` (the Flatten head needs it). "
-                         f"Received: input_shape={input_shape}")
+    _validate_flatten_head(input_shape, num_classes, dropout)
     if not isinstance(hidden_units, int) or isinstance(hidden_units, bool) or hidden_units < 1:
         raise ValueError(f"Expected `hidden_units` >= 1. Received: hidden_units={hidden_units!r}")
     activation = default_activation(num_classes, classifier_activation)
@@ -132,10 +137,7 @@ def mitbih_beat_cnn(
 
     Input range: [0, 255] (a ``preprocess`` layer scales to [0, 1]).
     """
-    validate_common(input_shape=input_shape, num_classes=num_classes, dropout=dropout)
-    if any(s is None for s in tuple(input_shape)[:2]):
-        raise ValueError("Expected a fixed `input_shape` (the Flatten head needs it). "
-                         f"Received: input_shape={input_shape}")
+    _validate_flatten_head(input_shape, num_classes, dropout)
     filters = _check_filters(filters)
     _check_units("hidden", hidden)
     activation = default_activation(num_classes, classifier_activation)
@@ -175,10 +177,7 @@ def mitbih_beat_rr(
     Input range: image [0, 255]; rr as :func:`heartcv.papers.mitbih_ecg_beats.beatset.rr_matrix`
     returns it (ratios in [0, 5], the record mean in seconds).
     """
-    validate_common(input_shape=input_shape, num_classes=num_classes, dropout=dropout)
-    if any(s is None for s in tuple(input_shape)[:2]):
-        raise ValueError("Expected a fixed `input_shape` (the Flatten head needs it). "
-                         f"Received: input_shape={input_shape}")
+    _validate_flatten_head(input_shape, num_classes, dropout)
     filters = _check_filters(filters)
     for key, value in (("rr_features", rr_features), ("hidden", hidden), ("rr_units", rr_units)):
         _check_units(key, value)
