@@ -129,8 +129,8 @@ def run_arrays(args):
     from heartcv.papers.mitbih_ecg_beats import beatset, fast
     from heartcv.results import write_results
 
-    quick_models = ["beat_cnn", "beat_rr", "beat_ctx", "ctx_gbm", "small_cnn"]
-    models = args.models or (quick_models if args.quick else list(MODEL_KEYS))
+    # --quick: every model but the frozen VGG16 base (the slowest, and random here)
+    models = args.models or [k for k in MODEL_KEYS if not (args.quick and k == "vgg16")]
     out_dir = Path(args.output_dir) / "mitbih_ecg_beats" / ("quick" if args.quick else "mitdb")
     out_dir.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
@@ -173,8 +173,7 @@ def run_arrays(args):
         val_records=val_records, seed=args.seed, resume=args.resume,
         max_weight_ratio=args.max_class_weight,
         min_val_support=QUICK["min_val_support"] if args.quick else 50,
-        **({} if args.lr_schedule == "constant" else {"lr_schedule": args.lr_schedule}),
-        **({} if args.image_dropout is None else {"image_dropout": args.image_dropout}),
+        lr_schedule=args.lr_schedule, image_dropout=args.image_dropout,
         batch_size=QUICK["batch_size"] if args.quick else 128)
     elapsed = time.perf_counter() - start
     print()

@@ -54,6 +54,8 @@ MODELS = {
 PROTOCOL_NAMES = ("intra", "inter")
 #: models whose second input (``"rr"``) is a feature matrix beside the image
 TWO_INPUT = ("beat_rr", "beat_ctx")
+#: models fed the 12 context features (:func:`beatset.context_features`) instead of the RR six
+CONTEXT_MODELS = ("beat_ctx", "ctx_gbm")
 #: the model whose numbers are the headline ``intra/*`` and ``ds2/*`` keys, in order of
 #: preference (declared before any result; the first one run is taken)
 HEADLINE = ("beat_ctx", "beat_rr", "beat_cnn")
@@ -248,7 +250,7 @@ def class_weights(labels, k=len(BEAT_CLASSES), max_ratio=MAX_WEIGHT_RATIO):
 
 def side_features(arrays, key):
     """The second input of ``key``: the RR features, or the 12 context features."""
-    if key in ("beat_ctx", "ctx_gbm"):
+    if key in CONTEXT_MODELS:
         from heartcv.papers.mitbih_ecg_beats.beatset import context_features
 
         return context_features(arrays)
@@ -645,7 +647,8 @@ def run_fast(arrays, *, protocols, models, out_dir, epochs, header="", log=print
 
 def _settings(arrays, epochs, opts):
     """What a finished run must match to be reused (``resume``)."""
-    defaults = {"max_weight_ratio": MAX_WEIGHT_RATIO, "min_val_support": 50}
+    defaults = {"max_weight_ratio": MAX_WEIGHT_RATIO, "min_val_support": 50,
+                "lr_schedule": "constant", "image_dropout": None}
     clean = {k: (list(v) if isinstance(v, tuple) else v) for k, v in opts.items()
              if not (k in defaults and v == defaults[k])}  # defaults are not recorded
     return json.loads(json.dumps({"epochs": epochs, "n_beats": int(len(arrays["labels"])),

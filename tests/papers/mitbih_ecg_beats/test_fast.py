@@ -267,3 +267,13 @@ def test_context_features_and_the_ctx_models(tmp_path):
     r = fast.results_dict([s])
     assert r["intra/headline_model_is_beat_ctx"] == 1
     keras.backend.clear_session()
+
+
+def test_resume_settings_leave_defaults_out():
+    """A run with the default schedule and dropout matches one recorded before they existed."""
+    d = beatset.synthetic_set(4, n_patients=10, size=16, render_size=32)
+    old = fast._settings(d, 8, {"seed": 0})
+    assert fast._settings(d, 8, {"seed": 0, "lr_schedule": "constant",
+                                 "image_dropout": None}) == old
+    assert fast._settings(d, 8, {"seed": 0, "lr_schedule": "cosine"}) != old
+    assert fast._settings(d, 8, {"seed": 0, "image_dropout": 0.0}) != old
