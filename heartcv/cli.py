@@ -440,13 +440,6 @@ def _load_models(debug: bool) -> None:
     heartcv.register_all()
 
 
-def _os_error_line(err: OSError) -> str:
-    """One line naming the path and the problem of an ``OSError`` (:mod:`heartcv.files`)."""
-    from heartcv.files import os_error_line
-
-    return os_error_line(err)
-
-
 def main(argv=None) -> int:
     parser = build_parser()
     try:
@@ -474,7 +467,9 @@ def main(argv=None) -> int:
     except OSError as err:  # disk full, read-only or unwritable folder, a file in the way
         if args.debug:
             raise
-        print(f"heartcv: error: {_os_error_line(err)}", file=sys.stderr)
+        from heartcv.files import os_error_line
+
+        print(f"heartcv: error: {os_error_line(err)}", file=sys.stderr)
         return EXIT_BAD_INPUT
 
 
