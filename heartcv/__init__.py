@@ -1,13 +1,15 @@
 """heartcv: five published heart-disease-from-images systems in one Keras 3 codebase.
 
 Importing the package registers every custom layer, loss, metric, paper and model builder, so
-``keras.models.load_model("x.h5")`` and ``.keras`` load with no ``custom_objects``. Nothing
-else runs on import.
+``keras.models.load_model("x.h5")`` and ``.keras`` load with no ``custom_objects``. TensorFlow
+is imported first with its start-up lines hidden (:mod:`heartcv._quiet`; ``HEARTCV_DEBUG=1``
+shows them). Nothing else runs on import.
 
-The one exception is the ``heartcv`` command itself (the console script, or
-``python -m heartcv``): there registration waits until a command needs a model
-(:func:`register_all`), so ``heartcv --help`` and argument errors answer without importing
-TensorFlow.
+The exceptions are programs that parse their arguments first: the ``heartcv`` command (the
+console script, or ``python -m heartcv``) and scripts whose ``__main__`` module sets
+``__heartcv_register_later__ = True`` before importing heartcv (``experiments/*/run.py``).
+There registration waits until :func:`register_all` is called, so ``--help`` and argument
+errors answer without importing TensorFlow.
 """
 
 __version__ = "0.1.0"
@@ -15,6 +17,7 @@ __version__ = "0.1.0"
 import os as _os
 import sys as _sys
 
+from heartcv._quiet import import_tensorflow_quietly as _import_tensorflow_quietly  # noqa: E402
 from heartcv.registry import (  # noqa: E402,F401
     Paper,
     build_model,
@@ -28,14 +31,20 @@ from heartcv.registry import (  # noqa: E402,F401
 _REGISTERED = False
 
 
-def register_all() -> None:
-    """Import every layer, loss, metric and paper model module, so all are registered.
+def register_all(*, debug: bool = False, library: bool = False) -> None:
+    """Import TensorFlow and every layer, loss, metric and paper model module, so all are
+    registered.
 
-    ``import heartcv`` calls it; the ``heartcv`` command calls it when a command needs models.
+    TensorFlow's start-up lines are hidden unless ``debug`` or ``HEARTCV_DEBUG=1``.
+    ``import heartcv`` calls it with ``library=True`` (only those lines are hidden); the
+    ``heartcv`` command and ``experiments/*/run.py`` call it once their arguments are parsed,
+    and then TensorFlow's later log lines are lowered too (:mod:`heartcv._quiet`).
     """
     global _REGISTERED
     if _REGISTERED:
         return
+    if not debug:
+        _import_tensorflow_quietly(library=library)
     from heartcv import layers, losses, metrics, models  # noqa: F401
     from heartcv.papers import import_models
 
@@ -43,9 +52,13 @@ def register_all() -> None:
     _REGISTERED = True
 
 
-def _launched_as_command() -> bool:
-    """True while the ``heartcv`` console script or ``python -m heartcv`` starts up."""
+def _registration_deferred() -> bool:
+    """True while a program that registers the models after parsing its arguments starts up:
+    the ``heartcv`` console script, ``python -m heartcv``, or a script whose ``__main__``
+    module sets ``__heartcv_register_later__ = True``."""
     main = _sys.modules.get("__main__")
+    if getattr(main, "__heartcv_register_later__", False) is True:
+        return True
     script = _os.path.basename(getattr(main, "__file__", "") or "")
     if script in ("heartcv", "heartcv.exe", "heartcv-script.py"):
         return True
@@ -53,8 +66,8 @@ def _launched_as_command() -> bool:
     return "-m" in argv and argv.index("-m") + 1 < len(argv) and argv[argv.index("-m") + 1] == "heartcv"
 
 
-if not _launched_as_command():
-    register_all()
+if not _registration_deferred():
+    register_all(library=True)
 
 
 def __getattr__(name):

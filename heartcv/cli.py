@@ -24,14 +24,15 @@ def _add_overrides(p):
 
 
 def _prep_description() -> str:
-    """The registered datasets, one line each (the dataset modules import no TensorFlow)."""
-    from heartcv.data.datasets import list_datasets
+    """The datasets ``heartcv prep`` converts, one line each, from the static index (no
+    dataset module, so no pandas or OpenCV, is imported for help)."""
+    from heartcv._registry_index import DATASETS
     from heartcv.registry import registered_datasets
 
-    names = list_datasets()
-    specs = registered_datasets()
-    width = max(len(n) for n in names)
-    lines = [f"  {n:<{width}}  {specs[n].description}" for n in names]
+    rows = dict(DATASETS)  # with any registered in this process (a test's toy dataset)
+    rows.update({n: s.description for n, s in registered_datasets().items()})
+    width = max(len(n) for n in rows)
+    lines = [f"  {n:<{width}}  {rows[n]}" for n in sorted(rows)]
     return ("heartcv prep DATASET --help shows the dataset's own options. Datasets:\n"
             + "\n".join(lines))
 
@@ -85,6 +86,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=".", help="folder for outputs (default: current directory)")
     p.add_argument("--image-size", type=_image_size_arg, default=None, metavar="N|full",
                    help=_IMAGE_SIZE_HELP)
+    p.add_argument("--view", type=str.upper, choices=("PA", "AP"), default=None,
+                   help="film view for the CTR call (default: a `view` column of --csv, the "
+                        "DICOM ViewPosition, else read as PA). AP films get no cardiomegaly "
+                        "call unless --ctr-threshold is given: the AP projection magnifies the heart")
+    p.add_argument("--ctr-threshold", type=_unit_float, default=None, metavar="T",
+                   help="CTR cut-off for the cardiomegaly call (default 0.5 on PA films)")
+    p.add_argument("--tta", action=argparse.BooleanOptionalAction, default=True,
+                   help="heart + lungs models: a CTR interval from test-time augmentation "
+                        "(5 views in one model call; --no-tta: none)")
     _add_batch_options(p, overlays=True)
 
     p = sub.add_parser("explain", help="heatmaps of images: attention, Grad-CAM(++), saliency, deep Taylor",
@@ -125,17 +135,39 @@ def build_parser() -> argparse.ArgumentParser:
 # ----------------------------------------------------------------------------- commands
 
 
-def cmd_list_models(args) -> int:
-    from heartcv.registry import get_spec, list_models
+def _model_index() -> tuple[dict, set]:
+    """``({name: (task, paper, description)}, paper keys)`` from the static index
+    (heartcv/_registry_index.py: no model code, so no TensorFlow, is imported), with the
+    models and papers registered in this process on top."""
+    from heartcv._registry_index import MODELS, PAPERS
+    from heartcv.registry import get_spec, list_models, list_papers
 
-    names = list_models(args.pattern, args.task, args.paper)
+    rows = {name: (task, paper, desc) for name, task, paper, desc in MODELS}
+    for name in list_models():
+        spec = get_spec(name)
+        rows[name] = (spec.task, spec.paper, spec.description)
+    return rows, set(PAPERS) | set(list_papers())
+
+
+def cmd_list_models(args) -> int:
+    from fnmatch import fnmatchcase
+
+    from heartcv.registry import did_you_mean
+
+    rows, papers = _model_index()
+    if args.paper is not None and args.paper not in papers:
+        raise ValueError(f"Unknown paper {args.paper!r}.{did_you_mean(args.paper, papers)} "
+                         f"Expected one of {sorted(papers)}. Received: paper={args.paper!r}")
+    names = sorted(n for n, (task, paper, _) in rows.items()
+                   if fnmatchcase(n, args.pattern) and args.task in (None, task)
+                   and args.paper in (None, paper))
     if not names:
         print(f"no registered model matches {args.pattern!r}")
         return EXIT_OK
     width = max(len(n) for n in names)
     for n in names:
-        s = get_spec(n)
-        print(f"{n:<{width}}  {s.task:<12}  {s.description}")
+        task, _, desc = rows[n]
+        print(f"{n:<{width}}  {task:<12}  {desc}")
     return EXIT_OK
 
 
@@ -205,8 +237,12 @@ def _segmentation_lines(m: dict) -> list[str]:
     lines = [f"{s}: Dice {m['dice'][s]['mean']:.3f} ± {m['dice'][s]['sd']:.3f} (median "
              f"{m['dice'][s]['median']:.3f}, {m['dice'][s]['below_0.8']:.0%} below 0.8, "
              f"n={m['dice'][s]['n']})" for s in m["structures"]]
-    if "ctr" in m:
-        c = m["ctr"]
+    if m.get("unscored_structures"):
+        lines.append(f"not scored (no reference mask): {', '.join(m['unscored_structures'])}")
+    c = m.get("ctr")
+    if c and not c.get("measured", True):
+        lines.append(f"CTR: not measured ({c['reason']})")
+    elif c:
         lines.append(f"CTR: MAE {c['mae']:.4f}, AUROC for CTR > 0.5 {c['auroc']:.3f} "
                      f"[{c['auroc_ci'][0]:.3f}–{c['auroc_ci'][1]:.3f}] ({c['n_positive']} of "
                      f"{c['n']} positive; {c['n_unmeasured']} unmeasured)")
@@ -225,6 +261,16 @@ _PREDICT_DESCRIPTION = (
     "probabilities and the call; for segmentation models the CTR, its call, flags and areas) "
     "and skipped.csv (path, reason: images that could not be read; they never stop the run); "
     "--overlays adds one overlay per image.")
+
+
+def _unit_float(value: str) -> float:
+    try:
+        x = float(value)
+    except ValueError:
+        x = -1.0
+    if not 0.0 < x < 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {value!r}")
+    return x
 
 
 def _positive_int(value: str) -> int:
@@ -297,12 +343,16 @@ def _single_image(args) -> bool:
 
 
 def _run_batch(args, *, overlays, method="auto", alpha=0.2) -> int:
-    from heartcv.predict import predict_batch
+    from heartcv.predict import csv_views, predict_batch
 
+    seg = {}
+    if getattr(args, "command", None) == "predict":
+        seg = {"view": args.view, "ctr_threshold": args.ctr_threshold, "tta": args.tta,
+               "views": csv_views(args.csv) if args.csv is not None else None}
     result = predict_batch(args.inputs, args.model, out_dir=args.out, missing=args.missing,
                            data=args.data, split=args.split, image_size=args.image_size,
                            batch_size=args.batch_size, jobs=args.jobs, overlays=overlays,
-                           method=method, alpha=alpha, progress=args.progress)
+                           method=method, alpha=alpha, progress=args.progress, **seg)
     sizes = ", ".join(f"{s} ({n})" for s, n in result["image_sizes"].items()) or "none"
     print(f"input size: {sizes}; {result['decision']}")
     print(f"predicted {result['n_predicted']} of {result['n_inputs']} images; "
@@ -322,7 +372,8 @@ def cmd_predict(args) -> int:
     if not _single_image(args):
         return _run_batch(args, overlays=args.overlays)
     result = predict_image(args.images[0], args.model, out_dir=args.out,
-                           image_size=args.image_size)
+                           image_size=args.image_size, view=args.view,
+                           ctr_threshold=args.ctr_threshold, tta=args.tta)
     _print_prediction(result)
     for path in result.get("written", []):
         print(f"wrote {path}")
@@ -370,8 +421,9 @@ def cmd_demo(args) -> int:
     return EXIT_OK
 
 
-# Commands that need no model registry (and so no TensorFlow) to run.
-LIGHT_COMMANDS = ("prep", "leakage")
+# Commands that need no model registry (and so no TensorFlow) to run; list-models reads the
+# static index (heartcv/_registry_index.py).
+LIGHT_COMMANDS = ("list-models", "prep", "leakage")
 
 COMMANDS = {"list-models": cmd_list_models, "prep": cmd_prep, "train": cmd_train,
             "evaluate": cmd_evaluate, "predict": cmd_predict, "explain": cmd_explain,
@@ -430,14 +482,11 @@ def _precheck(args) -> None:
 
 
 def _load_models(debug: bool) -> None:
-    """Import TensorFlow (quietly unless ``--debug``) and register every model."""
+    """Import TensorFlow (quietly unless ``--debug`` or ``HEARTCV_DEBUG=1``) and register
+    every model."""
     import heartcv
 
-    if not debug:
-        from heartcv._quiet import import_tensorflow_quietly
-
-        import_tensorflow_quietly()
-    heartcv.register_all()
+    heartcv.register_all(debug=debug)
 
 
 def main(argv=None) -> int:

@@ -26,6 +26,11 @@ import sys
 import time
 from pathlib import Path
 
+# heartcv registers its models (importing TensorFlow, its start-up lines hidden) in main(),
+# once the arguments are parsed: --help answers without TensorFlow.
+__heartcv_register_later__ = True
+
+import heartcv
 from heartcv.cli import _positive_int  # the CLI's own check (light: no TensorFlow)
 from heartcv.config import load_config
 from heartcv.papers import experiment_parser
@@ -97,6 +102,7 @@ def full_size_test(runs: dict, bundle, out_dir) -> tuple[dict, Path]:
 def main(argv=None) -> int:
     start = time.time()
     args = build_parser().parse_args(argv)
+    heartcv.register_all(debug=args.debug)
     settings = [f"output_dir={args.output_dir}"] + (QUICK if args.quick else [])
     if args.data:
         from heartcv.data.h5 import open_bundle

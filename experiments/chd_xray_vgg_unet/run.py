@@ -19,6 +19,11 @@ import argparse
 import sys
 from pathlib import Path
 
+# heartcv registers its models (importing TensorFlow, its start-up lines hidden) in main(),
+# once the arguments are parsed: --help answers without TensorFlow.
+__heartcv_register_later__ = True
+
+import heartcv
 from heartcv.config import load_config
 from heartcv.results import write_results
 from heartcv.papers import experiment_parser
@@ -64,9 +69,10 @@ def build_parser():
 
 
 def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    heartcv.register_all(debug=args.debug)
     from heartcv.papers.chd_xray_vgg_unet import experiment as chd_xray
 
-    args = build_parser().parse_args(argv)
     base = [f"output_dir={args.output_dir}"]
     cls_cfg = load_config(HERE / "configs" / "paper.yaml",
                           base + (QUICK["cls"] if args.quick else []) + args.overrides

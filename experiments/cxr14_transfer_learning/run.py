@@ -19,6 +19,11 @@ import argparse
 import sys
 from pathlib import Path
 
+# heartcv registers its models (importing TensorFlow, its start-up lines hidden) in main(),
+# once the arguments are parsed: --help answers without TensorFlow.
+__heartcv_register_later__ = True
+
+import heartcv
 from heartcv.config import load_config
 from heartcv.papers import experiment_parser
 from heartcv.data.splits import format_leakage, leakage_check
@@ -55,6 +60,7 @@ def build_parser():
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    heartcv.register_all(debug=args.debug)
     settings = [f"output_dir={args.output_dir}"] + (QUICK if args.quick else [])
     if args.data:
         report = leakage_check(args.data)

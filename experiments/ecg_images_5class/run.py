@@ -26,6 +26,11 @@ import argparse
 import sys
 from pathlib import Path
 
+# heartcv registers its models (importing TensorFlow, its start-up lines hidden) in main(),
+# once the arguments are parsed: --help answers without TensorFlow.
+__heartcv_register_later__ = True
+
+import heartcv
 from heartcv.config import load_config
 from heartcv.papers import experiment_parser
 from heartcv.papers.ecg_images_5class.experiment import (
@@ -130,6 +135,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     _positive(parser, "n-sheets", args.n_sheets)
     _positive(parser, "size", args.size)
+    heartcv.register_all(debug=args.debug)
     settings_plan = plan(args)
     if args.data:
         volumes = read_volume_bundle(args.data)

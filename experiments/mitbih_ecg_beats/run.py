@@ -26,6 +26,12 @@ import sys
 import time
 from pathlib import Path
 
+# heartcv registers its models (importing TensorFlow, its start-up lines hidden) in main(),
+# once the arguments are parsed: --help answers without TensorFlow.
+__heartcv_register_later__ = True
+
+import heartcv
+
 HERE = Path(__file__).resolve().parent
 MODEL_KEYS = ("beat_cnn", "beat_rr", "beat_ctx", "ctx_gbm", "small_cnn", "vgg16")
 #: per-model defaults of the array path: epochs, training and test caps per class
@@ -93,6 +99,7 @@ def _fail(msg):
 
 def run_bundle(args):
     """The HDF5-bundle path (heartcv.train with a config); results.json from its predictions."""
+    heartcv.register_all(debug=args.debug)
     import numpy as np
 
     from heartcv.config import load_config
@@ -126,6 +133,7 @@ def run_bundle(args):
 
 def run_arrays(args):
     """The array path: WFDB records (or synthetic beats with --quick) -> every model."""
+    heartcv.register_all(debug=args.debug)
     from heartcv.papers.mitbih_ecg_beats import beatset, fast
     from heartcv.results import write_results
 

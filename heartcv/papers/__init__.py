@@ -40,14 +40,18 @@ def import_prep_modules() -> None:
 
 def experiment_parser(doc: str, *, set_help="override any config value (repeatable)",
                       set_metavar="KEY=VALUE"):
-    """The arguments every ``experiments/<paper>/run.py`` shares: ``--output-dir``, ``--set``.
+    """The arguments every ``experiments/<paper>/run.py`` shares: ``--output-dir``, ``--set``,
+    ``--debug``.
 
     The description is the first paragraph of the script's ``doc``; each script adds its own
-    arguments (``--data``, ``--quick``, ...) to the returned parser.
+    arguments (``--data``, ``--quick``, ...) to the returned parser. Its ``main`` passes
+    ``debug=args.debug`` to :func:`heartcv.register_all` once the arguments are parsed.
     """
     p = argparse.ArgumentParser(description=doc.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--output-dir", default="runs", help="where runs go (default: runs)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar=set_metavar,
                    help=set_help)
+    p.add_argument("--debug", action="store_true",
+                   help="show TensorFlow's start-up log lines (also: HEARTCV_DEBUG=1)")
     return p
