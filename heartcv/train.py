@@ -630,7 +630,8 @@ def completed_run(run_dir: Path, cfg: RunConfig) -> Path | None:
 
 
 def check_data(cfg: RunConfig, data) -> None:
-    """Refuse a model of the wrong task, and NaN (unknown) labels in single-label data."""
+    """Refuse a model of the wrong task, NaN (unknown) labels in single-label data, and heart
+    rescaling augmentation where the heart mask channel is unlabelled (partial labels)."""
     spec = get_spec(cfg.model.name)
     if (spec.task == "segmentation") != (data.task == "segmentation"):
         want = "segmentation" if data.task == "segmentation" else "classification"
@@ -638,6 +639,16 @@ def check_data(cfg: RunConfig, data) -> None:
             f"Expected a {want} model for the {data.task} data {data.source}. Received: "
             f"model.name={cfg.model.name!r}, a {spec.task} model "
             f"(see `heartcv list-models --task {data.task}`)")
+    a = cfg.data.augment
+    if data.task == "segmentation" and a.enabled and a.heart_scale_range is not None:
+        t = data.splits["train"].targets  # RandomCardiacEnlargement finds the heart in channel 0
+        n = int((t.reshape(len(t), -1, 1 if t.ndim == 3 else t.shape[-1])[..., 0].max(axis=1)
+                 > 1).sum()) if len(t) else 0
+        if n:
+            raise ConfigError(
+                f"{data.source}: data.augment.heart_scale_range rescales the heart of mask "
+                f"channel 0 ({data.class_names[0]!r}), which {n} training image(s) have no "
+                f"mask for. Received: data.augment.heart_scale_range={list(a.heart_scale_range)}")
     if data.task in ("binary", "multiclass"):
         counts = {k: int(np.isnan(s.targets).any(axis=-1).sum()) for k, s in data.splits.items()}
         if sum(counts.values()):
@@ -786,9 +797,16 @@ def evaluate_saved_model(model_path, bundle, *, split="test", out_dir=None, thre
 
     Images are resized to the model card's ``input_size`` unless ``image_size`` says
     otherwise. Segmentation models are scored per structure (the card's structures, looked
-    up by name in the bundle) and, with heart and both lungs, on the CTR against the
-    bundle's ``meta/ctr``. ``shifts=True`` re-runs the evaluation under the fixed, seeded
-    acquisition shifts of :mod:`heartcv.evaluation.shifts` (``metrics.json`` → ``shifts``).
+    up by name in the bundle's ``mask_names``: the structures both have are scored, the
+    others listed in ``unscored_structures``) and, with heart and both lungs, on the CTR
+    against the bundle's ``meta/ctr`` or its masks (``"ctr": {"measured": false, "reason"}``
+    when the bundle lacks one of them). ``shifts=True`` re-runs the evaluation under the
+    fixed, seeded acquisition shifts of :mod:`heartcv.evaluation.shifts` (``metrics.json`` →
+    ``shifts``).
+
+    Raises:
+        ValueError: the bundle has a mask for none of the model's structures (one line with
+            both lists), or no split ``split``.
     """
     from heartcv import evaluate, report
     from heartcv.data.pipeline import make_dataset
@@ -799,12 +817,9 @@ def evaluate_saved_model(model_path, bundle, *, split="test", out_dir=None, thre
     card = read_card(model_path)
     model = load_model(model_path)
     channels = model.input_shape[-1] or 3
-    out_channels = model.output_shape[-1]
-    structures = None
-    if card.get("task") == "segmentation" and len(card.get("class_names") or []) == out_channels \
-            and out_channels > 1:
-        structures = list(card["class_names"])
-    splits, full, names, task = bundle_arrays(Path(bundle), mask_structures=structures)
+    structures = _structures_to_score(card, model.output_shape[-1], bundle, model_path)
+    splits, full, names, task = bundle_arrays(Path(bundle), mask_structures=structures,
+                                              allow_missing=True)
     if split not in splits:
         raise ValueError(f"{bundle}: no split {split!r}; it has {sorted(splits)}. Received: split={split!r}")
     s = splits[split]
@@ -829,7 +844,7 @@ def evaluate_saved_model(model_path, bundle, *, split="test", out_dir=None, thre
         if shifts:
             from heartcv.evaluation.segmentation import shift_report, shift_table
 
-            results["shifts"] = shift_report(s.images, predict, s.targets, results["structures"],
+            results["shifts"] = shift_report(s.images, predict, s.targets, names,
                                              ref_ctr=s.ctr, threshold=threshold)
             results["shift_table"] = shift_table(results["shifts"])
     else:
@@ -847,3 +862,31 @@ def evaluate_saved_model(model_path, bundle, *, split="test", out_dir=None, thre
     results["image_size_source"] = size_source
     report.write_report(results, out_dir, table=f"{Path(model_path).name} on {split}")
     return out_dir
+
+
+def _structures_to_score(card: dict, out_channels: int, bundle, model_path):
+    """The model's output channel names (its card's ``class_names``) to look up in the bundle.
+
+    None (the bundle's first structure, as before names were matched) without a segmentation
+    card naming every output channel, and for a one-channel model on a bundle whose masks
+    carry no names.
+
+    Raises:
+        ValueError: the bundle names its masks and none is a structure of the model.
+    """
+    from heartcv.data.h5 import open_bundle
+
+    names = [str(n) for n in card.get("class_names") or []]
+    if card.get("task") != "segmentation" or len(names) != out_channels:
+        return None
+    with open_bundle(bundle) as b:
+        if b.task != "segmentation":
+            return None
+        have = list(b.mask_names or [])
+    if not have:
+        return None if out_channels == 1 else names
+    if not set(names) & set(have):
+        raise ValueError(f"{bundle}: no mask for any structure of the model "
+                         f"{Path(model_path).name}: the model segments {names}, the bundle "
+                         f"has masks {have}")
+    return names

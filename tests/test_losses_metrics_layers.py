@@ -55,6 +55,90 @@ def test_dice_losses_and_metrics():
     assert DiceCoefficient.from_config(d.get_config()).threshold == 0.5
 
 
+
+# ------------------------------------------------------------------ partial labels
+
+
+def _plain_bce_dice(y, p, smooth=1.0):
+    """BCEDiceLoss before partial labels, per image (the formula it must still give)."""
+    from keras import ops
+
+    y, p = ops.cast(y, "float32"), ops.cast(p, "float32")
+    bce = ops.mean(keras.losses.binary_crossentropy(y, p), axis=(1, 2))
+    inter = ops.sum(y * p, axis=(1, 2, 3))
+    total = ops.sum(y, axis=(1, 2, 3)) + ops.sum(p, axis=(1, 2, 3))
+    dice = (2.0 * inter + smooth) / (total + smooth)
+    return bce + (1.0 - dice)
+
+
+def _masks_and_probs(n=4, size=8, k=3, seed=0):
+    rng = np.random.default_rng(seed)
+    y = (rng.random((n, size, size, k)) > 0.6).astype("float32")
+    p = rng.uniform(0.01, 0.99, (n, size, size, k)).astype("float32")
+    return y, p
+
+
+def test_masked_losses_equal_the_plain_losses_when_nothing_is_missing():
+    y, p = _masks_and_probs()
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(BCEDiceLoss().call(y, p)),
+                                  keras.ops.convert_to_numpy(_plain_bce_dice(y, p)))  # bit for bit
+    from keras import ops
+
+    inter = ops.sum(y * p, axis=(1, 2, 3))
+    dice = (2.0 * inter + 1.0) / (ops.sum(y, axis=(1, 2, 3)) + ops.sum(p, axis=(1, 2, 3)) + 1.0)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(DiceLoss().call(y, p)),
+                                  keras.ops.convert_to_numpy(1.0 - dice))
+    # gradients too: the selected plain branch, the masked one contributing exact zeros
+    import tensorflow as tf
+
+    pv = tf.Variable(p)
+    with tf.GradientTape() as tape:
+        new = BCEDiceLoss()(y, pv)
+    with tf.GradientTape() as tape2:
+        old = tf.reduce_mean(_plain_bce_dice(y, pv))
+    np.testing.assert_array_equal(new.numpy(), old.numpy())
+    np.testing.assert_array_equal(tape.gradient(new, pv).numpy(), tape2.gradient(old, pv).numpy())
+
+
+def test_masked_losses_and_metrics_ignore_sentinel_channels():
+    from heartcv.losses import MISSING_MASK
+
+    y, p = _masks_and_probs(k=2)
+    y3 = np.concatenate([y, np.full(y.shape[:3] + (1,), MISSING_MASK, "float32")], axis=-1)
+    for noise in (0.02, 0.97):  # whatever the model says on the unlabelled channel
+        p3 = np.concatenate([p, np.full(p.shape[:3] + (1,), noise, "float32")], axis=-1)
+        for loss in (BCEDiceLoss(), DiceLoss()):
+            np.testing.assert_allclose(keras.ops.convert_to_numpy(loss.call(y3, p3)),
+                                       keras.ops.convert_to_numpy(loss.call(y, p)), rtol=1e-6)
+        for metric in (DiceCoefficient, MaskIoU):
+            a, b = metric(), metric()
+            a.update_state(y3, p3)
+            b.update_state(y, p)
+            assert float(a.result()) == pytest.approx(float(b.result()), rel=1e-6)
+    # one image with a second channel unlabelled: only its first channel counts
+    y_part = y.copy()
+    y_part[0, ..., 1] = MISSING_MASK
+    got = keras.ops.convert_to_numpy(BCEDiceLoss(smooth=0.0).call(y_part, p))[0]
+    want = BCEDiceLoss(smooth=0.0).call(y[:1, ..., :1], p[:1, ..., :1])
+    assert got == pytest.approx(float(keras.ops.convert_to_numpy(want)[0]), rel=1e-6)
+    # no gradient reaches an unlabelled channel
+    import tensorflow as tf
+
+    pv = tf.Variable(np.concatenate([p, np.full(p.shape[:3] + (1,), 0.3, "float32")], axis=-1))
+    with tf.GradientTape() as tape:
+        value = BCEDiceLoss()(y3, pv)
+    grad = tape.gradient(value, pv).numpy()
+    assert np.all(grad[..., 2] == 0) and np.any(grad[..., :2] != 0)
+    # an image with no labelled channel: zero loss, left out of the Dice mean
+    y_none = y3.copy()
+    y_none[1] = MISSING_MASK
+    p3 = np.concatenate([p, np.zeros(p.shape[:3] + (1,), "float32")], axis=-1)
+    assert float(keras.ops.convert_to_numpy(BCEDiceLoss().call(y_none, p3))[1]) == 0.0
+    a, b = DiceCoefficient(), DiceCoefficient()
+    a.update_state(y_none, p3)
+    b.update_state(np.delete(y3, 1, axis=0), np.delete(p3, 1, axis=0))
+    assert float(a.result()) == pytest.approx(float(b.result()), rel=1e-6)
+
 @pytest.mark.parametrize("mode, pixel, expected", [
     ("unit", [255.0, 0.0, 127.5], [1.0, 0.0, 0.5]),
     ("tf", [255.0, 0.0, 127.5], [1.0, -1.0, 0.0]),

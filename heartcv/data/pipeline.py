@@ -3,7 +3,10 @@
 Every pipeline yields float32 images in [0, 255] (models carry their own preprocessing
 layer, so nothing is normalised here), resized to ``image_size`` (bilinear, antialiased
 when shrinking) and with ``channels`` channels (grey is repeated). Targets are float32;
-segmentation yields ``(image, mask)`` with masks ``(B, H, W, M)`` in {0, 1}.
+segmentation yields ``(image, mask)`` with masks ``(B, H, W, M)`` in {0, 1}. A mask channel
+an image has no reference for holds :data:`heartcv.losses.MISSING_MASK` (255) in every pixel
+instead; resizing keeps it, and after augmentation (which moves and thresholds masks) the
+channel is set back to it, so the loss can leave it out.
 
 How a batch is made (:func:`make_dataset`, :func:`dataset_from_bundle`):
 
@@ -51,6 +54,7 @@ import numpy as np
 from heartcv.data.augment import augmenter_from_config
 from heartcv.data.h5 import open_bundle
 from heartcv.data.splits import assert_disjoint
+from heartcv.losses import MISSING_MASK
 
 __all__ = [
     "DEFAULT_MEMORY_LIMIT",
@@ -235,6 +239,11 @@ def _with_channel(masks):
     return masks if masks.ndim == 4 else masks[..., None]
 
 
+def _has_unlabelled(mask_rows) -> bool:
+    """Whether in-memory masks hold :data:`MISSING_MASK` channels (bundle masks are 0/1)."""
+    return isinstance(mask_rows, _ArrayRows) and bool(np.any(mask_rows.array > 1))
+
+
 # --------------------------------------------------------------------------------------------
 # resizing (TensorFlow for tf.data, OpenCV for the PyDataset)
 
@@ -250,13 +259,14 @@ def _resize_images_tf(images, size):
 
 
 def _resize_masks_tf(masks, size):
-    """uint8 {0, 1} masks: bilinear (antialiased when shrinking), then threshold at 0.5."""
+    """uint8 {0, 1} masks: bilinear (antialiased when shrinking), then threshold at 0.5;
+    :data:`MISSING_MASK` channels stay so."""
     in_h, in_w = masks.shape[1], masks.shape[2]
     if (in_h, in_w) == tuple(size):
         return masks
     shrink = size[0] < in_h or size[1] < in_w
     x = tf.image.resize(tf.cast(masks, tf.float32), size, method="bilinear", antialias=shrink)
-    return tf.cast(x >= 0.5, tf.uint8)
+    return tf.where(x > 1.0, tf.constant(MISSING_MASK, tf.uint8), tf.cast(x >= 0.5, tf.uint8))
 
 
 def _cv2_interpolation(in_hw, size):
@@ -280,8 +290,18 @@ def _resize_masks_cv2(masks, size):
     out = np.empty((len(masks), size[0], size[1], masks.shape[3]), dtype=np.uint8)
     for i, m in enumerate(masks):
         r = cv2.resize(m.astype(np.float32), (size[1], size[0]), interpolation=interp)
-        out[i] = (r >= 0.5).reshape(out.shape[1:])
+        out[i] = np.where(r > 1.0, MISSING_MASK, r >= 0.5).reshape(out.shape[1:])
     return out
+
+
+def _unlabelled_np(masks):
+    """``(B, 1, 1, M)`` True where a float mask channel is :data:`MISSING_MASK`."""
+    return masks.max(axis=(1, 2), keepdims=True) > 1.0
+
+
+def _relabel_np(masks, unlabelled):
+    """Set the channels flagged ``unlabelled`` (before augmentation) back to the sentinel."""
+    return np.where(unlabelled, np.float32(MISSING_MASK), masks).astype(np.float32)
 
 
 # A layer may apply its transform to NumPy batches faster than with its own ops
@@ -415,6 +435,8 @@ def _build(
     resize_needed = size != (in_h, in_w)
     augmenter = _resolve_augment(augment, seed) if training else None
     n_mask = None if mask_rows is None else (mask_rows.shape[2] if len(mask_rows.shape) == 3 else 1)
+    # masks with MISSING_MASK channels: their flags ride along and are put back at the end
+    partial = _has_unlabelled(mask_rows)
 
     def read_masks(idx):
         return _with_channel(mask_rows.read(idx))
@@ -458,6 +480,8 @@ def _build(
             masks.set_shape((batch_dim, src_hw[0], src_hw[1], n_mask))
             if resize_in_graph:
                 masks = _resize_masks_tf(masks, size)
+            if partial:
+                return x, tf.cast(masks, tf.float32), tf.reduce_max(masks, axis=(1, 2)) > 1
             return x, tf.cast(masks, tf.float32)
         if y_array is not None:
             y = parts[1]
@@ -468,7 +492,7 @@ def _build(
     def augment_batch(x, *rest):
         if seg:
             d = augmenter({"images": x, "segmentation_masks": rest[0]}, training=True)
-            return d["images"], d["segmentation_masks"]
+            return (d["images"], d["segmentation_masks"], *rest[1:])
         return (augmenter(x, training=True),) + rest
 
     layers = _two_phase_layers(augmenter, seg)
@@ -482,10 +506,13 @@ def _build(
         masks = rest[0] if seg else None
         for lay, t in zip(layers, transformations):
             x, masks = _apply_layer_tf(lay, x, masks, t)
-        return (x, masks) if seg else (x, *rest)
+        return (x, masks, *rest[1:]) if seg else (x, *rest)
 
     def finish(x, *rest):
         x = _to_channels_tf(x, channels)
+        if partial:
+            masks, unlabelled = rest
+            rest = (tf.where(unlabelled[:, None, None, :], float(MISSING_MASK), masks),)
         return (x,) + rest if rest else x
 
     ds = tf.data.Dataset.range(n)
@@ -560,7 +587,9 @@ def make_dataset(
         cache: keep the images resized once to uint8 in memory when they fit in
             ``memory_limit`` (otherwise resize every batch).
         masks: segmentation masks ``(N, H, W)`` or ``(N, H, W, M)`` in {0, 1}; then the
-            dataset yields ``(image, mask)`` with float32 masks ``(B, h, w, M)``.
+            dataset yields ``(image, mask)`` with float32 masks ``(B, h, w, M)``. A channel
+            filled with :data:`~heartcv.losses.MISSING_MASK` (no reference for that image)
+            comes out filled with it, resized and augmented or not.
         drop_remainder: drop the last incomplete batch.
         prefetch: end with ``prefetch(AUTOTUNE)``.
         memory_limit: bytes allowed for the resized cache.
@@ -846,7 +875,10 @@ class _RowsSequence(keras.utils.PyDataset):
         x = x.astype(np.float32)
         m = None if m is None else m.astype(np.float32)
         if self.augmenter is not None:
+            unlabelled = None if m is None else _unlabelled_np(m)
             x, m = _augment_np(self.augmenter, x, m)
+            if unlabelled is not None and unlabelled.any():
+                m = _relabel_np(m, unlabelled)
         x = _to_channels_np(x, self.channels)
         if m is not None:
             return x, m

@@ -162,11 +162,14 @@ def synthetic_arrays(kind: str, *, n_patients, images_per_patient, image_size, s
     return arrays, names, task
 
 
-def select_structures(masks, mask_names, structures, *, where="bundle"):
+def select_structures(masks, mask_names, structures, *, where="bundle", allow_missing=False):
     """The mask channels named ``structures`` (in that order) as float32 (N, H, W[, K]).
 
     ``structures=None`` keeps the first structure alone as (N, H, W) — heartcv's behaviour
-    before multi-structure training. Unknown names raise with the bundle's names.
+    before multi-structure training. Unknown names raise with the bundle's names, unless
+    ``allow_missing``: then a structure the bundle lacks is a channel of
+    :data:`heartcv.losses.MISSING_MASK` (unlabelled: the loss, the metrics and the reports
+    leave it out). At least one structure must be in the bundle.
     """
     masks = np.asarray(masks)
     if masks.ndim == 3:
@@ -180,20 +183,31 @@ def select_structures(masks, mask_names, structures, *, where="bundle"):
         raise ValueError(f"Expected `data.mask_structures` as unique structure names. "
                          f"Received: {structures}")
     missing = [s for s in structures if s not in names]
-    if missing:
+    if missing and (not allow_missing or len(missing) == len(structures)):
+        hint = ("" if allow_missing else
+                " (data.allow_missing_structures=true trains it where labelled)")
         raise ValueError(f"{where}: no mask structure {missing[0]!r}"
-                         f"{did_you_mean(missing[0], names)} It has {names}. "
+                         f"{did_you_mean(missing[0], names)} It has {names}{hint}. "
                          f"Received: data.mask_structures={structures}")
-    idx = [names.index(s) for s in structures]
-    return masks[..., idx].astype(np.float32), structures
+    if not missing:
+        idx = [names.index(s) for s in structures]
+        return masks[..., idx].astype(np.float32), structures
+    from heartcv.losses import MISSING_MASK
+
+    out = np.full(masks.shape[:3] + (len(structures),), MISSING_MASK, dtype=np.float32)
+    for k, s in enumerate(structures):
+        if s in names:
+            out[..., k] = masks[..., names.index(s)]
+    return out, structures
 
 
-def bundle_arrays(path: Path, *, task_hint=None, mask_structures=None):
+def bundle_arrays(path: Path, *, task_hint=None, mask_structures=None, allow_missing=False):
     """Read a whole bundle into memory; returns (dict split → SplitArrays, class_names, task).
 
     For segmentation bundles ``mask_structures`` picks the target channels by name
     (``["heart", "left_lung", "right_lung"]``; None: the first structure alone) and the class
-    names are the structures trained on.
+    names are the structures trained on; ``allow_missing`` fills a structure the bundle lacks
+    with :data:`heartcv.losses.MISSING_MASK` (:func:`select_structures`).
     """
     from heartcv.data.h5 import read_bundle
 
@@ -204,7 +218,7 @@ def bundle_arrays(path: Path, *, task_hint=None, mask_structures=None):
         if b.masks is None:
             raise ValueError(f"{path}: segmentation bundle without `masks`")
         targets, structures = select_structures(b.masks, b.mask_names, mask_structures,
-                                                where=str(path))
+                                                where=str(path), allow_missing=allow_missing)
     else:
         targets = b.labels.astype(np.float32)
     heart = None
@@ -244,7 +258,8 @@ def load_data(cfg) -> DataSplits:
             f"Data bundle not found: {path}. Expected `data.source` to be 'synthetic' or an "
             f"HDF5 bundle written by data_prep/. Received: data.source={cfg.source!r}"
         )
-    splits, full, names, task = bundle_arrays(path, mask_structures=cfg.mask_structures)
+    splits, full, names, task = bundle_arrays(path, mask_structures=cfg.mask_structures,
+                                              allow_missing=cfg.allow_missing_structures)
     if not {"train", "test"} <= set(splits):
         splits = split_arrays(full, val_fraction=cfg.val_fraction,
                               test_fraction=cfg.test_fraction, seed=cfg.seed, task=task)

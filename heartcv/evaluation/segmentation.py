@@ -8,6 +8,12 @@ prediction (:mod:`heartcv.ctr`, SCR convention) against the reference CTR: absol
 CI, and how many images the CTR could not be measured on (no heart, no lung). The result is
 a JSON-able dict whose keys read ``dice.heart.mean``, ``ctr.mae``, ``ctr.auroc``.
 
+Partial labels: a reference channel holding :data:`heartcv.losses.MISSING_MASK` (any value
+above 1) is a structure that image has no reference for. Each structure is scored on the
+images that have its reference; a structure no image has is listed in
+``unscored_structures``; without a reference CTR (heart and both lungs, or ``ref_ctr``) the
+report says ``"ctr": {"measured": false, "reason": ...}``.
+
 :func:`shift_report` runs the same report under the acquisition shifts of
 :mod:`heartcv.evaluation.shifts` (dimmed, gamma, contrast, blur, noise, JPEG, low
 resolution), the ImageNet-C idea for radiographs.
@@ -80,6 +86,34 @@ def ctr_scores(pred_ctr, ref_ctr, *, n_boot=1000, seed=0) -> dict:
     out["auroc_ci"] = percentile_ci(boots, 0.95)
     called = s > 0.5
     out["accuracy_at_0.5"] = float(np.mean(called == y)) if y.size else float("nan")
+    out["bands"] = ctr_band_bias(pred[ok], ref[ok])
+    return out
+
+
+CTR_BANDS = ((0.0, 0.50), (0.50, 0.55), (0.55, 0.60), (0.60, 0.70), (0.70, 1.01))
+"""Reference-CTR bands of :func:`ctr_band_bias` (``[low, high)``); the last takes CTR >= 0.70."""
+
+
+def ctr_band_bias(pred, ref, bands=CTR_BANDS) -> dict:
+    """Signed error (predicted - reference) of the CTR per band of the reference CTR.
+
+    An error that grows with the true CTR (hearts larger than any in training measured too
+    small) shows here and not in the mean absolute error, where the many normal hearts hide
+    it.
+
+    Returns:
+        ``{"<low>-<high>": {"n", "bias", "mae"}}`` for every band, ``bias``/``mae`` NaN where
+        the band is empty.
+    """
+    pred, ref = np.asarray(pred, dtype=float), np.asarray(ref, dtype=float)
+    out = {}
+    for low, high in bands:
+        inside = (ref >= low) & (ref < high)
+        err = pred[inside] - ref[inside]
+        key = f"{low:.2f}-{min(high, 1.0):.2f}"
+        out[key] = {"n": int(inside.sum()),
+                    "bias": float(err.mean()) if err.size else float("nan"),
+                    "mae": float(np.abs(err).mean()) if err.size else float("nan")}
     return out
 
 
@@ -98,43 +132,83 @@ def segmentation_report(masks_true, probs, structures, *, ref_ctr=None, threshol
     Returns:
         ``{"task", "n_samples", "structures", "dice": {mean, sd, median, below_0.8, <name>:
         {...}}, "iou": {...}, "per_image_dice": [...first structure...],
-        "per_structure_dice": {name: [...]}, "ctr": {...} (when measurable),
-        "per_image_ctr": [...]}``; ``dice.mean`` is the first structure's, as before
-        multi-structure training.
+        "per_structure_dice": {name: [...]}, "ctr": {"measured": true, ...} (when the
+        predictions include heart and both lungs), "per_image_ctr": [...]}``; ``dice.mean``
+        is the first structure's, as before multi-structure training. With unlabelled
+        reference channels (see the module docstring): ``structures`` lists the structures
+        scored, ``unscored_structures`` those without any reference, per-image lists hold
+        None for the images without that reference, and ``ctr`` may be ``{"measured":
+        false, "reason": ...}``.
+
+    Raises:
+        ValueError: channel counts that do not match ``structures``, or no reference mask
+            for any structure.
     """
     probs = _as_4d(probs)
-    true = _as_4d(masks_true) > 0.5
+    raw = _as_4d(masks_true)
     structures = [str(s) for s in structures]
-    if probs.shape[-1] != len(structures) or true.shape[-1] != len(structures):
+    if probs.shape[-1] != len(structures) or raw.shape[-1] != len(structures):
         raise ValueError(f"Expected {len(structures)} mask channels for structures "
                          f"{structures}. Received: predictions {probs.shape}, "
-                         f"references {true.shape}")
-    true = _resize_like(true, probs.shape[1:3]) > 0
+                         f"references {raw.shape}")
+    labelled = raw.max(axis=(1, 2)) <= 1  # (N, K): MISSING_MASK channels are not
+    true = _resize_like(raw > 0.5, probs.shape[1:3]) > 0
     pred = probs > threshold
     dice, iou, per = {}, {}, {}
     for k, name in enumerate(structures):
-        d, i = dice_iou(true[..., k], pred[..., k])
-        dice[name], iou[name], per[name] = _summary(d), _summary(i), d.round(5).tolist()
-    first = structures[0]
-    out = {"task": "segmentation", "n_samples": int(len(probs)), "structures": structures,
+        rows = labelled[:, k]
+        if not rows.any():
+            continue
+        d, i = dice_iou(true[rows, ..., k], pred[rows, ..., k])
+        dice[name], iou[name] = _summary(d), _summary(i)
+        per[name] = d.round(5).tolist() if rows.all() else _spread(d.round(5), rows)
+    if not dice:
+        raise ValueError(f"Expected a reference mask for at least one of the structures "
+                         f"{structures}. Received: every reference channel unlabelled")
+    scored = [s for s in structures if s in dice]
+    first = scored[0]
+    out = {"task": "segmentation", "n_samples": int(len(probs)), "structures": scored,
            "mask_threshold": threshold,
            "dice": {**{k: v for k, v in dice[first].items()}, **dice},
            "iou": {**{k: v for k, v in iou[first].items()}, **iou},
            "per_image_dice": per[first], "per_structure_dice": per}
+    if len(scored) < len(structures):
+        out["unscored_structures"] = [s for s in structures if s not in dice]
     if set(CTR_STRUCTURES) <= set(structures):
-        pred_rows = ctr_batch(probs, structures, threshold)
-        if ref_ctr is None:
-            ref_rows = ctr_batch(true.astype(np.float32), structures, 0.5)
-            ref = [np.nan if r["ctr"] is None else r["ctr"] for r in ref_rows]
-            source = "reference masks at the evaluation size"
-        else:
-            ref, source = np.asarray(ref_ctr, dtype=float), "bundle meta/ctr"
-        out["ctr"] = {**ctr_scores([r["ctr"] for r in pred_rows], ref, n_boot=n_boot),
-                      "reference": source,
-                      "flags": _flag_counts(pred_rows)}
-        out["per_image_ctr"] = [None if r["ctr"] is None else round(float(r["ctr"]), 5)
-                                for r in pred_rows]
+        out.update(_ctr_part(probs, true, labelled, structures, ref_ctr, threshold, n_boot))
     return out
+
+
+def _spread(values, rows) -> list:
+    """``values`` of the ``rows`` (bool) images, None for the others."""
+    it = iter(values.tolist())
+    return [next(it) if r else None for r in rows]
+
+
+def _ctr_part(probs, true, labelled, structures, ref_ctr, threshold, n_boot) -> dict:
+    """``ctr`` (scores, or why it was not measured) and ``per_image_ctr`` of the report."""
+    pred_rows = ctr_batch(probs, structures, threshold)
+    per_image = [None if r["ctr"] is None else round(float(r["ctr"]), 5) for r in pred_rows]
+    if ref_ctr is not None:
+        ref, source = np.asarray(ref_ctr, dtype=float), "bundle meta/ctr"
+    else:
+        idx = [structures.index(s) for s in CTR_STRUCTURES]
+        have = labelled[:, idx].all(axis=1)
+        if not have.any():
+            lacking = [s for s, k in zip(CTR_STRUCTURES, idx) if not labelled[:, k].any()]
+            what = (f"no reference {' or '.join(lacking)} mask" if lacking else
+                    "no image with reference heart, left_lung and right_lung masks together")
+            return {"ctr": {"measured": False,
+                            "reason": f"{what}: the CTR needs heart and both lungs"},
+                    "per_image_ctr": per_image}
+        ref_rows = ctr_batch(true.astype(np.float32), structures, 0.5)
+        ref = [r["ctr"] if ok and r["ctr"] is not None else np.nan
+               for r, ok in zip(ref_rows, have)]
+        source = "reference masks at the evaluation size"
+    return {"ctr": {"measured": True,
+                    **ctr_scores([r["ctr"] for r in pred_rows], ref, n_boot=n_boot),
+                    "reference": source, "flags": _flag_counts(pred_rows)},
+            "per_image_ctr": per_image}
 
 
 def _flag_counts(rows) -> dict:
@@ -169,7 +243,7 @@ def shift_table(shift_results: dict) -> list[dict]:
         for s in rep["structures"]:
             row[f"dice.{s}.mean"] = rep["dice"][s]["mean"]
             row[f"dice.{s}.below_0.8"] = rep["dice"][s]["below_0.8"]
-        if "ctr" in rep:
+        if rep.get("ctr", {}).get("measured", False):
             row["ctr.mae"] = rep["ctr"]["mae"]
             row["ctr.auroc"] = rep["ctr"]["auroc"]
             row["ctr.n_unmeasured"] = rep["ctr"]["n_unmeasured"]

@@ -102,7 +102,7 @@ def test_train_three_structures_then_evaluate_with_shifts(three_structure_bundle
     ext = json.loads((out / "metrics.json").read_text())
     assert ext["image_size"] == 64 and ext["image_size_source"] == "card"
     assert list(ext["shifts"]) == ["none", "dim45", "gamma0.5", "gamma2.0", "contrast0.5",
-                                   "blur2", "noise12", "jpeg30", "lowres"]
+                                   "blur2", "noise12", "jpeg30", "lowres", "dark_gamma2", "dark_noise"]
     none = ext["shifts"]["none"]
     assert none["dice"]["heart"]["mean"] == pytest.approx(ext["dice"]["heart"]["mean"])
     assert {"dice.heart.mean", "ctr.mae"} <= set(ext["shift_table"][1])
@@ -117,3 +117,17 @@ def test_unknown_structure_names_the_bundle_names(three_structure_bundle, tmp_pa
                  "--set", f"output_dir={tmp_path}", "--set", "train.epochs=1"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "no mask structure 'lungs'" in err[0] and "left_lung" in err[0]
+
+
+def test_ctr_band_bias_per_band_of_the_reference():
+    from heartcv.evaluation.segmentation import CTR_BANDS, ctr_band_bias
+
+    ref = np.array([0.45, 0.47, 0.52, 0.58, 0.65, 0.75, 0.80])
+    pred = ref + np.array([0.0, 0.02, -0.01, -0.03, -0.05, -0.2, -0.1])
+    bands = ctr_band_bias(pred, ref)
+    assert list(bands) == [f"{lo:.2f}-{min(hi, 1.0):.2f}" for lo, hi in CTR_BANDS]
+    assert bands["0.00-0.50"]["n"] == 2 and bands["0.00-0.50"]["bias"] == pytest.approx(0.01)
+    assert bands["0.70-1.00"]["bias"] == pytest.approx(-0.15)
+    assert bands["0.60-0.70"]["mae"] == pytest.approx(0.05)
+    empty = ctr_band_bias(np.array([0.4]), np.array([0.4]))
+    assert empty["0.50-0.55"]["n"] == 0 and np.isnan(empty["0.50-0.55"]["bias"])
