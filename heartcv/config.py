@@ -52,6 +52,11 @@ class AugmentConfig:
     noise_std_range: Optional[tuple[float, float]] = None  # Gaussian sigma, grey levels
     blur_sigma_range: Optional[tuple[float, float]] = None  # Gaussian blur sigma, pixels
     resolution_range: Optional[tuple[float, float]] = None  # downsample factor, >= 1
+    # anatomy-aware (segmentation masks needed): heart scale s and thorax width scale t,
+    # heartcv.layers.RandomCardiacEnlargement; the heart is rescaled with this probability
+    heart_scale_range: Optional[tuple[float, float]] = None
+    thorax_scale_range: Optional[tuple[float, float]] = None
+    heart_scale_probability: float = 0.5
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,6 +84,9 @@ class DataConfig:
     # segmentation bundles: the mask structures to train on, e.g. [heart, left_lung,
     # right_lung] (one sigmoid channel each); None = the bundle's first structure only
     mask_structures: Optional[tuple[str, ...]] = None
+    # partial labels: a mask structure the bundle lacks is trained where labelled (its loss
+    # and Dice left out for the images without it) instead of being an error
+    allow_missing_structures: bool = False
     augment: AugmentConfig = AugmentConfig()
 
 
@@ -364,15 +372,16 @@ def _check(ok: bool, key: str, expected: str, value) -> None:
         raise ConfigError(f"Expected `{key}` {expected}. Received: {key}={value!r}")
 
 
-def _check_range_pair(key: str, value, *, low: float, low_open=False) -> None:
+def _check_range_pair(key: str, value, *, low: float, low_open=False, high=None) -> None:
     """An optional ``[lo, hi]`` pair with ``low <= lo <= hi`` (``low < lo`` if ``low_open``)."""
     if value is None:
         return
     lo, hi = value
     first = lo > low if low_open else lo >= low
     bound = f"> {low}" if low_open else f">= {low}"
-    _check(first and lo <= hi and math.isfinite(hi), key,
-           f"as [lo, hi] with lo {bound} and lo <= hi", list(value))
+    top = "" if high is None else f" and hi <= {high}"
+    _check(first and lo <= hi and math.isfinite(hi) and (high is None or hi <= high), key,
+           f"as [lo, hi] with lo {bound} and lo <= hi{top}", list(value))
 
 
 def validate(cfg: RunConfig) -> RunConfig:
@@ -427,6 +436,10 @@ def validate(cfg: RunConfig) -> RunConfig:
     _check_range_pair("data.augment.noise_std_range", a.noise_std_range, low=0.0)
     _check_range_pair("data.augment.blur_sigma_range", a.blur_sigma_range, low=0.0)
     _check_range_pair("data.augment.resolution_range", a.resolution_range, low=1.0)
+    _check_range_pair("data.augment.heart_scale_range", a.heart_scale_range, low=0.85, high=1.5)
+    _check_range_pair("data.augment.thorax_scale_range", a.thorax_scale_range, low=0.8, high=1.25)
+    _check(finite(a.heart_scale_probability) and 0 <= a.heart_scale_probability <= 1,
+           "data.augment.heart_scale_probability", "in [0, 1]", a.heart_scale_probability)
 
     _check(bool(cfg.model.name.strip()), "model.name", "a registered model name", cfg.model.name)
 

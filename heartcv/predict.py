@@ -19,7 +19,14 @@ resized back up and drawn on the image at its own size.
 Segmentation models (a ``(1, H, W, K)`` sigmoid output) give masks instead of
 probabilities: the overlay shows each structure in a colour, the JSON holds each structure's
 area at the image's own size and, when the model segments the heart and both lungs, the
-cardiothoracic ratio (:func:`heartcv.ctr.ctr_from_prediction`) and its ``CTR > 0.5`` call.
+cardiothoracic ratio (:func:`heartcv.ctr.ctr_from_prediction`) with an interval from
+test-time augmentation (:data:`heartcv.qc.TTA_VIEWS`, predicted in the same model call), a
+quality-control status (:func:`heartcv.qc.check_anatomy`: ``ok`` / ``review`` / ``fail`` and
+the reasons) and the cardiomegaly call (:func:`ctr_call`): ``CTR > 0.5`` on PA films; no call
+when QC fails, when the heart is wider than the thorax, or on AP films (the AP projection
+magnifies the heart, so the PA cut-off overestimates it) unless a cut-off is given. The view
+comes from ``view`` (``--view``), a ``view`` column of ``--csv``, or the DICOM
+``ViewPosition``; unknown is read as PA and said so.
 
 Checks, in this order, before any work: the arguments (``alpha`` in [0, 1], ``image_size``),
 the output folder (a folder, or one that can be created, and writable:
@@ -48,6 +55,69 @@ DEFAULT_STRUCTURES = {1: ["heart"], 3: ["heart", "left_lung", "right_lung"]}
 STRUCTURE_COLOURS = {"heart": (230, 40, 40), "left_lung": (40, 200, 60),
                      "right_lung": (50, 120, 250)}
 _PALETTE = ((250, 200, 0), (200, 60, 230), (0, 210, 210), (250, 130, 0), (150, 150, 150))
+VIEWS = ("PA", "AP")
+QC_COLOURS = {"ok": (40, 200, 60), "review": (250, 170, 0), "fail": (230, 40, 40)}
+
+
+def check_view(view):
+    """``None``, ``"PA"`` or ``"AP"`` (any case); anything else is a ValueError."""
+    if view is None or (isinstance(view, str) and not view.strip()):
+        return None
+    if isinstance(view, str) and view.strip().upper() in VIEWS:
+        return view.strip().upper()
+    raise ValueError(f"Expected a view in {list(VIEWS)} (or none). Received: view={view!r}")
+
+
+def check_ctr_threshold(threshold):
+    """``None`` or a cut-off in (0, 1)."""
+    if threshold is None:
+        return None
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) \
+            or not math.isfinite(threshold) or not 0 < threshold < 1:
+        raise ValueError(f"Expected a CTR cut-off in (0, 1). Received: ctr_threshold={threshold!r}")
+    return float(threshold)
+
+
+def dicom_view(path):
+    """The DICOM ``ViewPosition`` (``"PA"``/``"AP"``) of ``path``, or ``None``.
+
+    ``None`` for files that are not DICOM, without the tag, or with another value (``LL``,
+    ``LATERAL``: those are not frontal films, and QC will say so).
+    """
+    if Path(str(path)).suffix.lower() not in (".dcm", ".dicom", ""):
+        return None
+    try:
+        import pydicom
+
+        ds = pydicom.dcmread(str(path), stop_before_pixels=True)
+        value = str(ds.get("ViewPosition", "") or "").strip().upper()
+    except Exception:  # noqa: BLE001 - not DICOM, or unreadable: the reader will say so
+        return None
+    return value if value in VIEWS else None
+
+
+def ctr_call(value, *, qc_status="ok", flags=(), view=None, ctr_threshold=None):
+    """The cardiomegaly call of one CTR: ``(call or None, cut-off or None, note)``.
+
+    No call when the CTR is missing, the heart is wider than the thorax, QC fails, or the
+    film is AP and no cut-off was given. Otherwise ``value > cut-off`` with the given cut-off,
+    else :data:`heartcv.ctr.CARDIOMEGALY_THRESHOLD` (a PA rule; an unknown view is read as PA).
+    """
+    from heartcv.ctr import CARDIOMEGALY_THRESHOLD
+
+    if value is None:
+        return None, None, "no CTR: " + (", ".join(flags) or "not measurable")
+    if "heart_wider_than_thorax" in flags:
+        return None, None, "no call: the heart is wider than the thorax (a failed segmentation)"
+    if qc_status == "fail":
+        return None, None, "no call: quality control failed"
+    if ctr_threshold is not None:
+        return bool(value > ctr_threshold), ctr_threshold, f"cut-off {ctr_threshold} given"
+    if view == "AP":
+        return None, None, ("AP film: the PA cut-off 0.5 overestimates the heart (AP "
+                            "magnifies it); no call unless a cut-off is given (--ctr-threshold)")
+    note = "PA film" if view == "PA" else "view not given: read as a PA film"
+    return bool(value > CARDIOMEGALY_THRESHOLD), CARDIOMEGALY_THRESHOLD, note
 
 
 def read_card(model_path) -> dict:
@@ -211,13 +281,16 @@ def structure_colour(name: str, index: int) -> tuple[int, int, int]:
     return STRUCTURE_COLOURS.get(name, _PALETTE[index % len(_PALETTE)])
 
 
-def overlay_masks(image: np.ndarray, masks: np.ndarray, names, alpha: float = MASK_ALPHA):
+def overlay_masks(image: np.ndarray, masks: np.ndarray, names, alpha: float = MASK_ALPHA,
+                  legend=None):
     """Each mask channel filled in its colour at ``alpha`` and outlined, on the image (RGB out).
 
     Args:
         image: (H, W) or (H, W, C) uint8 image.
         masks: (H, W, K) boolean masks at the image's size.
         names: the K structure names (they choose the colours).
+        legend: ``None``, or a list of ``(text, rgb)`` lines drawn under the structure
+            names in the top-left legend box (:func:`draw_legend`).
     """
     import cv2
 
@@ -237,24 +310,84 @@ def overlay_masks(image: np.ndarray, masks: np.ndarray, names, alpha: float = MA
     out = np.ascontiguousarray(np.clip(rgb, 0, 255).astype(np.uint8))
     for contours, colour in outlines:
         cv2.drawContours(out, contours, -1, colour, thickness, cv2.LINE_AA)
+    if legend is not None:
+        lines = [(name.replace("_", " "), structure_colour(name, i)) for i, name in enumerate(names)]
+        out = draw_legend(out, lines + list(legend))
     return out
 
 
-def _ctr_result(probs, names):
+def draw_legend(rgb, lines):
+    """A legend box in the top-left corner: each ``(text, rgb)`` line with a colour swatch.
+
+    The font scales with the image (legible at 256 px and at 2048 px).
+    """
+    import cv2
+
+    out = np.ascontiguousarray(rgb.copy())
+    h, w = out.shape[:2]
+    scale = max(0.35, min(h, w) / 700.0)
+    thick = max(1, round(scale * 1.5))
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    sizes = [cv2.getTextSize(t, font, scale, thick)[0] for t, _ in lines]
+    line_h = max(sz[1] for sz in sizes) + int(10 * scale) + 2
+    sw = line_h - 4
+    box_w = min(w - 2, max(sz[0] for sz in sizes) + sw + int(20 * scale) + 6)
+    box_h = min(h - 2, line_h * len(lines) + 6)
+    region = out[2:2 + box_h, 2:2 + box_w].astype(np.float32)
+    out[2:2 + box_h, 2:2 + box_w] = (0.35 * region).astype(np.uint8)  # darken behind the text
+    for k, (text, colour) in enumerate(lines):
+        y = 4 + k * line_h
+        cv2.rectangle(out, (6, y + 2), (6 + sw, y + sw), tuple(int(c) for c in colour), -1)
+        cv2.putText(out, text, (12 + sw, y + line_h - int(6 * scale) - 2), font, scale,
+                    (255, 255, 255), thick, cv2.LINE_AA)
+    return out
+
+
+def _ctr_result(probs, names, *, model_probs=None, model_image=None, tta=None, view=None,
+                ctr_threshold=None):
     """The CTR block of a segmentation result (``None`` without heart and both lungs)."""
-    from heartcv.ctr import CARDIOMEGALY_THRESHOLD, STRUCTURES, ctr_from_prediction
+    from heartcv.ctr import STRUCTURES, ctr_from_prediction
+    from heartcv.qc import check_anatomy
 
     if not all(s in names for s in STRUCTURES):
         return None
     c = ctr_from_prediction(probs, names, threshold=MASK_THRESHOLD)
-    return {"value": c["ctr"], "cardiomegaly": c["cardiomegaly"],
-            "cardiomegaly_threshold": CARDIOMEGALY_THRESHOLD, "flags": c["flags"],
+    value = c["ctr"]
+    low = high = None
+    if tta is not None and tta["low"] is not None and value is not None:
+        low, high = min(tta["low"], value), max(tta["high"], value)
+    qc = check_anatomy(probs if model_probs is None else model_probs, names, model_image,
+                       ctr=value, ctr_interval=None if low is None else (low, high),
+                       threshold=MASK_THRESHOLD)
+    call, cut, note = ctr_call(value, qc_status=qc["status"], flags=c["flags"], view=view,
+                               ctr_threshold=ctr_threshold)
+    return {"value": value, "low": low, "high": high, "cardiomegaly": call,
+            "cardiomegaly_threshold": cut, "call_note": note, "view": view,
+            "qc": qc["status"], "qc_reasons": qc["reasons"], "qc_measures": qc["measures"],
+            "tta_views": None if tta is None else tta["views"], "flags": c["flags"],
             "heart_width_px": c["heart_width_px"], "thorax_width_px": c["thorax_width_px"],
             "largest_component_areas_px": c["areas_px"]}
 
 
-def segmentation_result(image, pred, names, *, draw=True):
-    """Masks, areas and CTR of one prediction, measured at the image's own size.
+def _legend_lines(ctr):
+    if ctr is None:
+        return []
+    if ctr["value"] is None:
+        head = "CTR: not measurable"
+    elif ctr["low"] is not None:
+        head = f"CTR {ctr['value']:.3f} [{ctr['low']:.3f}-{ctr['high']:.3f}]"
+    else:
+        head = f"CTR {ctr['value']:.3f}"
+    call = {True: "cardiomegaly", False: "no cardiomegaly", None: "no call"}[ctr["cardiomegaly"]]
+    qc = f"QC {ctr['qc']}" + (f": {', '.join(ctr['qc_reasons'][:2])}" if ctr["qc_reasons"] else "")
+    return [(head, (255, 255, 255)), (call + (f" ({ctr['view']})" if ctr["view"] else ""),
+                                          (255, 255, 255)),
+            (qc, QC_COLOURS[ctr["qc"]])]
+
+
+def segmentation_result(image, pred, names, *, draw=True, model_image=None, tta=None, view=None,
+                        ctr_threshold=None):
+    """Masks, areas, CTR and quality control of one prediction, at the image's own size.
 
     Args:
         image: the (H, W) or (H, W, C) uint8 image as read.
@@ -262,14 +395,19 @@ def segmentation_result(image, pred, names, *, draw=True):
             to (H, W) (:func:`heartcv.data.images.resize_image`) and thresholded at
             :data:`MASK_THRESHOLD`.
         names: the K structure names (:func:`structure_names`).
+        model_image: the ``(h, w)`` grey image the model saw (for the QC grey-level check;
+            QC runs at the model's size).
+        tta: one entry of :func:`heartcv.qc.tta_ctr_interval` (``None``: no interval).
+        view: ``"PA"``, ``"AP"`` or ``None``; ctr_threshold: a cut-off, see :func:`ctr_call`.
 
     Returns:
         ``(fields, overlay)``: the result's ``task``, ``structure_names``,
         ``mask_threshold``, ``structures`` (per name: ``area_px`` at the image's size,
         ``area_fraction`` of the image, ``colour_rgb``) and ``ctr`` (``None`` unless heart,
-        left_lung and right_lung are all named; else value, ``cardiomegaly`` call, flags and
-        widths from :func:`heartcv.ctr.ctr_from_prediction`), and the RGB overlay
-        (``None`` when ``draw`` is false).
+        left_lung and right_lung are all named; else ``value``, ``low``/``high`` (the TTA
+        interval), ``cardiomegaly`` (``None``: no call) with ``call_note``, ``qc`` and
+        ``qc_reasons``, flags and widths), and the RGB overlay with its legend (``None``
+        when ``draw`` is false).
     """
     from heartcv.data.images import resize_image
 
@@ -277,6 +415,7 @@ def segmentation_result(image, pred, names, *, draw=True):
     probs = np.asarray(pred, np.float32)
     if probs.ndim == 2:
         probs = probs[..., None]
+    model_probs = np.clip(probs, 0.0, 1.0)
     if probs.shape[:2] != (h, w):  # the masks back at the image's own size
         probs = resize_image(probs, (h, w))
         probs = probs if probs.ndim == 3 else probs[..., None]
@@ -291,9 +430,24 @@ def segmentation_result(image, pred, names, *, draw=True):
         area = int(masks[..., i].sum())
         structures[name] = {"area_px": area, "area_fraction": area / float(h * w),
                             "colour_rgb": list(structure_colour(name, i))}
+    ctr = _ctr_result(probs, names, model_probs=model_probs, model_image=model_image, tta=tta,
+                      view=view, ctr_threshold=ctr_threshold)
     fields = {"task": "segmentation", "structure_names": names, "mask_threshold": MASK_THRESHOLD,
-              "structures": structures, "ctr": _ctr_result(probs, names)}
-    return fields, overlay_masks(image, masks, names) if draw else None
+              "structures": structures, "ctr": ctr}
+    picture = overlay_masks(image, masks, names, legend=_legend_lines(ctr)) if draw else None
+    return fields, picture
+
+
+def _has_ctr_structures(names) -> bool:
+    from heartcv.ctr import STRUCTURES
+
+    return all(s in names for s in STRUCTURES)
+
+
+def _grey_model_input(x):
+    """The ``(h, w)`` grey image of a prepared model input ``(1, h, w, C)``."""
+    x = np.asarray(x, np.float32)[0]
+    return x[..., 0] if x.shape[-1] == 1 else x.mean(axis=-1)
 
 
 def _classification(model, x, out, card, method, alpha, image):
@@ -311,7 +465,7 @@ def _classification(model, x, out, card, method, alpha, image):
 
 
 def predict_image(image_path, model_path, *, out_dir=".", method="auto", alpha=0.2,
-                  image_size=None) -> dict:
+                  image_size=None, view=None, ctr_threshold=None, tta=True) -> dict:
     """Probabilities (or masks) for one image, drawn on the image at its own size.
 
     Writes ``<image>.prediction.json`` and ``<image>.overlay.png`` in ``out_dir``
@@ -326,6 +480,10 @@ def predict_image(image_path, model_path, *, out_dir=".", method="auto", alpha=0
         image_size: ``None`` (the card's input size, else the model's, else the image's),
             an int ``N`` (N×N) or ``"full"`` (the image's own size; fully convolutional
             models only). The result's ``image_size_source`` says which was used.
+        view: ``"PA"``, ``"AP"`` or ``None`` (then the DICOM ``ViewPosition``, else unknown,
+            read as PA); ctr_threshold: a CTR cut-off (see :func:`ctr_call`).
+        tta: heart + lungs models: also predict the :data:`heartcv.qc.TTA_VIEWS` (one model
+            call) for the CTR's interval.
 
     Raises:
         ValueError: a bad argument, an image that cannot be read or is smaller than 8×8, a
@@ -340,6 +498,8 @@ def predict_image(image_path, model_path, *, out_dir=".", method="auto", alpha=0
 
     alpha = check_alpha(alpha)
     image_size = check_image_size(image_size)
+    view = check_view(view) or dicom_view(image_path)
+    ctr_threshold = check_ctr_threshold(ctr_threshold)
     out_dir = check_output_dir(out_dir)
     stem = Path(image_path).stem
     targets = (out_dir / f"{stem}.overlay.png", out_dir / f"{stem}.prediction.json")
@@ -353,8 +513,19 @@ def predict_image(image_path, model_path, *, out_dir=".", method="auto", alpha=0
     size, source = resolve_input_size(model.input_shape, card, image.shape[:2], image_size,
                                       model_name=model_name)
     x = prepare_image(image, model.input_shape, size)
-    out = model.predict(x, verbose=0)
-    out = out[0] if isinstance(out, (list, tuple)) else out
+    names = structure_names(card, model.output_shape[-1]) \
+        if len(model.output_shape) == 4 else None
+    with_tta = bool(tta) and names is not None and _has_ctr_structures(names)
+    if with_tta:
+        from heartcv.qc import tta_ctr_interval, tta_inputs
+
+        views = model.predict(tta_inputs(x), verbose=0)
+        views = views[0] if isinstance(views, (list, tuple)) else views
+        out, interval = views[:1], tta_ctr_interval(views, names, 1)[0]
+    else:
+        out = model.predict(x, verbose=0)
+        out = out[0] if isinstance(out, (list, tuple)) else out
+        interval = None
     result = {"image": str(image_path), "model": str(model_path),
               "image_shape": list(image.shape[:2]), "model_input": list(x.shape[1:3]),
               "image_size": list(size), "image_size_source": source}
@@ -363,7 +534,9 @@ def predict_image(image_path, model_path, *, out_dir=".", method="auto", alpha=0
             raise ValueError(f"{Path(model_path).name} is a segmentation model: it draws its "
                              f"masks, not a heatmap. Received: method={method!r}")
         fields, picture = segmentation_result(image, out[0],
-                                              structure_names(card, np.shape(out)[-1]))
+                                              structure_names(card, np.shape(out)[-1]),
+                                              model_image=_grey_model_input(x), tta=interval,
+                                              view=view, ctr_threshold=ctr_threshold)
     else:
         fields, picture = _classification(model, x, out, card, method, alpha, image)
     result.update(fields)
@@ -377,17 +550,23 @@ def predict_image(image_path, model_path, *, out_dir=".", method="auto", alpha=0
 
 
 def ctr_line(result: dict) -> str:
-    """One line for the CLI: the CTR and its call, or why there is none."""
+    """One line for the CLI: the CTR with its interval, QC, and the call or why there is none."""
     ctr = result.get("ctr")
     if ctr is None:
         return ("CTR: not measured (needs heart, left_lung and right_lung masks; this model "
                 f"segments {', '.join(result['structure_names'])})")
     flags = f" [{', '.join(ctr['flags'])}]" if ctr["flags"] else ""
     if ctr["value"] is None:
-        return f"CTR: not measurable{flags}"
-    call = "cardiomegaly" if ctr["cardiomegaly"] else "no cardiomegaly"
-    sign = ">" if ctr["cardiomegaly"] else "<="
-    return f"CTR: {ctr['value']:.3f} ({sign} {ctr['cardiomegaly_threshold']}: {call}){flags}"
+        return f"CTR: not measurable{flags}; QC {ctr['qc']}"
+    interval = f" [{ctr['low']:.3f}, {ctr['high']:.3f}]" if ctr.get("low") is not None else ""
+    qc = f"QC {ctr['qc']}" + (f" ({', '.join(ctr['qc_reasons'])})" if ctr["qc_reasons"] else "")
+    if ctr["cardiomegaly"] is None:
+        call = ctr["call_note"]
+    else:
+        sign = ">" if ctr["cardiomegaly"] else "<="
+        word = "cardiomegaly" if ctr["cardiomegaly"] else "no cardiomegaly"
+        call = f"{sign} {ctr['cardiomegaly_threshold']}: {word}; {ctr['call_note']}"
+    return f"CTR: {ctr['value']:.3f}{interval}{flags}; {qc}; {call}"
 
 
 # ------------------------------------------------------------------ many images (batch mode)
@@ -552,21 +731,56 @@ class _Decision:
 
 
 def _segmentation_columns(names):
-    return ["ctr", "cardiomegaly", "ctr_flags", *(f"{n}_area_px" for n in names),
+    return ["ctr", "ctr_low", "ctr_high", "cardiomegaly", "cardiomegaly_threshold", "qc",
+            "qc_reasons", "view", "call_note", "ctr_flags", *(f"{n}_area_px" for n in names),
             *(f"{n}_area_fraction" for n in names)]
+
+
+def _num(value):
+    return "" if value is None else repr(float(value))
 
 
 def _segmentation_row(fields):
     ctr = fields["ctr"]
     if ctr is None:
-        head = ["", "", "not measured (needs heart, left_lung and right_lung)"]
+        head = ["", "", "", "", "", "", "", "", "",
+                "not measured (needs heart, left_lung and right_lung)"]
     else:
-        head = ["" if ctr["value"] is None else repr(float(ctr["value"])),
-                "" if ctr["value"] is None else str(bool(ctr["cardiomegaly"])),
-                ";".join(ctr["flags"])]
+        head = [_num(ctr["value"]), _num(ctr["low"]), _num(ctr["high"]),
+                "" if ctr["cardiomegaly"] is None else str(bool(ctr["cardiomegaly"])),
+                _num(ctr["cardiomegaly_threshold"]), ctr["qc"], ";".join(ctr["qc_reasons"]),
+                ctr["view"] or "", ctr["call_note"], ";".join(ctr["flags"])]
     s = fields["structures"]
     return [*head, *(str(s[n]["area_px"]) for n in s),
             *(repr(float(s[n]["area_fraction"])) for n in s)]
+
+
+def csv_views(csv_path) -> dict:
+    """``{path as collect_inputs gives it: view}`` from a ``view`` column of ``csv_path``.
+
+    Empty when the CSV has no ``view`` column. Raises ValueError on a value other than
+    PA/AP/empty, naming the row.
+    """
+    import csv
+
+    csv_path = Path(csv_path)
+    with open(csv_path, newline="", encoding="utf-8-sig") as fh:
+        reader = csv.DictReader(fh)
+        if reader.fieldnames is None or "view" not in reader.fieldnames:
+            return {}
+        out = {}
+        for line, row in enumerate(reader, start=2):
+            path = (row.get("path") or "").strip()
+            if not path:
+                continue
+            try:
+                view = check_view(row.get("view"))
+            except ValueError:
+                raise ValueError(f"{csv_path}: line {line}: view {row.get('view')!r} is not "
+                                 f"PA, AP or empty") from None
+            p = Path(path)
+            out[str(p if p.is_absolute() else csv_path.parent / p)] = view
+    return out
 
 
 def _bundle_items(data, split):
@@ -654,7 +868,8 @@ def _rows_csv(header, rows) -> str:
 
 def predict_batch(inputs=(), model_path=None, *, out_dir=".", missing=(), data=None,
                   split="test", image_size=None, batch_size=DEFAULT_BATCH_SIZE, jobs=None,
-                  overlays=False, method="auto", alpha=0.2, progress=True) -> dict:
+                  overlays=False, method="auto", alpha=0.2, progress=True, view=None,
+                  views=None, ctr_threshold=None, tta=True) -> dict:
     """Predict many images with one model load; write ``predictions.csv`` and ``skipped.csv``.
 
     Images are read in parallel (``jobs`` threads; :func:`heartcv.data.images.read_image`
@@ -666,8 +881,10 @@ def predict_batch(inputs=(), model_path=None, *, out_dir=".", missing=(), data=N
     id), then for classifiers one column per class probability, ``predicted`` (the call:
     the card's ``threshold`` when it stores one, else ``p >= 0.5`` for binary and
     multilabel models, the argmax for multiclass ones) and ``threshold``; for segmentation
-    models ``ctr``, ``cardiomegaly`` (CTR > 0.5), ``ctr_flags`` and each structure's
-    ``<name>_area_px`` and ``<name>_area_fraction`` at the image's own size; with
+    models ``ctr``, ``ctr_low``/``ctr_high`` (the test-time-augmentation interval),
+    ``cardiomegaly`` (empty: no call, see ``call_note``), ``cardiomegaly_threshold``, ``qc``
+    (ok / review / fail), ``qc_reasons``, ``view``, ``call_note``, ``ctr_flags`` and each
+    structure's ``<name>_area_px`` and ``<name>_area_fraction`` at the image's own size; with
     ``overlays``, an ``overlay`` column. ``skipped.csv``: ``path, reason`` for every input
     that could not be read (corrupt, too small, multi-page TIFF, missing, ...); a skipped
     image never stops the run. Both files are written atomically when all images are done;
@@ -683,6 +900,10 @@ def predict_batch(inputs=(), model_path=None, *, out_dir=".", missing=(), data=N
         jobs: reading threads (default: the CPU count, at most 8).
         method, alpha: the heatmap of the overlays (as :func:`predict_image`).
         progress: show a tqdm progress bar (stderr).
+        view: ``"PA"``/``"AP"`` for every image; views: ``{path: view}`` per image (a CSV's
+            ``view`` column, :func:`csv_views`); else each DICOM's ``ViewPosition``.
+        ctr_threshold, tta: as :func:`predict_image`. Every model call has the same batch
+            shape (the last batch is padded), so the model is traced once per input size.
 
     Returns:
         dict with ``n_inputs``, ``n_predicted``, ``skipped`` (``(path, reason)`` list),
@@ -703,6 +924,9 @@ def predict_batch(inputs=(), model_path=None, *, out_dir=".", missing=(), data=N
 
     alpha = check_alpha(alpha)
     image_size = check_image_size(image_size)
+    view = check_view(view)
+    ctr_threshold = check_ctr_threshold(ctr_threshold)
+    views = {str(k): check_view(v) for k, v in (views or {}).items()}
     if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) \
             or batch_size < 1:
         raise ValueError(f"Expected `batch_size` as a positive int. Received: batch_size={batch_size!r}")
@@ -744,18 +968,46 @@ def predict_batch(inputs=(), model_path=None, *, out_dir=".", missing=(), data=N
         state = {"columns": None, "decision": None, "names": None}
         groups = {}
 
-        def run(group):
-            batch_items, images, xs = zip(*group)
-            out = model.predict_on_batch(np.concatenate(xs))
+        if segmentation:
+            state["names"] = structure_names(card, model.output_shape[-1])
+        with_tta = bool(tta) and segmentation and _has_ctr_structures(state["names"])
+
+        def call_model(x):
+            """One model call of exactly ``batch_size`` rows (padded), so one trace."""
+            n = len(x)
+            if n < batch_size:
+                x = np.concatenate([x, np.repeat(x[-1:], batch_size - n, axis=0)])
+            out = model.predict_on_batch(x)
             out = out[0] if isinstance(out, (list, tuple)) else out
-            out = np.asarray(out)
+            return np.asarray(out)[:n]
+
+        def run(group):
+            from heartcv.qc import TTA_VIEWS, tta_ctr_interval, tta_inputs
+
+            batch_items, images, xs = zip(*group)
+            x = np.concatenate(xs)
+            intervals = None
+            if with_tta:
+                view_x = tta_inputs(x)
+                step = max(1, batch_size)
+                outs = [call_model(view_x[k:k + step]) for k in range(0, len(view_x), step)]
+                view_out = np.concatenate(outs)
+                out = view_out[:len(x)]
+                intervals = tta_ctr_interval(view_out, state["names"], len(x))
+                assert len(view_out) == len(TTA_VIEWS) * len(x)
+            else:
+                out = call_model(x)
             for j, (idx, name) in enumerate(batch_items):
                 image = images[j]
                 if segmentation:
-                    if state["names"] is None:
-                        state["names"] = structure_names(card, out.shape[-1])
-                    fields, picture = segmentation_result(image, out[j], state["names"],
-                                                          draw=overlays)
+                    image_view = views.get(name) or view
+                    if image_view is None:
+                        image_view = dicom_view(name)
+                    fields, picture = segmentation_result(
+                        image, out[j], state["names"], draw=overlays,
+                        model_image=_grey_model_input(xs[j]),
+                        tta=None if intervals is None else intervals[j], view=image_view,
+                        ctr_threshold=ctr_threshold)
                     row = _segmentation_row(fields)
                 else:
                     if state["decision"] is None:
@@ -800,7 +1052,10 @@ def predict_batch(inputs=(), model_path=None, *, out_dir=".", missing=(), data=N
             bundle.close()
     if segmentation:
         columns = _segmentation_columns(state["names"] or structure_names(card, model.output_shape[-1]))
-        decision = "segmentation: masks at probability > 0.5; cardiomegaly: CTR > 0.5"
+        decision = ("segmentation: masks at probability > 0.5; cardiomegaly: CTR > "
+                    f"{ctr_threshold or 0.5} (no call on QC fail"
+                    + (", or on AP films" if ctr_threshold is None else "") + ")"
+                    + ("; CTR interval from test-time augmentation" if with_tta else ""))
         task = "segmentation"
     else:
         k = int(np.prod(model.output_shape[1:]))

@@ -72,6 +72,7 @@ from heartcv.layers.random_affine import (
     _zoom_pair,
 )
 from heartcv.layers.random_brightness_factor import RandomBrightnessFactor
+from heartcv.layers.random_cardiac_enlargement import RandomCardiacEnlargement
 from heartcv.layers.random_contrast_range import RandomContrastRange
 from heartcv.layers.random_exposure import RandomExposure
 from heartcv.layers.random_gamma import RandomGamma
@@ -111,6 +112,9 @@ AUGMENT_KEYS = (
     "noise_std_range",
     "blur_sigma_range",
     "resolution_range",
+    "heart_scale_range",
+    "thorax_scale_range",
+    "heart_scale_probability",
 )
 # Acquisition-shift layers (image only), in the order they are applied: intensity mappings,
 # then sharpness, then noise (so its level stays in output grey levels). Each entry: the
@@ -226,6 +230,9 @@ def build_augmenter(
     noise_std_range=None,
     blur_sigma_range=None,
     resolution_range=None,
+    heart_scale_range=None,
+    thorax_scale_range=None,
+    heart_scale_probability=0.5,
     fill_mode="nearest",
     cval=0.0,
     engine="fused",
@@ -253,6 +260,12 @@ def build_augmenter(
             :class:`~heartcv.layers.RandomResolutionLoss` (downsampling factor). They change
             the image only (masks untouched) and run after the geometric transforms, in the
             order exposure, gamma, contrast, blur, resolution, noise.
+        heart_scale_range, thorax_scale_range: anatomy-aware resizing of the heart and the
+            thorax width, moved with the masks (:class:`~heartcv.layers.RandomCardiacEnlargement`,
+            after the affine transform); ``None`` (off) or ``[lower, upper]``. Needs the
+            segmentation masks (heart in channel 0) for the heart; images alone get the
+            thorax scale only.
+        heart_scale_probability: chance that an image's heart is rescaled.
         fill_mode: ``"nearest"`` (ImageDataGenerator's default), ``"constant"``,
             ``"reflect"`` or ``"wrap"``.
         cval: fill value for ``fill_mode="constant"``.
@@ -349,6 +362,17 @@ def build_augmenter(
                     factor, factor, seed=next_seed(), name=f"{name}_zoom", **fill
                 )
             )
+    if heart_scale_range is not None or thorax_scale_range is not None:
+        layers.append(
+            RandomCardiacEnlargement(
+                heart_scale_range=heart_scale_range or [1.0, 1.0],
+                thorax_scale_range=thorax_scale_range or [1.0, 1.0],
+                probability=heart_scale_probability,
+                fill_mode="constant" if fill_mode == "constant" else "nearest",
+                seed=next_seed(),
+                name=f"{name}_cardiac",
+            )
+        )
     if horizontal_flip and not fused:
         layers.append(
             keras.layers.RandomFlip("horizontal", seed=next_seed(), name=f"{name}_hflip")

@@ -150,6 +150,17 @@ def _lowres(factor):
     return fn
 
 
+def _chain(*fns):
+    """Shifts applied one after the other (each gets the same seed)."""
+
+    def fn(images, seed):
+        for f in fns:
+            images = f(images, seed)
+        return images
+
+    return fn
+
+
 SHIFTS: Mapping[str, Shift] = types.MappingProxyType(
     {
         s.name: s
@@ -163,6 +174,10 @@ SHIFTS: Mapping[str, Shift] = types.MappingProxyType(
             Shift("noise12", "Gaussian noise, sigma 12 grey levels", _noise(12.0)),
             Shift("jpeg30", "JPEG quality 30", _jpeg(30)),
             Shift("lowres", "area down to 1/4 of the side, bilinear up", _lowres(4.0)),
+            # Dark films: an under-exposed film whose mid-tones are darker still (the grey-
+            # level shape changes, not only its range), and one that is dim and noisy.
+            Shift("dark_gamma2", "dark film: x 0.6, then gamma 2", _chain(_scale(0.6), _gamma(2.0))),
+            Shift("dark_noise", "dark film: x 0.45, then noise sigma 8", _chain(_scale(0.45), _noise(8.0))),
         )
     }
 )

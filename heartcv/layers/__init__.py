@@ -8,6 +8,7 @@ from heartcv.layers.intensity_normalization import IntensityNormalization  # noq
 from heartcv.layers.mask_background import MaskBackground  # noqa: F401
 from heartcv.layers.random_affine import RandomAffine  # noqa: F401
 from heartcv.layers.random_brightness_factor import RandomBrightnessFactor  # noqa: F401
+from heartcv.layers.random_cardiac_enlargement import RandomCardiacEnlargement  # noqa: F401
 from heartcv.layers.random_contrast_range import RandomContrastRange  # noqa: F401
 from heartcv.layers.random_exposure import RandomExposure  # noqa: F401
 from heartcv.layers.random_gamma import RandomGamma  # noqa: F401

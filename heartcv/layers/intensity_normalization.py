@@ -5,7 +5,7 @@ import keras
 from keras import ops
 from heartcv.registry import did_you_mean
 
-METHODS = ("percentile", "histeq", "clahe", "none")
+METHODS = ("percentile", "histeq", "clahe", "percentile_histeq", "none")
 _BINS = 256
 
 
@@ -63,6 +63,12 @@ class IntensityNormalization(keras.layers.Layer):
             OpenCV's, it is *not* invariant to dimming: the clipped excess is spread over all
             256 bins, including those a dim film never reaches, so a film at 45 % comes out
             darker; use ``"percentile"`` or ``"histeq"`` where that invariance matters.
+        ``"percentile_histeq"``: ``"percentile"``, then ``"histeq"`` on its output. The
+            stretch makes a dim film span all 256 bins again before the equalisation, which
+            then removes what a linear stretch cannot: the *shape* of the grey-level
+            distribution (a darker or brighter gamma, a different film curve). Invariant to
+            ``a * x + b`` like ``"percentile"`` and, up to the 256-bin quantisation, to any
+            increasing grey-level mapping.
         ``"none"``: cast to float, unchanged.
 
     Channels: ``"percentile"`` pools all channels of an image; ``"histeq"`` and ``"clahe"``
@@ -129,6 +135,8 @@ class IntensityNormalization(keras.layers.Layer):
             out = self._histeq(x)
         elif self.method == "clahe":
             out = self._clahe(x)
+        elif self.method == "percentile_histeq":
+            out = self._histeq(self._percentile(x))
         else:
             out = x
         return ops.cast(out, self.compute_dtype)

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pandas as pd
 import pytest
 
 from heartcv.data.datasets import jsrt, validate_index
@@ -144,3 +145,31 @@ def test_prep_script_writes_bundle(tmp_path, jsrt_dir, capsys):
     assert set(b.split) == {"train", "val", "test"}
     out_text = capsys.readouterr().out
     assert "CTR: mean" in out_text and "nodule" in out_text
+
+
+def test_range_shift_split_holds_out_the_largest_ctrs(tmp_path, jsrt_dir, capsys):
+    pytest.importorskip("heartcv.data.convert")
+    from heartcv.data.h5 import read_bundle
+
+    out = tmp_path / "top.h5"
+    rc = load_data_prep("jsrt").main(["--raw", str(jsrt_dir), "--out", str(out), "--size", "32",
+                                      "--workers", "1", "--no-progress",
+                                      "--hold-out-top-ctr", "0.2"])
+    assert rc == 0
+    b = read_bundle(out)
+    split = np.asarray(b.split).astype(str)
+    table = jsrt.jsrt_ctr_table(jsrt_dir).set_index("image_id")
+    ctr = table.loc[np.asarray(b.image_id).astype(str), "ctr"].to_numpy()
+    assert (split == "test").sum() == round(0.2 * 247)
+    assert ctr[split == "test"].min() > ctr[split != "test"].max()
+    assert set(split) == {"train", "val", "test"}
+    assert "range shift" not in capsys.readouterr().err
+
+
+def test_range_shift_split_rejects_a_bad_fraction():
+    df = pd.DataFrame({"image_id": list("abcd"), "path": list("abcd"), "patient_id": list("abcd"),
+                       "ctr": [0.4, 0.5, 0.6, 0.7]})
+    with pytest.raises(ValueError, match="hold-out-top-ctr"):
+        jsrt.range_shift_split(df, 0.9, seed=0)
+    out = jsrt.range_shift_split(df, 0.25, seed=0)
+    assert out.loc[out["split"] == "test", "image_id"].tolist() == ["d"]

@@ -9,7 +9,7 @@ from heartcv.data.synthetic import generate_chest_xrays
 from heartcv.evaluation.shifts import SHIFTS, apply_shift, evaluate_under_shifts, list_shifts
 
 ORDER = ["none", "dim45", "gamma0.5", "gamma2.0", "contrast0.5", "blur2", "noise12", "jpeg30",
-         "lowres"]
+         "lowres", "dark_gamma2", "dark_noise"]
 
 
 @pytest.fixture(scope="module")
@@ -173,3 +173,13 @@ def test_evaluate_under_shifts_checks_its_arguments(films):
         evaluate_under_shifts(films, None)
     with pytest.raises(TypeError, match=r"return a dict of metrics. Received: float"):
         evaluate_under_shifts(films, lambda x: 0.5, shifts=["none"])
+
+
+def test_dark_films_change_the_grey_level_shape(films):
+    x = films.astype(np.float64)
+    np.testing.assert_array_equal(
+        apply_shift("dark_gamma2", films),
+        np.rint(255 * (np.rint(x * 0.6) / 255) ** 2).astype(np.uint8))
+    dark = apply_shift("dark_noise", films, seed=1)
+    assert dark.mean() < 0.5 * films.mean() + 2
+    assert not np.array_equal(dark, apply_shift("dim45", films))  # the noise is on top

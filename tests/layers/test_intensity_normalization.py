@@ -218,3 +218,19 @@ def test_jax_backend_gives_the_same_outputs(tmp_path, films):
     for m in METHODS:
         np.testing.assert_allclose(np.load(tmp_path / f"out_{m}.npy"), norm(films, method=m),
                                    atol=1e-3)
+
+
+def test_percentile_histeq_removes_the_grey_level_shape(films):
+    """A darker film curve (gamma 2 after dimming) moves the percentile stretch by tens of grey
+    levels; the stretch followed by equalisation barely moves."""
+    x = films.astype(np.float32)
+    dark = np.rint(255.0 * ((x * 0.6) / 255.0) ** 2.0)
+    moved_pct = np.abs(norm(dark, method="percentile") - norm(x, method="percentile")).mean()
+    moved_eq = np.abs(norm(dark, method="percentile_histeq")
+                      - norm(x, method="percentile_histeq")).mean()
+    assert moved_pct > 10.0
+    assert moved_eq < 0.35 * moved_pct
+    # and the linear invariance of the stretch stays (up to the 256-bin quantisation)
+    dimmed = np.abs(norm(np.rint(x * 0.45), method="percentile_histeq")
+                    - norm(x, method="percentile_histeq")).mean()
+    assert dimmed < 4.0

@@ -235,14 +235,59 @@ PROG = "heartcv prep jsrt"
 
 
 def build_parser(prog=PROG):
-    return dataset_parser(prog, PREP_DOC, raw_help="folder holding png/ and mask/")
+    p = dataset_parser(prog, PREP_DOC, raw_help="folder holding png/ and mask/")
+    p.add_argument("--hold-out-top-ctr", type=float, default=None, metavar="FRACTION",
+                   help="range-shift split: the FRACTION of patients with the largest CTR "
+                        "form the test split, the rest are split 90/10 train/val (seeded); "
+                        "a model is then tested on hearts larger than any it trained on")
+    return p
+
+
+def range_shift_split(index, fraction, *, seed):
+    """Test = the ``fraction`` of images with the largest ``ctr``; the rest 90/10 train/val.
+
+    A developer-side proxy for another hospital whose hearts are larger than any in the
+    training set (the extreme end held out). One image per patient, so patient-disjoint.
+
+    Raises:
+        ValueError: ``fraction`` not in (0, 0.5].
+    """
+    if not (isinstance(fraction, (int, float)) and 0.0 < fraction <= 0.5):
+        raise ValueError(f"Expected `--hold-out-top-ctr` in (0, 0.5]. Received: {fraction!r}")
+    df = index.copy()
+    df.attrs = dict(index.attrs)
+    n_test = max(1, int(round(fraction * len(df))))
+    order = np.argsort(-df["ctr"].to_numpy(), kind="stable")
+    test = np.zeros(len(df), dtype=bool)
+    test[order[:n_test]] = True
+    from heartcv.data.splits import assert_disjoint, patient_split
+
+    rest = patient_split(df.loc[~test, "patient_id"].to_numpy(),
+                         fractions={"train": 0.9, "val": 0.1}, seed=seed)
+    split = np.full(len(df), "test", dtype=object)
+    split[~test] = rest
+    df["split"] = split.astype(str)
+    cols = ["image_id", "path", "patient_id", "split"]
+    df = df[cols + [c for c in df.columns if c not in cols]]
+    cut = float(df.loc[test, "ctr"].min())
+    df.attrs = dict(index.attrs, split_source=f"range shift: top {fraction:g} CTR (>= {cut:.3f}) "
+                                              f"in test, rest 90/10 train/val, seed={seed}")
+    assert_disjoint(df["patient_id"].to_numpy(), df["split"].to_numpy())
+    return df
 
 
 def main(argv=None, prog=PROG) -> int:
     args = build_parser(prog).parse_args(argv)
 
     def work():
-        index = assign_split(jsrt_index(args.raw, ctr=True), seed=args.seed, stratify="nodule")
+        index = jsrt_index(args.raw, ctr=True)
+        if args.hold_out_top_ctr is not None:
+            index = range_shift_split(index, args.hold_out_top_ctr, seed=args.seed)
+            for name in ("train", "val", "test"):
+                part = index.loc[index["split"] == name, "ctr"]
+                print(f"{name}: {len(part)} patients, CTR {part.min():.3f}-{part.max():.3f}")
+        else:
+            index = assign_split(index, seed=args.seed, stratify="nodule")
         ctr = index["ctr"]
         print(f"CTR: mean {ctr.mean():.3f}, sd {ctr.std():.3f}, min {ctr.min():.3f}, "
               f"max {ctr.max():.3f}, > 0.5: {int((ctr > 0.5).sum())} of {len(ctr)}")
