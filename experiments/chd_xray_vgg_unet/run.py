@@ -12,7 +12,7 @@ and writes tables.md (the paper's numbers beside ours), figures/ (segmentations,
 deep Taylor overlays, and the block5_conv1 feature maps of both models:
 figures/block5_conv1_<setting>_<vgg|vgg_mask>.png) and results.json ("<setting>/vgg16/accuracy",
 "<setting>/vgg16_mask/auroc", "unet/dice", ...; its path printed last) under the output folder.
-The logic is in heartcv/papers/chd_xray.py; the recipes are configs/*.yaml.
+The logic is in heartcv/papers/chd_xray_vgg_unet/experiment.py; the recipes are configs/*.yaml.
 """
 
 import argparse

@@ -1,0 +1,52 @@
+"""Numbers in the READMEs come from committed result files (scripts/render_results.py):
+every block matches its file, and a number changed by hand makes the check fail."""
+
+import importlib.util
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "scripts" / "render_results.py"
+
+
+def _module():
+    spec = importlib.util.spec_from_file_location("render_results", SCRIPT)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_every_results_block_matches_its_result_file():
+    run = subprocess.run([sys.executable, str(SCRIPT), "--check"], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    mod = _module()
+    docs = mod.documents()
+    assert docs, "no README has a results block"
+    names = {m.group("name") for d in docs for m in mod.MARKER.finditer(d.read_text())}
+    assert names == set(mod.BLOCKS), f"blocks never used or unknown: {names ^ set(mod.BLOCKS)}"
+
+
+def test_a_number_changed_by_hand_fails_the_check(tmp_path):
+    mod = _module()
+    doc = mod.documents()[0]
+    rel = doc.relative_to(ROOT)
+    copy = tmp_path / "repo"
+    (copy / rel).parent.mkdir(parents=True)
+    text = doc.read_text()
+    for name in {p for p, _ in mod.BLOCKS.values()}:
+        (copy / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ROOT / name, copy / name)
+    m = next(mod.MARKER.finditer(text))
+    body = m.group("body")
+    digit = next(i for i, c in enumerate(body) if c.isdigit() and c != "9")
+    changed = body[:digit] + "9" + body[digit + 1:]
+    (copy / rel).write_text(text.replace(body, changed, 1))
+    run = subprocess.run([sys.executable, str(SCRIPT), "--check", "--root", str(copy)],
+                         capture_output=True, text=True)
+    assert run.returncode == 1 and m.group("name") in run.stderr
+    # rendering repairs it
+    subprocess.run([sys.executable, str(SCRIPT), "--root", str(copy)], check=True,
+                   capture_output=True)
+    assert (copy / rel).read_text() == text
