@@ -100,7 +100,23 @@ def qc_built_to_fail(r: dict) -> str:
     return "\n".join(lines)
 
 
+def nih_ctr_check(r: dict) -> str:
+    lines = ["| Model | films | QC flagged (failed) | PA: AUROC Cardiomegaly vs No Finding [95 % CI] (films scored) | PA films called | AP films called |",
+             "|:---|---:|---:|---:|---:|---:|"]
+    for key, label in (("v1", "before (v1 recipe)"), ("new", "shipped now")):
+        m = r[key]
+        flagged = m["PA"]["flagged"] + m["AP"]["flagged"]
+        failed = m["PA"]["failed"] + m["AP"]["failed"]
+        c = m["PA"]["cardiomegaly_vs_no_finding"]
+        lines.append(f"| {label} | {m['n']} | {flagged} ({failed}) | {_f(c['auroc'])} "
+                     f"[{_f(c['auroc_ci'][0], 2)}, {_f(c['auroc_ci'][1], 2)}] "
+                     f"({c['n_scored (QC not fail)']} of {c['n_cardiomegaly'] + c['n_no_finding']}) | "
+                     f"{m['PA']['called']} of {m['PA']['n']} | {m['AP']['called']} of {m['AP']['n']} |")
+    return "\n".join(lines)
+
+
 BLOCKS = {
+    "nih_ctr_check": ("experiments/chd_xray_vgg_unet/results/nih_ctr_check.json", nih_ctr_check),
     "jsrt_heart_lungs_seeds": ("experiments/chd_xray_vgg_unet/results/jsrt_heart_lungs_seeds.json",
                                jsrt_seeds),
     "jsrt_heart_lungs_shifts": ("experiments/chd_xray_vgg_unet/results/jsrt_heart_lungs_seeds.json",
