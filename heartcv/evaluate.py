@@ -55,6 +55,7 @@ from heartcv.predict import FULL
 __all__ = [
     "TASKS",
     "auroc",
+    "check_task",
     "choose_threshold",
     "classification_report",
     "delong_covariance",
@@ -94,6 +95,45 @@ def size_label(hw, mode, source_size=None) -> str:
     return px
 
 
+def _model_task(model_path) -> str:
+    """The task of a saved model: its card's ``task``, else ``"segmentation"`` for a model
+    whose output is a map ((N, H, W, C)) and ``"classification"`` otherwise."""
+    from heartcv.io import load_model
+    from heartcv.predict import read_card
+
+    task = read_card(model_path).get("task")
+    if isinstance(task, str) and task in (*TASKS, "segmentation"):
+        return task
+    shape = load_model(model_path).output_shape
+    return "segmentation" if len(shape) == 4 else "classification"
+
+
+def check_task(model_path, bundle_path, *, shifts=False) -> str:
+    """Refuse, before any image is read or predicted, a model of the wrong task for a bundle
+    and ``shifts`` (the acquisition-shift suite) on classification; returns the bundle's task.
+
+    Raises:
+        ValueError: one line naming the model, the bundle and both tasks, e.g. ``Expected a
+            segmentation model for the segmentation bundle b.h5. Received: m.h5, a binary
+            model``.
+    """
+    from heartcv.data.h5 import open_bundle
+
+    with open_bundle(bundle_path) as b:
+        task = b.task
+    model_task = _model_task(model_path)
+    seg_model, seg_data = model_task == "segmentation", task == "segmentation"
+    if seg_model != seg_data:
+        want = "segmentation" if seg_data else "classification"
+        raise ValueError(f"Expected a {want} model for the {task} bundle {bundle_path}. "
+                         f"Received: {model_path}, a {model_task} model")
+    if shifts and not seg_data:
+        raise ValueError(f"--shifts is implemented for segmentation models and bundles; "
+                         f"{bundle_path} is a {task} bundle. Received: --shifts with "
+                         f"{model_path}, a {model_task} model")
+    return task
+
+
 def _model_and_card(model):
     from heartcv.io import load_model
     from heartcv.predict import read_card
@@ -109,7 +149,7 @@ def _model_and_card(model):
 
 
 def predict_bundle(model, bundle_path, split="test", image_size=FULL, *, batch_size=4,
-                   chunk=CHUNK) -> dict:
+                   chunk=CHUNK, class_map=None) -> dict:
     """A classifier's probabilities on one split of a bundle, at a stated size.
 
     Args:
@@ -122,6 +162,10 @@ def predict_bundle(model, bundle_path, split="test", image_size=FULL, *, batch_s
             else the bundle's).
         batch_size: images per forward pass (full-size 1024-px images: keep it small).
         chunk: images read from disk at a time (the split is never loaded whole).
+        class_map: ``{bundle class: model class}`` (:func:`heartcv.classes.parse_class_map`).
+            A model whose card names its classes is refused a bundle with other class names
+            unless this maps them (:func:`heartcv.classes.check_class_names`); the targets
+            and ``class_names`` returned are then in the model's column order.
 
     Returns:
         ``{"scores" (N, K) float32, "targets" (N, K) float32, "image_id", "patient_id",
@@ -133,9 +177,11 @@ def predict_bundle(model, bundle_path, split="test", image_size=FULL, *, batch_s
         "data_source", "split"}``.
 
     Raises:
-        ValueError: a segmentation bundle, an unknown split, an empty split, or a size the
-            model cannot take (``"full"`` for a model with a fixed input size).
+        ValueError: a segmentation bundle, an unknown split, an empty split, a size the
+            model cannot take (``"full"`` for a model with a fixed input size), or class
+            names that differ from the model's (one line naming both lists).
     """
+    from heartcv.classes import align_targets, check_class_names
     from heartcv.data.h5 import open_bundle
     from heartcv.data.pipeline import make_dataset
     from heartcv.predict import check_image_size, resolve_input_size
@@ -148,6 +194,14 @@ def predict_bundle(model, bundle_path, split="test", image_size=FULL, *, batch_s
             raise ValueError(f"{bundle_path}: a segmentation bundle; evaluate_bundle scores "
                              f"classifiers (use `heartcv evaluate` for segmenters). "
                              f"Received: task={b.task!r}")
+        names = [str(n) for n in b.class_names]
+        columns = None
+        if card.get("class_names"):  # before any image is read or predicted
+            columns = check_class_names(card["class_names"], names, class_map,
+                                        model=where, data=str(bundle_path))
+        elif class_map:
+            raise ValueError(f"{where}: its card names no classes, so `--class-map` cannot be "
+                             f"applied. Received: {class_map}")
         splits = sorted({str(x) for x in b.split} - {""})
         idx = np.flatnonzero(np.asarray(b.split).astype(str) == split)
         if split not in splits or not len(idx):
@@ -174,7 +228,9 @@ def predict_bundle(model, bundle_path, split="test", image_size=FULL, *, batch_s
         else:  # the bundle's own size: "full" unless it was made smaller than its images
             mode = "bundle" if src is not None and max(native) < src else "full"
         targets = np.asarray(b.labels, np.float32)[idx]
-        names = list(b.class_names)
+        if columns is not None and b.task != "binary":  # the model's columns, by name
+            targets = align_targets(targets, columns, len(card["class_names"]))
+            names = [str(n) for n in card["class_names"]]
         if b.task == "binary" and len(names) == 1:  # one label column: name the negative class
             names = [str(b.attrs.get("negative_class") or f"not {names[0]}"), names[0]]
         out = {"scores": np.concatenate(parts).reshape(len(idx), -1), "targets": targets,
@@ -189,7 +245,7 @@ def predict_bundle(model, bundle_path, split="test", image_size=FULL, *, batch_s
 
 def evaluate_bundle(model, bundle_path, split="test", image_size=FULL, *, threshold=0.5,
                     threshold_source="caller", prevalence=None, batch_size=4, curves=True,
-                    out_dir=None, table=None) -> dict:
+                    out_dir=None, table=None, class_map=None) -> dict:
     """Evaluate a trained classifier on one split of a bundle at a stated image size.
 
     ``evaluate_bundle(model, "cxr14_test_1024.h5", image_size="full")`` is the
@@ -199,7 +255,8 @@ def evaluate_bundle(model, bundle_path, split="test", image_size=FULL, *, thresh
     ROC curves; binary and multilabel at ``threshold``, multiclass by arg-max).
 
     Args:
-        model, bundle_path, split, image_size, batch_size: see :func:`predict_bundle`.
+        model, bundle_path, split, image_size, batch_size, class_map: see
+            :func:`predict_bundle`.
         threshold: the decision threshold, chosen on validation data (never on test).
         threshold_source: where it came from (e.g. ``"validation:youden"``), recorded.
         prevalence: also report PPV/NPV at this prevalence.
@@ -214,7 +271,8 @@ def evaluate_bundle(model, bundle_path, split="test", image_size=FULL, *, thresh
         (bundle side; source images 1024 px)"``: what a table should say),
         ``image_size_source``, ``model``, ``data_source``, ``split``.
     """
-    p = predict_bundle(model, bundle_path, split, image_size, batch_size=batch_size)
+    p = predict_bundle(model, bundle_path, split, image_size, batch_size=batch_size,
+                       class_map=class_map)
     task, names, y = p["task"], p["class_names"], p["targets"]
     results = classification_report(
         y[:, 0] if task == "binary" else y, p["scores"], task=task, class_names=names,
@@ -227,6 +285,8 @@ def evaluate_bundle(model, bundle_path, split="test", image_size=FULL, *, thresh
                     "source_image_size": p["source_image_size"],
                     "image_size_source": p["image_size_source"], "model": p["model"],
                     "data_source": p["data_source"], "split": split})
+    if class_map:
+        results["class_map"] = dict(class_map)
     if out_dir is not None:
         from heartcv import report
 

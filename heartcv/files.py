@@ -44,18 +44,19 @@ class OutputPathError(OSError, ValueError):
     exceeded quota or a read-only file system read as :data:`STORAGE_PROBLEMS` words them.
     """
 
-    def __init__(self, path, problem, errno=None):
+    def __init__(self, path, problem, errno=None, detail=None):
         template = STORAGE_PROBLEMS.get(errno)
-        super().__init__(errno, template.format(path) if template
-                         else f"Cannot write {path}: {problem}")
+        text = template.format(path) if template else f"Cannot write {path}: {problem}"
+        super().__init__(errno, f"{text} ({detail})" if detail else text)
         self.filename = str(path)
         self.problem = problem
+        self.detail = detail
 
     def __str__(self):
         return self.strerror
 
     def __reduce__(self):
-        return type(self), (self.filename, self.problem, self.errno)
+        return type(self), (self.filename, self.problem, self.errno, self.detail)
 
 
 def _problem(err: OSError) -> str:
@@ -89,6 +90,118 @@ def _nearest_existing(path: Path) -> Path:
     while not path.exists() and path != path.parent:
         path = path.parent
     return path
+
+
+#: head room kept free beyond a write's predicted size: HDF5 writes its chunk cache and
+#: metadata at flush and close, after the data
+SPACE_MARGIN = 1 << 20
+
+#: how HDF5 words a storage failure of the C library (a RuntimeError or OSError whose text
+#: carries the C errno), per errno
+_STORAGE_TEXT = {_errno.ENOSPC: ("errno = 28,", "no space left on device"),
+                 _errno.EDQUOT: ("errno = 122,", "disk quota exceeded"),
+                 _errno.EROFS: ("errno = 30,", "read-only file system")}
+
+
+def format_bytes(n) -> str:
+    """``n`` bytes as a short size in powers of 1000: ``"812 kB"``, ``"3.4 MB"``, ``"1.2 GB"``."""
+    n = float(max(n, 0))
+    for unit in ("bytes", "kB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit in ("bytes", "kB") else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} TB"  # pragma: no cover
+
+
+def free_bytes(path) -> int | None:
+    """Bytes this user may still write on the file system holding ``path`` (or its nearest
+    existing folder); None where the platform cannot tell."""
+    try:
+        st = os.statvfs(_nearest_existing(Path(path)))
+    except (OSError, AttributeError):  # AttributeError: no statvfs (Windows)
+        return None
+    return st.f_bavail * st.f_frsize
+
+
+def space_detail(needed, free=None, *, bound="about") -> str:
+    """``"needs about 3.4 MB, 1.0 MB free"`` (the words :class:`OutputPathError` appends);
+    ``bound="up to"`` for an upper bound (uncompressed data that may compress)."""
+    text = f"needs {bound} {format_bytes(needed)}"
+    return text if free is None else f"{text}, {format_bytes(free)} free"
+
+
+def check_free_space(path, needed, *, margin=SPACE_MARGIN) -> None:
+    """Refuse a write of about ``needed`` bytes to ``path`` before it starts when the file
+    system holding it has less than ``needed + margin`` bytes free.
+
+    Raises:
+        OutputPathError: ``errno.ENOSPC``, one line naming ``path``, the space needed and
+            the space free (``no space left on device writing x.h5 (needs about 3.4 MB,
+            1.0 MB free)``).
+    """
+    free = free_bytes(path)
+    if free is not None and free < needed + margin:
+        raise OutputPathError(path, "not enough free space", _errno.ENOSPC,
+                              detail=space_detail(needed, free))
+
+
+def storage_errno(err) -> int | None:
+    """``ENOSPC``, ``EDQUOT`` or ``EROFS`` when ``err`` is a storage failure, else None.
+
+    HDF5 reports a failed write as a ``RuntimeError`` (or an ``OSError`` without the
+    ``errno``) whose text carries the C library's errno; both are recognised.
+    """
+    code = getattr(err, "errno", None)
+    if code in STORAGE_PROBLEMS:
+        return code
+    if not isinstance(err, (OSError, RuntimeError)):
+        return None
+    text = str(err).lower()
+    for code, words in _STORAGE_TEXT.items():
+        if any(w in text for w in words):
+            return code
+    return None
+
+
+def discard_hdf5(path, h5file=None) -> None:
+    """Give up an HDF5 file whose write failed (disk full) without crashing.
+
+    After a failed write HDF5 still holds dirty cache and metadata; closing the file (or
+    Python freeing a dataset of it, at exit at the latest) flushes them, fails again and
+    can end in a segmentation fault in the C library. So the file is first truncated to
+    0 bytes (which frees its space: the closing flush then finds room), then ``h5file``
+    and any other handle HDF5 still holds on ``path`` (one a library such as Keras left
+    open) are closed, and the file is deleted. Nothing of the half-written file is read
+    again. Never raises.
+    """
+    path = Path(path)
+    try:
+        os.truncate(path, 0)
+    except OSError:
+        pass
+    import h5py
+
+    def close(handle):
+        try:
+            if handle.id.valid:
+                handle.close()
+        except Exception:  # noqa: BLE001 - the file is given up either way
+            pass
+
+    if h5file is not None:
+        close(h5file)
+    try:
+        target = os.path.realpath(path)
+        for fid in h5py.h5f.get_obj_ids(types=h5py.h5f.OBJ_FILE):
+            name = fid.name.decode() if isinstance(fid.name, bytes) else str(fid.name)
+            if os.path.realpath(name) == target:
+                close(h5py.File(fid))
+    except Exception:  # noqa: BLE001
+        pass
+    try:
+        path.unlink(missing_ok=True)
+    except OSError:
+        pass
 
 
 def check_output_dir(folder) -> Path:

@@ -38,14 +38,17 @@ def test_bad_paths(tmp_path):
         load_model(tmp_path / "dir.h5")
 
 
-def test_failed_save_leaves_nothing(tmp_path, monkeypatch):
+@pytest.mark.parametrize("name", ["m.h5", "m.keras"])
+def test_failed_save_leaves_nothing(tmp_path, monkeypatch, name):
     import keras
+    from keras.src.legacy.saving import legacy_h5_format  # the .h5 writer save_model calls
 
     def boom(*a, **k):
         raise RuntimeError("disk full")
 
     monkeypatch.setattr(keras.saving, "save_model", boom)
+    monkeypatch.setattr(legacy_h5_format, "save_model_to_hdf5", boom)
     model = heartcv.build_model("small_cnn", input_shape=(32, 32, 3))
     with pytest.raises(RuntimeError):
-        save_model(model, tmp_path / "m.h5")
+        save_model(model, tmp_path / name)
     assert list(tmp_path.iterdir()) == []

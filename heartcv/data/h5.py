@@ -46,6 +46,13 @@ full, ``path`` a folder) raises :class:`heartcv.files.OutputPathError` naming ``
 :func:`write_bundle` checks ``path`` before it writes anything and removes temporary files
 of ``path`` left by an earlier, killed run (:func:`heartcv.files.sweep_orphans`).
 
+A full disk is an error, not a crash: the writer checks the free space before each piece of
+at most 8 MB (uncompressed) it writes, and when the disk fills anyway (HDF5's ``OSError`` or
+``RuntimeError`` with errno 28) the half-written file is truncated, closed and deleted
+(:func:`heartcv.files.discard_hdf5`) before HDF5 can flush into the full disk again, and
+never read again. Either way the error names ``path``, about how much space the bundle needs
+and how much is free; an existing bundle under ``path`` is left as it was.
+
 Example:
     >>> write_bundle("toy.h5", images, labels=y, patient_id=pids, split=split,
     ...              class_names=["Cardiomegaly"], task="binary", source="toy")
@@ -55,7 +62,9 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
+import errno
 import importlib.metadata
 import json
 import os
@@ -154,7 +163,16 @@ def _heartcv_version():
         return str(getattr(sys.modules.get("heartcv"), "__version__", "unknown"))
 
 
-from heartcv.files import OutputPathError, check_output_file, sweep_orphans  # noqa: E402
+from heartcv.files import (  # noqa: E402
+    SPACE_MARGIN,
+    OutputPathError,
+    check_output_file,
+    discard_hdf5,
+    free_bytes,
+    space_detail,
+    storage_errno,
+    sweep_orphans,
+)
 from heartcv.registry import did_you_mean as _did_you_mean  # noqa: E402
 
 
@@ -403,6 +421,7 @@ class BundleWriter:
         self._image_ids = set()
         self._closed = False
         self._layout = None  # set of per-sample dataset names, fixed by the first append
+        self._row_bytes = None  # uncompressed bytes per sample, from the first append
         if resume and self.temp_path.exists():
             self._file = h5py.File(self.temp_path, "r+")
             self._load_layout()
@@ -412,10 +431,54 @@ class BundleWriter:
                 self._file = h5py.File(self.temp_path, "w")
             except OSError as e:
                 raise _write_error(self.path, e) from e
-        self._file.attrs["schema_version"] = SCHEMA_VERSION
-        self._file.attrs["task"] = self.task
-        self._file.attrs["class_names"] = json.dumps(self.class_names)
-        self._file.attrs["source"] = self.source
+        self._rows_ok = self.n_written  # samples known to be written whole
+        with self._guarded():
+            self._file.attrs["schema_version"] = SCHEMA_VERSION
+            self._file.attrs["task"] = self.task
+            self._file.attrs["class_names"] = json.dumps(self.class_names)
+            self._file.attrs["source"] = self.source
+
+    # -- a full disk ---------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _guarded(self, rows_pending=0):
+        """Run HDF5 writes; a storage failure (disk full, quota, read-only) gives the file up
+        (:meth:`_give_up`) and raises :class:`OutputPathError` naming ``path``."""
+        try:
+            yield
+        except Exception as err:
+            code = storage_errno(err)
+            if code is None or self._closed:
+                raise
+            failure = self._give_up(code, rows_pending)
+            raise failure from None
+
+    def _give_up(self, code, rows_pending=0) -> OutputPathError:
+        """Discard the temporary file (truncated first, so HDF5's closing flush cannot crash
+        in the full disk) and return the error to raise: ``path``, about how much space the
+        bundle needs (the bytes per sample written so far, compressed, times the samples
+        expected) and how much is free once the temporary file is gone."""
+        rows = self._rows_ok
+        try:
+            size = self.temp_path.stat().st_size
+        except OSError:
+            size = 0
+        per_row = size / rows if rows and size else (self._row_bytes or 0)
+        total = self.n if self.n is not None else rows + rows_pending
+        self._closed = True
+        discard_hdf5(self.temp_path, self._file)
+        detail = None
+        if code != errno.EROFS and per_row and total:
+            bound = "about" if rows or self.compression is None else "up to"
+            detail = space_detail(per_row * total + SPACE_MARGIN, free_bytes(self.path),
+                                  bound=bound)
+        return OutputPathError(self.path, "no space left", code, detail=detail)
+
+    def _check_space(self, piece_bytes, rows_pending):
+        """Refuse the next piece before HDF5 sees it when the disk cannot take it whole."""
+        free = free_bytes(self.temp_path)
+        if free is not None and free < piece_bytes + SPACE_MARGIN:
+            raise self._give_up(errno.ENOSPC, rows_pending) from None
 
     # -- layout ------------------------------------------------------------------------------
 
@@ -463,6 +526,7 @@ class BundleWriter:
             )
         for ds in self._row_datasets():
             ds.resize(n_rows, axis=0)
+        self._rows_ok = n_rows
         if IMAGE_ID in self._file:
             self._image_ids = set(_read_str(self._file[IMAGE_ID]).tolist())
 
@@ -622,9 +686,23 @@ class BundleWriter:
         if fld is not None:
             writes.append((f[FOLD], fld))
         writes += [(f[META][k], v) for k, v in met.items()]
-        for ds, data in writes:
-            ds.resize(end, axis=0)
-            ds[start:end] = data
+        # in pieces of at most _WRITE_PIECE bytes that fit the free space (uncompressed)
+        self._row_bytes = max(sum(np.asarray(d).nbytes for _, d in writes) / n, 1.0)
+        if self.compression is None and self.n is not None:  # the whole size is known
+            self._check_space((self.n - start) * self._row_bytes, self.n - start)
+        s = 0
+        while s < n:
+            free = free_bytes(self.temp_path)
+            room = _WRITE_PIECE if free is None else min(_WRITE_PIECE, free - SPACE_MARGIN)
+            if room < self._row_bytes:  # not even one more sample
+                raise self._give_up(errno.ENOSPC, n - s) from None
+            e = min(s + max(1, int(room // self._row_bytes)), n)
+            with self._guarded(n - s):
+                for ds, data in writes:
+                    ds.resize(start + e, axis=0)
+                    ds[start + s:start + e] = data[s:e]
+            self._rows_ok = start + e
+            s = e
         self._image_ids.update(iid.tolist())
         return end
 
@@ -716,7 +794,8 @@ class BundleWriter:
 
     def flush(self):
         """Flush written data to disk (so a later ``resume`` finds it)."""
-        self._file.flush()
+        with self._guarded():
+            self._file.flush()
 
     def close(self):
         """Finalise: write attributes, validate, and rename onto ``path``. Returns ``path``."""
@@ -732,15 +811,17 @@ class BundleWriter:
                 raise ValueError(
                     f"Expected {self.n} samples in {self.path}. Received: {n} appended"
                 )
-            if self._boxes is not None:
-                self._write_boxes()
-            a = self._file.attrs
-            a["heartcv_version"] = _heartcv_version()
-            a["created"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-            a["image_size"] = np.asarray(self._file[IMAGES].shape[1:3], dtype=np.int64)
-            for key, value in self.attrs.items():
-                a[key] = value
-            self._file.close()
+            with self._guarded():
+                if self._boxes is not None:
+                    self._write_boxes()
+                a = self._file.attrs
+                a["heartcv_version"] = _heartcv_version()
+                a["created"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+                a["image_size"] = np.asarray(self._file[IMAGES].shape[1:3], dtype=np.int64)
+                for key, value in self.attrs.items():
+                    a[key] = value
+                self._file.flush()  # a failure here is recoverable; one in close() is not
+                self._file.close()
             with open_bundle(self.temp_path):  # never publish a file our reader rejects
                 pass
             os.replace(self.temp_path, self.path)
@@ -751,14 +832,26 @@ class BundleWriter:
         return self.path
 
     def abort(self):
-        """Close and delete the temporary file (kept when ``keep_partial``)."""
+        """Close and delete the temporary file (kept when ``keep_partial``).
+
+        A file to delete is truncated before it is closed, and one to keep is flushed first
+        and given up when the flush fails (a full disk): closing a file HDF5 cannot flush
+        can crash the process.
+        """
         self._closed = True
-        try:
-            if self._file.id.valid:
-                self._file.close()
-        finally:
+        if not self._file.id.valid:
             if not self.keep_partial:
                 self.temp_path.unlink(missing_ok=True)
+            return
+        if not self.keep_partial:
+            discard_hdf5(self.temp_path, self._file)
+            return
+        try:
+            self._file.flush()
+        except Exception:  # noqa: BLE001 - HDF5 raises OSError or RuntimeError
+            discard_hdf5(self.temp_path, self._file)
+            return
+        self._file.close()
 
     def __enter__(self):
         return self
@@ -865,6 +958,10 @@ def write_bundle(
     except OSError as e:
         raise _write_error(path, e) from e
     return Path(path)
+
+
+#: uncompressed bytes a writer hands HDF5 between two free-space checks
+_WRITE_PIECE = 8 << 20
 
 
 def _write_error(path, err):

@@ -23,6 +23,15 @@ gives the page count), images with no finite pixel, and fully transparent images
 everywhere). :func:`check_min_size` refuses images smaller than :data:`MIN_SIDE` pixels a
 side (``heartcv predict``/``explain`` and ``heartcv prep`` use it).
 
+Decoded-size guard: before anything is decoded, the width, height and channels are read
+from the file's header (PNG IHDR, JPEG SOF, BMP, TIFF first directory, DICOM Rows/Columns;
+:func:`image_header`), and an image of more than :func:`max_pixels` pixels (default
+:data:`MAX_PIXELS`, 20 million: 4472 × 4472, above a 43 × 43 cm film at 0.1 mm (18.5 M),
+where a one-image ``heartcv predict`` peaks at about 2 GB, its overlay drawn at full size) is refused with one line naming the file, its
+size and the limit. A 20,000 × 20,000 PNG of 0.4 MB would otherwise decode to gigabytes.
+``heartcv predict`` / ``explain --max-pixels N`` (:func:`set_max_pixels`) or the environment
+variable ``HEARTCV_MAX_PIXELS`` change the limit (0: none).
+
 Failures raise :class:`ImageReadError` (a ``ValueError``) naming the file and the problem
 (empty, corrupt, unsupported type, unreadable), or ``FileNotFoundError`` for missing files.
 """
@@ -43,6 +52,10 @@ __all__ = [
     "read_image",
     "check_min_size",
     "MIN_SIDE",
+    "MAX_PIXELS",
+    "image_header",
+    "max_pixels",
+    "set_max_pixels",
     "read_mask",
     "binarize_mask",
     "resize_image",
@@ -55,6 +68,37 @@ SUPPORTED_EXTENSIONS = RASTER_EXTENSIONS + DICOM_EXTENSIONS
 DICOM_HINT = "pip install pydicom (a heartcv dependency: reinstall heartcv)"
 #: Smallest image side (pixels) :func:`check_min_size` accepts.
 MIN_SIDE = 8
+#: Most pixels (width × height) an image may have to be decoded, unless changed
+#: (:func:`set_max_pixels`, ``HEARTCV_MAX_PIXELS``); 0 or None: no limit.
+MAX_PIXELS = 20_000_000  # a single predict peaks at ~2 GB there (overlay at full size); films are <= ~15 M
+_max_pixels_set = None  # what set_max_pixels() chose (the CLI's --max-pixels)
+
+
+def set_max_pixels(n) -> None:
+    """Set the decoded-size limit for this process (``None``: back to the default)."""
+    global _max_pixels_set
+    if n is not None and (isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0):
+        raise ValueError(f"Expected `max_pixels` as an int >= 0 (0: no limit) or None. "
+                         f"Received: max_pixels={n!r}")
+    _max_pixels_set = None if n is None else int(n)
+
+
+def max_pixels() -> int:
+    """The decoded-size limit in pixels (0: none): :func:`set_max_pixels`'s value, else
+    ``HEARTCV_MAX_PIXELS``, else :data:`MAX_PIXELS`."""
+    import os
+
+    if _max_pixels_set is not None:
+        return _max_pixels_set
+    env = os.environ.get("HEARTCV_MAX_PIXELS", "").strip().replace("_", "")
+    if env:
+        try:
+            value = int(float(env))
+        except ValueError:
+            raise ValueError(f"Expected HEARTCV_MAX_PIXELS as a number of pixels (0: no "
+                             f"limit). Received: HEARTCV_MAX_PIXELS={env!r}") from None
+        return max(value, 0)
+    return MAX_PIXELS
 
 
 class ImageReadError(ValueError):
@@ -161,6 +205,121 @@ def _finish(img, grey, conversions, colour_order="BGR"):
     return np.ascontiguousarray(img)
 
 
+def _png_header(b):
+    if len(b) < 26 or b[12:16] != b"IHDR":
+        return None
+    w, h = int.from_bytes(b[16:20], "big"), int.from_bytes(b[20:24], "big")
+    depth, colour = b[24], b[25]
+    channels = {0: 1, 2: 3, 3: 4, 4: 2, 6: 4}.get(colour, 4)  # palette: up to RGBA
+    return w, h, channels, max(depth, 8) // 8
+
+
+_SOF = set(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}  # start-of-frame markers
+
+
+def _jpeg_header(b):
+    i, n = 2, len(b)
+    while i + 4 <= n:
+        if b[i] != 0xFF:
+            return None
+        marker = b[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+            continue
+        if marker in (0x01, *range(0xD0, 0xD8)):  # no length
+            i += 2
+            continue
+        length = int.from_bytes(b[i + 2:i + 4], "big")
+        if marker in _SOF and i + 10 <= n:
+            depth = b[i + 4]
+            h, w = int.from_bytes(b[i + 5:i + 7], "big"), int.from_bytes(b[i + 7:i + 9], "big")
+            return w, h, b[i + 9], max(depth, 8) // 8
+        if marker == 0xDA or length < 2:  # scan data before any frame header
+            return None
+        i += 2 + length
+    return None
+
+
+def _bmp_header(b):
+    if len(b) < 26:
+        return None
+    size = int.from_bytes(b[14:18], "little")
+    if size == 12:
+        w, h = int.from_bytes(b[18:20], "little"), int.from_bytes(b[20:22], "little")
+        bpp = int.from_bytes(b[24:26], "little") if len(b) >= 26 else 24
+    elif size >= 40 and len(b) >= 30:
+        w = int.from_bytes(b[18:22], "little", signed=True)
+        h = abs(int.from_bytes(b[22:26], "little", signed=True))
+        bpp = int.from_bytes(b[28:30], "little")
+    else:
+        return None
+    return abs(w), h, 4 if bpp == 32 else 3, 1
+
+
+def _tiff_header(b):
+    import struct
+
+    head = bytes(b[:4])
+    if head not in _TIFF_MAGIC or len(b) < 16:
+        return None
+    order, big = _TIFF_MAGIC[head]
+    count_fmt, count_size, entry, off_fmt = ("Q", 8, 20, "Q") if big else ("H", 2, 12, "I")
+    offset = struct.unpack_from(order + off_fmt, b, 8 if big else 4)[0]
+    if offset + count_size > len(b):
+        return None
+    n = struct.unpack_from(order + count_fmt, b, offset)[0]
+    tags = {}
+    value_at, field = (12, 8) if big else (8, 4)
+    for k in range(n):
+        at = offset + count_size + k * entry
+        if at + entry > len(b):
+            break
+        tag, kind = struct.unpack_from(order + "HH", b, at)
+        count = struct.unpack_from(order + ("Q" if big else "I"), b, at + 4)[0]
+        fmt = {3: "H", 4: "I", 16: "Q"}.get(kind)
+        if tag not in (256, 257, 258, 277) or not fmt or count < 1:
+            continue
+        where = at + value_at
+        if count * struct.calcsize(fmt) > field:  # the values are elsewhere: read the first
+            where = struct.unpack_from(order + off_fmt, b, where)[0]
+            if where + struct.calcsize(fmt) > len(b):
+                continue
+        tags[tag] = struct.unpack_from(order + fmt, b, where)[0]
+    if 256 not in tags or 257 not in tags:
+        return None
+    return tags[256], tags[257], tags.get(277, 1), max(tags.get(258, 8), 8) // 8
+
+
+def image_header(data):
+    """``(width, height, channels, bytes per sample)`` read from the header of PNG, JPEG, BMP
+    or TIFF bytes, without decoding; None for another format or a header that cannot be
+    read (then nothing is refused before decoding)."""
+    b = bytes(data[:1 << 16]) if not isinstance(data, np.ndarray) else data
+    head = bytes(b[:8])
+    if head == b"\x89PNG\r\n\x1a\n":
+        return _png_header(bytes(b[:32]))
+    if head[:2] == b"\xff\xd8":
+        return _jpeg_header(bytes(b[:1 << 20]) if isinstance(b, np.ndarray) else b)
+    if head[:2] == b"BM":
+        return _bmp_header(bytes(b[:32]))
+    if head[:4] in _TIFF_MAGIC:
+        return _tiff_header(b if isinstance(b, np.ndarray) else np.frombuffer(b, np.uint8))
+    return None
+
+
+def _check_pixels(path, w, h, channels=1, sample_bytes=1):
+    """Refuse an image of more than :func:`max_pixels` pixels before it is decoded."""
+    limit = max_pixels()
+    if limit and w * h > limit:
+        from heartcv.files import format_bytes
+
+        decoded = w * h * channels * sample_bytes
+        raise ImageReadError(
+            path, f"too large to decode: {w}×{h} pixels ({w * h / 1e6:.0f} million, "
+                  f"{format_bytes(decoded)} decoded) exceeds the limit of {limit / 1e6:g} million "
+                  f"pixels (--max-pixels N or HEARTCV_MAX_PIXELS=N to change it)")
+
+
 def _decode(path):
     try:
         buf = np.fromfile(path, dtype=np.uint8)
@@ -168,6 +327,12 @@ def _decode(path):
         raise ImageReadError(path, f"unreadable ({e.strerror or e})") from None
     if buf.size == 0:
         raise ImageReadError(path, "empty file (0 bytes)")
+    try:
+        header = image_header(buf)
+    except Exception:  # noqa: BLE001 - a damaged header: OpenCV's decoder says what is wrong
+        header = None
+    if header is not None:
+        _check_pixels(path, *header)
     try:
         img = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
     except cv2.error as e:
@@ -247,6 +412,13 @@ def _read_dicom(path, grey):
     apply_modality_lut, apply_voi_lut = _dicom_luts(pydicom)
     try:
         ds = pydicom.dcmread(str(path))
+        rows, cols = int(getattr(ds, "Rows", 0) or 0), int(getattr(ds, "Columns", 0) or 0)
+    except Exception as e:  # pydicom raises many types for broken files
+        raise ImageReadError(path, f"DICOM cannot be decoded ({type(e).__name__}: {e})") from None
+    _check_pixels(path, cols, rows, int(getattr(ds, "SamplesPerPixel", 1) or 1)
+                  * int(getattr(ds, "NumberOfFrames", 1) or 1),
+                  max(int(getattr(ds, "BitsAllocated", 8) or 8), 8) // 8)
+    try:
         arr = ds.pixel_array
     except Exception as e:  # pydicom raises many types for broken files
         raise ImageReadError(path, f"DICOM cannot be decoded ({type(e).__name__}: {e})") from None
