@@ -18,7 +18,8 @@ resized back up and drawn on the image at its own size.
 
 Segmentation models (a ``(1, H, W, K)`` sigmoid output) give masks instead of
 probabilities: the overlay shows each structure in a colour, the JSON holds each structure's
-area at the image's own size and, when the model segments the heart and both lungs, the
+area in the image's pixels (measured with the longer side at most :data:`MEASURE_SIDE` = 512
+px and scaled: :func:`measure_size`) and, when the model segments the heart and both lungs, the
 cardiothoracic ratio (:func:`heartcv.ctr.ctr_from_prediction`) with an interval from
 test-time augmentation (:data:`heartcv.qc.TTA_VIEWS`, predicted in the same model call), a
 quality-control status (:func:`heartcv.qc.check_anatomy`: ``ok`` / ``review`` / ``fail`` and
@@ -49,6 +50,9 @@ FULL = "full"
 SIZE_SOURCES = ("option", "card", "model", "image")
 MASK_THRESHOLD = 0.5
 MASK_ALPHA = 0.4
+# Masks are measured (areas, CTR) with the longer side at most this many pixels, then scaled
+# to the film's pixels: benchmarks/ctr_resolution.py (342 real films) chose it.
+MEASURE_SIDE = 512
 # Structure names when the card does not store them, by number of mask channels.
 DEFAULT_STRUCTURES = {1: ["heart"], 3: ["heart", "left_lung", "right_lung"]}
 # RGB colours of the mask overlay; other structures take the palette in order.
@@ -344,8 +348,13 @@ def draw_legend(rgb, lines):
 
 
 def _ctr_result(probs, names, *, model_probs=None, model_image=None, tta=None, view=None,
-                ctr_threshold=None):
-    """The CTR block of a segmentation result (``None`` without heart and both lungs)."""
+                ctr_threshold=None, px_scale=(1.0, 1.0)):
+    """The CTR block of a segmentation result (``None`` without heart and both lungs).
+
+    ``probs`` may be at a smaller size than the image (:func:`measure_size`): ``px_scale``
+    ``(x, area)`` brings the widths and areas to the image's pixels (the CTR, a ratio of
+    widths, needs no scaling).
+    """
     from heartcv.ctr import STRUCTURES, ctr_from_prediction
     from heartcv.qc import check_anatomy
 
@@ -365,8 +374,14 @@ def _ctr_result(probs, names, *, model_probs=None, model_image=None, tta=None, v
             "cardiomegaly_threshold": cut, "call_note": note, "view": view,
             "qc": qc["status"], "qc_reasons": qc["reasons"], "qc_measures": qc["measures"],
             "tta_views": None if tta is None else tta["views"], "flags": c["flags"],
-            "heart_width_px": c["heart_width_px"], "thorax_width_px": c["thorax_width_px"],
-            "largest_component_areas_px": c["areas_px"]}
+            "heart_width_px": _scaled(c["heart_width_px"], px_scale[0]),
+            "thorax_width_px": _scaled(c["thorax_width_px"], px_scale[0]),
+            "largest_component_areas_px": {k: _scaled(v, px_scale[1])
+                                           for k, v in c["areas_px"].items()}}
+
+
+def _scaled(px, scale):
+    return None if px is None else int(round(px * scale))
 
 
 def _legend_lines(ctr):
@@ -387,13 +402,17 @@ def _legend_lines(ctr):
 
 def segmentation_result(image, pred, names, *, draw=True, model_image=None, tta=None, view=None,
                         ctr_threshold=None):
-    """Masks, areas, CTR and quality control of one prediction, at the image's own size.
+    """Masks, areas, CTR and quality control of one prediction, in the image's own pixels.
 
     Args:
         image: the (H, W) or (H, W, C) uint8 image as read.
         pred: ``(h, w, K)`` mask probabilities at the model's input size; they are resized
-            to (H, W) (:func:`heartcv.data.images.resize_image`) and thresholded at
-            :data:`MASK_THRESHOLD`.
+            (:func:`heartcv.data.images.resize_image`) to :func:`measure_size` of (H, W)
+            (the image's own size, or its longer side :data:`MEASURE_SIDE` = 512 px for
+            larger films) and thresholded at :data:`MASK_THRESHOLD`; areas and CTR are
+            measured there and scaled to the image's pixels (on 342 real 1024-px films the
+            CTR is within 0.005 of the one measured at 1024 px, at most 0.0045:
+            ``benchmarks/ctr_resolution.py``). The overlay is drawn at (H, W).
         names: the K structure names (:func:`structure_names`).
         model_image: the ``(h, w)`` grey image the model saw (for the QC grey-level check;
             QC runs at the model's size).
@@ -402,40 +421,64 @@ def segmentation_result(image, pred, names, *, draw=True, model_image=None, tta=
 
     Returns:
         ``(fields, overlay)``: the result's ``task``, ``structure_names``,
-        ``mask_threshold``, ``structures`` (per name: ``area_px`` at the image's size,
-        ``area_fraction`` of the image, ``colour_rgb``) and ``ctr`` (``None`` unless heart,
-        left_lung and right_lung are all named; else ``value``, ``low``/``high`` (the TTA
-        interval), ``cardiomegaly`` (``None``: no call) with ``call_note``, ``qc`` and
-        ``qc_reasons``, flags and widths), and the RGB overlay with its legend (``None``
-        when ``draw`` is false).
+        ``mask_threshold``, ``measure_size`` (the ``[height, width]`` the masks were
+        measured at), ``structures`` (per name: ``area_px`` in the image's pixels, measured
+        at ``measure_size`` and scaled; ``area_fraction`` of the image; ``colour_rgb``) and
+        ``ctr`` (``None`` unless heart, left_lung and right_lung are all named; else
+        ``value``, ``low``/``high`` (the TTA interval), ``cardiomegaly`` (``None``: no call)
+        with ``call_note``, ``qc`` and ``qc_reasons``, flags and widths in the image's
+        pixels), and the RGB overlay with its legend (``None`` when ``draw`` is false).
     """
-    from heartcv.data.images import resize_image
-
     h, w = image.shape[:2]
     probs = np.asarray(pred, np.float32)
     if probs.ndim == 2:
         probs = probs[..., None]
-    model_probs = np.clip(probs, 0.0, 1.0)
-    if probs.shape[:2] != (h, w):  # the masks back at the image's own size
-        probs = resize_image(probs, (h, w))
-        probs = probs if probs.ndim == 3 else probs[..., None]
-    probs = np.clip(probs, 0.0, 1.0)
     names = list(names)
     if len(names) != probs.shape[-1]:
         raise ValueError(f"Expected one structure name per mask channel ({probs.shape[-1]}). "
                          f"Received: names={names}")
-    masks = probs > MASK_THRESHOLD
+    model_probs = np.clip(probs, 0.0, 1.0)
+    size = measure_size((h, w))
+    measured = _probs_at(probs, size)
+    masks = measured > MASK_THRESHOLD
+    area_scale = (h * w) / float(size[0] * size[1])
     structures = {}
     for i, name in enumerate(names):
         area = int(masks[..., i].sum())
-        structures[name] = {"area_px": area, "area_fraction": area / float(h * w),
+        structures[name] = {"area_px": int(round(area * area_scale)),
+                            "area_fraction": area / float(size[0] * size[1]),
                             "colour_rgb": list(structure_colour(name, i))}
-    ctr = _ctr_result(probs, names, model_probs=model_probs, model_image=model_image, tta=tta,
-                      view=view, ctr_threshold=ctr_threshold)
+    ctr = _ctr_result(measured, names, model_probs=model_probs, model_image=model_image, tta=tta,
+                      view=view, ctr_threshold=ctr_threshold,
+                      px_scale=(w / float(size[1]), area_scale))
     fields = {"task": "segmentation", "structure_names": names, "mask_threshold": MASK_THRESHOLD,
-              "structures": structures, "ctr": ctr}
-    picture = overlay_masks(image, masks, names, legend=_legend_lines(ctr)) if draw else None
+              "measure_size": list(size), "structures": structures, "ctr": ctr}
+    picture = None
+    if draw:  # the overlay is drawn at the image's own size
+        full = masks if size == (h, w) else _probs_at(probs, (h, w)) > MASK_THRESHOLD
+        picture = overlay_masks(image, full, names, legend=_legend_lines(ctr))
     return fields, picture
+
+
+def _probs_at(probs, size):
+    """``(H, W, K)`` probabilities resized to ``size`` (:func:`resize_image`), in [0, 1]."""
+    from heartcv.data.images import resize_image
+
+    if probs.shape[:2] != tuple(size):
+        probs = resize_image(probs, tuple(size))
+        probs = probs if probs.ndim == 3 else probs[..., None]
+        return np.clip(probs, 0.0, 1.0, out=probs)  # a new array: clipped in place
+    return np.clip(probs, 0.0, 1.0)
+
+
+def measure_size(image_hw, side=MEASURE_SIDE):
+    """``(height, width)`` at which a film's masks are measured: its own size when its longer
+    side is at most ``side`` (or ``side`` is ``None``), else scaled so that it is ``side``."""
+    h, w = int(image_hw[0]), int(image_hw[1])
+    if side is None or max(h, w) <= side:
+        return h, w
+    scale = side / max(h, w)
+    return max(1, round(h * scale)), max(1, round(w * scale))
 
 
 def _has_ctr_structures(names) -> bool:
@@ -607,18 +650,29 @@ def _csv_paths(csv_path) -> list[str]:
             for p in (Path(r) for r in rows if r)]
 
 
+DUPLICATE = "duplicate"
+CSV_FOLDER = "a folder, not an image file (a --csv row names one image)"
+
+
 def collect_inputs(paths=(), *, recursive=False, csv=None):
-    """The image files named by ``paths`` and ``csv``, in order, each once.
+    """The image files named by ``paths`` and ``csv``, in order, and each input not taken.
 
     Each of ``paths`` is a file (taken whatever its extension: reading it decides), a folder
     (its PNG/JPG/BMP/TIFF/DICOM files, sorted; with ``recursive`` its sub-folders too; hidden
     files and heartcv's own ``*.overlay.png`` are left out) or a glob pattern the shell did
-    not expand (``**`` needs ``recursive``). ``csv`` is a CSV file with a ``path`` column;
-    relative paths are relative to the CSV's folder.
+    not expand (``**`` needs ``recursive``). ``csv`` is a CSV file with a ``path`` column,
+    one image per row (a row naming a folder is not expanded); relative paths are relative
+    to the CSV's folder.
+
+    Every input is accounted for once: each file found is in ``files`` or, with a reason,
+    in ``missing``: ``"file not found"``, ``"no file matches this pattern"``, ``"a folder
+    with no image files"``, :data:`CSV_FOLDER` (a CSV row naming a folder), or
+    :data:`DUPLICATE` (a file already taken, named again by the same or another path,
+    folder or pattern: it is predicted once, at its first place, and each repeat is listed
+    as skipped, not predicted again).
 
     Returns:
-        ``(files, missing)``: the files (``Path``) and ``(path, reason)`` for each named file
-        that does not exist or pattern that matched nothing.
+        ``(files, missing)``: the files (``Path``) and ``(path, reason)`` pairs.
 
     Raises:
         FileNotFoundError: ``csv`` does not exist.
@@ -630,14 +684,25 @@ def collect_inputs(paths=(), *, recursive=False, csv=None):
 
     def add(path: Path):
         key = Path(path).resolve()
-        if key not in seen:
+        if key in seen:
+            missing.append((str(path), DUPLICATE))
+        else:
             seen.add(key)
             files.append(Path(path))
 
-    for arg in [*map(str, paths), *(_csv_paths(csv) if csv is not None else [])]:
+    named = [*((str(p), False) for p in paths),
+             *((row, True) for row in (_csv_paths(csv) if csv is not None else []))]
+    for arg, from_csv in named:
         path = Path(arg)
         if path.is_dir():
-            for f in _folder_images(path, recursive):
+            if from_csv:
+                missing.append((arg, CSV_FOLDER))
+                continue
+            found = _folder_images(path, recursive)
+            if not found:
+                missing.append((arg, "a folder with no image files" + (
+                    "" if recursive else " (--recursive: sub-folders too)")))
+            for f in found:
                 add(f)
         elif path.exists():
             add(path)
@@ -733,7 +798,7 @@ class _Decision:
 def _segmentation_columns(names):
     return ["ctr", "ctr_low", "ctr_high", "cardiomegaly", "cardiomegaly_threshold", "qc",
             "qc_reasons", "view", "call_note", "ctr_flags", *(f"{n}_area_px" for n in names),
-            *(f"{n}_area_fraction" for n in names)]
+            *(f"{n}_area_fraction" for n in names), "measured_at"]
 
 
 def _num(value):
@@ -752,7 +817,8 @@ def _segmentation_row(fields):
                 ctr["view"] or "", ctr["call_note"], ";".join(ctr["flags"])]
     s = fields["structures"]
     return [*head, *(str(s[n]["area_px"]) for n in s),
-            *(repr(float(s[n]["area_fraction"])) for n in s)]
+            *(repr(float(s[n]["area_fraction"])) for n in s),
+            "x".join(map(str, fields["measure_size"]))]
 
 
 def csv_views(csv_path) -> dict:
@@ -875,7 +941,11 @@ def predict_batch(inputs=(), model_path=None, *, out_dir=".", missing=(), data=N
     Images are read in parallel (``jobs`` threads; :func:`heartcv.data.images.read_image`
     and :func:`~heartcv.data.images.check_min_size`, as :func:`predict_image` reads them),
     brought to the size :func:`resolve_input_size` gives (the card's ``input_size`` puts
-    every image at one size), grouped by that size and predicted ``batch_size`` at a time.
+    every image at one size) in the same threads, grouped by that size and predicted
+    ``batch_size`` at a time; every model call has exactly ``batch_size`` rows (the last batch
+    and the test-time-augmentation views are padded), so the model is traced once per input
+    size. Segmentation results (masks, areas, CTR, QC, overlay) are made by a pool of
+    ``jobs`` threads while the model predicts the next batch (OpenCV releases the GIL).
 
     ``predictions.csv`` (rows in input order): ``path`` (the file, or the bundle's image
     id), then for classifiers one column per class probability, ``predicted`` (the call:
@@ -883,13 +953,17 @@ def predict_batch(inputs=(), model_path=None, *, out_dir=".", missing=(), data=N
     multilabel models, the argmax for multiclass ones) and ``threshold``; for segmentation
     models ``ctr``, ``ctr_low``/``ctr_high`` (the test-time-augmentation interval),
     ``cardiomegaly`` (empty: no call, see ``call_note``), ``cardiomegaly_threshold``, ``qc``
-    (ok / review / fail), ``qc_reasons``, ``view``, ``call_note``, ``ctr_flags`` and each
-    structure's ``<name>_area_px`` and ``<name>_area_fraction`` at the image's own size; with
+    (ok / review / fail), ``qc_reasons``, ``view``, ``call_note``, ``ctr_flags``, each
+    structure's ``<name>_area_px`` (in the image's pixels) and ``<name>_area_fraction``, and
+    ``measured_at``: the ``HxW`` at which the masks were measured (:func:`measure_size`: the
+    image's own size, or its longer side 512 px; areas and widths are scaled from it); with
     ``overlays``, an ``overlay`` column. ``skipped.csv``: ``path, reason`` for every input
-    that could not be read (corrupt, too small, multi-page TIFF, missing, ...); a skipped
-    image never stops the run. Both files are written atomically when all images are done;
-    each overlay (``overlays``: the heatmap or mask overlay :func:`predict_image` draws, as
-    ``<stem>.overlay.png``, ``-2``, ``-3`` … added when stems repeat) as it is made.
+    that was not predicted (unreadable: corrupt, empty, too small, multi-page TIFF, a
+    folder, ...; missing; a ``duplicate`` of an earlier input: :func:`collect_inputs`), so
+    each input is in exactly one of the two files; a skipped image never stops the run. Both
+    files are written atomically when all images are done; each overlay (``overlays``: the
+    heatmap or mask overlay :func:`predict_image` draws, as ``<stem>.overlay.png``, ``-2``,
+    ``-3`` … added when stems repeat) as it is made.
 
     Args:
         inputs: image files (:func:`collect_inputs`).
@@ -902,8 +976,7 @@ def predict_batch(inputs=(), model_path=None, *, out_dir=".", missing=(), data=N
         progress: show a tqdm progress bar (stderr).
         view: ``"PA"``/``"AP"`` for every image; views: ``{path: view}`` per image (a CSV's
             ``view`` column, :func:`csv_views`); else each DICOM's ``ViewPosition``.
-        ctr_threshold, tta: as :func:`predict_image`. Every model call has the same batch
-            shape (the last batch is padded), so the model is traced once per input size.
+        ctr_threshold, tta: as :func:`predict_image`.
 
     Returns:
         dict with ``n_inputs``, ``n_predicted``, ``skipped`` (``(path, reason)`` list),
@@ -916,6 +989,8 @@ def predict_batch(inputs=(), model_path=None, *, out_dir=".", missing=(), data=N
         FileNotFoundError: the model (or bundle) does not exist.
     """
     import os
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
 
     from heartcv.data.images import check_min_size, read_image
     from heartcv.files import atomic_write_image, atomic_write_text, check_output_dir, \
@@ -960,13 +1035,18 @@ def predict_batch(inputs=(), model_path=None, *, out_dir=".", missing=(), data=N
                              f"masks, not a heatmap. Received: method={method!r}")
 
         def load(item):
+            """Read, check and bring one input to the model's size (in a reading thread)."""
             _, src = item
             image = reader(src[1]) if isinstance(src, tuple) else read_image(src, grey=True)
-            return check_min_size(image, item[0])
+            image = check_min_size(image, item[0])
+            size, _ = resolve_input_size(model.input_shape, card, image.shape[:2], image_size,
+                                         model_name=model_name)
+            return image, size, prepare_image(image, model.input_shape, size)
 
         rows, sizes, used = {}, {}, set()
         state = {"columns": None, "decision": None, "names": None}
         groups = {}
+        pending = deque()  # futures of segmentation rows, in submission order
 
         if segmentation:
             state["names"] = structure_names(card, model.output_shape[-1])
@@ -981,72 +1061,86 @@ def predict_batch(inputs=(), model_path=None, *, out_dir=".", missing=(), data=N
             out = out[0] if isinstance(out, (list, tuple)) else out
             return np.asarray(out)[:n]
 
+        def segmentation_row(idx, name, image, pred, x, view_preds, target):
+            """``(idx, row)`` of one segmentation prediction (in a post-processing thread)."""
+            from heartcv.qc import tta_ctr_interval
+
+            interval = None if view_preds is None else \
+                tta_ctr_interval(view_preds, state["names"], 1)[0]
+            fields, picture = segmentation_result(
+                image, pred, state["names"], draw=target is not None,
+                model_image=_grey_model_input(x), tta=interval,
+                view=views.get(name) or view or dicom_view(name), ctr_threshold=ctr_threshold)
+            row = _segmentation_row(fields)
+            if target is not None:
+                atomic_write_image(target, picture[..., ::-1])
+                row = [*row, str(target)]
+            return idx, [name, *row]
+
+        def drain(limit):
+            """Collect finished rows, oldest first, until at most ``limit`` are pending."""
+            while len(pending) > limit:
+                idx, row = pending.popleft().result()
+                rows[idx] = row
+                bar.update(1)
+
         def run(group):
-            from heartcv.qc import TTA_VIEWS, tta_ctr_interval, tta_inputs
+            """Predict one batch; segmentation rows are finished by the pool meanwhile."""
+            from heartcv.qc import tta_inputs
 
             batch_items, images, xs = zip(*group)
             x = np.concatenate(xs)
-            intervals = None
-            if with_tta:
+            n = len(x)
+            view_out = None
+            if with_tta:  # the views of every image, batch_size rows per model call
                 view_x = tta_inputs(x)
-                step = max(1, batch_size)
-                outs = [call_model(view_x[k:k + step]) for k in range(0, len(view_x), step)]
-                view_out = np.concatenate(outs)
-                out = view_out[:len(x)]
-                intervals = tta_ctr_interval(view_out, state["names"], len(x))
-                assert len(view_out) == len(TTA_VIEWS) * len(x)
+                view_out = np.concatenate([call_model(view_x[k:k + batch_size])
+                                           for k in range(0, len(view_x), batch_size)])
+                out = view_out[:n]
             else:
                 out = call_model(x)
             for j, (idx, name) in enumerate(batch_items):
                 image = images[j]
+                target = out_dir / _overlay_name(name, used) if overlays else None
                 if segmentation:
-                    image_view = views.get(name) or view
-                    if image_view is None:
-                        image_view = dicom_view(name)
-                    fields, picture = segmentation_result(
-                        image, out[j], state["names"], draw=overlays,
-                        model_image=_grey_model_input(xs[j]),
-                        tta=None if intervals is None else intervals[j], view=image_view,
-                        ctr_threshold=ctr_threshold)
-                    row = _segmentation_row(fields)
-                else:
-                    if state["decision"] is None:
-                        state["decision"] = _Decision(model, card, int(np.prod(out.shape[1:])))
-                    row = state["decision"].row(out[j])
-                    picture = None
-                    if overlays:
-                        from heartcv.callbacks import overlay_heatmap
-
-                        _, heat = heatmap_for(model, xs[j], method)
-                        picture = overlay_heatmap(image, heat, alpha=alpha)
+                    pending.append(post.submit(
+                        segmentation_row, idx, name, image, out[j], xs[j],
+                        None if view_out is None else view_out[j::n], target))
+                    continue
+                if state["decision"] is None:
+                    state["decision"] = _Decision(model, card, int(np.prod(out.shape[1:])))
+                row = state["decision"].row(out[j])
                 if overlays:
-                    target = out_dir / _overlay_name(name, used)
-                    atomic_write_image(target, picture[..., ::-1])
+                    from heartcv.callbacks import overlay_heatmap
+
+                    _, heat = heatmap_for(model, xs[j], method)
+                    atomic_write_image(target, overlay_heatmap(image, heat, alpha=alpha)[..., ::-1])
                     row = [*row, str(target)]
                 rows[idx] = [name, *row]
-            bar.update(len(group))
+                bar.update(1)
+            drain(2 * batch_size)
 
         from tqdm.auto import tqdm
 
         bar = tqdm(total=len(items), desc="predict", unit="img", disable=not progress,
                    dynamic_ncols=True)
-        with bar:
+        with bar, ThreadPoolExecutor(max_workers=jobs) as post:
             numbered = [(i, item) for i, item in enumerate(items)]
-            for (i, item), image, err in _decoded(numbered, lambda it: load(it[1]), jobs,
-                                                   window=max(2 * batch_size, 4 * jobs)):
+            for (i, item), loaded, err in _decoded(numbered, lambda it: load(it[1]), jobs,
+                                                    window=max(2 * batch_size, 4 * jobs)):
                 if err is not None:
                     skipped.append((item[0], _reason(err)))
                     bar.update(1)
                     continue
-                size, _ = resolve_input_size(model.input_shape, card, image.shape[:2],
-                                             image_size, model_name=model_name)
+                image, size, x = loaded
                 sizes[size] = sizes.get(size, 0) + 1
                 group = groups.setdefault(size, [])
-                group.append(((i, item[0]), image, prepare_image(image, model.input_shape, size)))
+                group.append(((i, item[0]), image, x))
                 if len(group) >= batch_size:
                     run(groups.pop(size))
             for size in list(groups):
                 run(groups.pop(size))
+            drain(0)
     finally:
         if bundle is not None:
             bundle.close()

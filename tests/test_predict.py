@@ -313,3 +313,43 @@ def test_segmentation_ctr_measured_at_the_image_size_matches_the_phantom():
         assert fields["ctr"]["cardiomegaly"] == (fields["ctr"]["value"] > 0.5)
         heart_area = fields["structures"]["heart"]["area_px"]
         assert heart_area == pytest.approx(int(heart.astype(bool).sum()), rel=0.1)
+
+
+@pytest.mark.parametrize("hw, side, size", [
+    ((1024, 1024), 512, (512, 512)), ((1024, 800), 512, (512, 400)), ((300, 200), 512, (300, 200)),
+    ((2000, 3000), 512, (341, 512)), ((1024, 1024), None, (1024, 1024))])
+def test_measure_size(hw, side, size):
+    from heartcv.predict import measure_size
+
+    assert measure_size(hw, side) == size
+
+
+def test_a_1024_px_film_is_measured_at_512_and_scaled_back():
+    """Areas and widths in the film's pixels, the CTR within 0.005 of the 1024-px one."""
+    from heartcv.ctr import ctr_from_prediction
+    from heartcv.data.images import resize_image, resize_mask
+    from heartcv.data.synthetic import generate_chest_xrays
+    from heartcv.predict import segmentation_result
+
+    d = generate_chest_xrays(1, 1, 256, seed=5)
+    heart, lungs = d["heart_masks"][0], d["lung_masks"][0]
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(lungs.astype(np.uint8))
+    right, left = sorted(1 + np.argsort(stats[1:, cv2.CC_STAT_AREA])[-2:],
+                         key=lambda k: stats[k, cv2.CC_STAT_LEFT])
+    pred = resize_mask(np.dstack([heart, labels == left, labels == right]).astype(np.uint8),
+                       64).astype(np.float32)
+    film = resize_image(d["images"][0], 1024)
+    names = ["heart", "left_lung", "right_lung"]
+    full = np.clip(resize_image(pred, 1024), 0, 1)
+    ref = ctr_from_prediction(full, names)
+    fields, overlay = segmentation_result(film, pred, names, draw=True)
+    assert fields["measure_size"] == [512, 512] and overlay.shape == (1024, 1024, 3)
+    ctr = fields["ctr"]
+    assert ctr["value"] == pytest.approx(ref["ctr"], abs=0.005)
+    assert ctr["heart_width_px"] == pytest.approx(ref["heart_width_px"], abs=3)
+    assert ctr["thorax_width_px"] == pytest.approx(ref["thorax_width_px"], abs=3)
+    for i, name in enumerate(names):
+        area = int((full[..., i] > 0.5).sum())
+        assert fields["structures"][name]["area_px"] == pytest.approx(area, rel=0.01)
+        assert fields["structures"][name]["area_fraction"] == pytest.approx(area / 1024 ** 2,
+                                                                            rel=0.01)

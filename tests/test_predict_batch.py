@@ -165,3 +165,113 @@ def test_no_inputs_found_is_one_error_line(model_96, tmp_path, capsys):
         assert _predict(*args, "--model", model_96) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and err[0].startswith("heartcv: error: No input images"), err
+
+
+# ------------------------------------------------ every input accounted for (issue 24 item 5)
+
+
+def _accounted(out):
+    """``{path: "predicted" or reason}``; fails if a path is in both files or twice in one."""
+    predicted = [r["path"] for r in _read_csv(out / "predictions.csv")]
+    skipped = [(r["path"], r["reason"]) for r in _read_csv(out / "skipped.csv")]
+    return predicted, skipped
+
+
+def test_csv_rows_each_land_in_exactly_one_file(model_96, phantoms, tmp_path, capsys):
+    """A good file, its duplicate, a 0-byte file, a missing file and a folder, via --csv."""
+    folder, good = phantoms
+    work = tmp_path / "w"
+    (work / "adir").mkdir(parents=True)
+    (work / "zero.png").write_bytes(b"")
+    listing = work / "list.csv"
+    listing.write_text(f"path\n{good[0]}\n{good[0]}\nzero.png\ngone.png\nadir\n")
+    out = tmp_path / "out"
+    assert _predict("--csv", listing, "--model", model_96, "--out", out) == 0
+    printed = capsys.readouterr().out
+    assert "predicted 1 of 5 images; skipped 4" in printed
+    predicted, skipped = _accounted(out)
+    assert predicted == [str(good[0])]
+    reasons = dict(skipped)
+    assert len(skipped) == 4 and len(reasons) == 4
+    assert reasons[str(good[0])] == "duplicate"
+    assert "empty" in reasons[str(work / "zero.png")]
+    assert reasons[str(work / "gone.png")] == "file not found"
+    assert reasons[str(work / "adir")].startswith("a folder, not an image file")
+
+
+def test_paths_named_twice_are_predicted_once_and_listed_as_duplicates(model_96, phantoms,
+                                                                       tmp_path, capsys):
+    folder, good = phantoms
+    (tmp_path / "empty").mkdir()
+    args = [good[1], good[1], folder / "cxr0*.png", tmp_path / "empty"]
+    assert _predict(*args, "--model", model_96, "--out", tmp_path / "o") == 0
+    predicted, skipped = _accounted(tmp_path / "o")
+    top = sorted(p for p in good if p.parent == folder)
+    assert predicted == [str(good[1])] + [str(p) for p in top if p != good[1]]
+    assert sorted(skipped) == sorted([(str(good[1]), "duplicate"), (str(good[1]), "duplicate"),
+                                      (str(tmp_path / "empty"), "a folder with no image files "
+                                                                "(--recursive: sub-folders too)")])
+    n = len(predicted) + len(skipped)
+    assert f"predicted {len(predicted)} of {n} images; skipped {len(skipped)}" in \
+        capsys.readouterr().out
+
+
+@pytest.mark.parametrize("how", ["args", "csv"])
+def test_nothing_predicted_exits_2_with_one_line(model_96, tmp_path, capsys, how):
+    """Only a 0-byte file, a text file and a folder: exit 2, one line, skipped.csv lists all."""
+    (tmp_path / "zero.png").write_bytes(b"")
+    (tmp_path / "notes.png").write_text("not an image")
+    (tmp_path / "adir").mkdir()
+    names = ["zero.png", "notes.png", "adir"]
+    if how == "csv":
+        (tmp_path / "list.csv").write_text("path\n" + "\n".join(names) + "\n")
+        inputs = ["--csv", tmp_path / "list.csv"]
+    else:
+        inputs = [tmp_path / n for n in names]
+    out = tmp_path / "out"
+    code = _predict(*inputs, "--model", model_96, "--out", out)
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and "Traceback" not in err, err
+    assert lines[0].startswith("heartcv: error: Nothing predicted: none of the 3 inputs")
+    assert str(out / "skipped.csv") in lines[0]
+    predicted, skipped = _accounted(out)
+    assert predicted == [] and sorted(p for p, _ in skipped) == sorted(
+        str(tmp_path / n) for n in names)
+    assert any(p in lines[0] for p, _ in skipped)  # names the path
+
+
+def test_segmentation_rows_keep_input_order_with_the_worker_pool(phantoms, tmp_path):
+    """Post-processing runs in a pool: rows stay in input order and match single predictions."""
+    from heartcv.predict import predict_image
+
+    folder, good = phantoms
+    model = heartcv.save_model(heartcv.build_model("unet", input_shape=(64, 64, 1), base_filters=4,
+                                                   depth=2, num_classes=3), tmp_path / "unet.h5")
+    assert _predict(*good, "--model", model, "--out", tmp_path / "s", "--batch-size", "3",
+                    "--jobs", "2") == 0
+    rows = _read_csv(tmp_path / "s" / "predictions.csv")
+    assert [r["path"] for r in rows] == [str(p) for p in good]
+    for row, path in zip(rows, good):
+        single = predict_image(path, model, out_dir=tmp_path / "one")
+        assert int(row["heart_area_px"]) == single["structures"]["heart"]["area_px"]
+        assert row["qc"] == single["ctr"]["qc"] and row["measured_at"] == "x".join(
+            map(str, single["measure_size"]))
+        if single["ctr"]["value"] is not None:
+            assert float(row["ctr"]) == pytest.approx(single["ctr"]["value"], abs=1e-6)
+
+
+def test_the_model_is_traced_once_per_input_size(phantoms, tmp_path, monkeypatch):
+    """Partial last batch and TTA views are padded: one trace of the predict function."""
+    import heartcv.io
+    from heartcv.predict import predict_batch
+
+    folder, good = phantoms
+    model = heartcv.save_model(heartcv.build_model("unet", input_shape=(64, 64, 1), base_filters=4,
+                                                   depth=2, num_classes=3), tmp_path / "unet.h5")
+    loaded, real = [], heartcv.io.load_model
+    monkeypatch.setattr(heartcv.io, "load_model", lambda *a, **k: loaded.append(real(*a, **k))
+                        or loaded[-1])
+    result = predict_batch(good[:7], model, out_dir=tmp_path / "o", batch_size=3, progress=False)
+    assert result["n_predicted"] == 7
+    assert loaded[0].predict_function.experimental_get_tracing_count() == 1
