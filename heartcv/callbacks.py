@@ -39,19 +39,57 @@ def overlay_heatmap(image: np.ndarray, heat: np.ndarray, alpha: float = 0.2) -> 
     return np.clip((1 - alpha) * img + alpha * colour, 0, 255).astype(np.uint8)
 
 
-def render_predictions(model, images: np.ndarray, task: str) -> np.ndarray:
-    """Default TensorBoard rendering: inputs with the predicted mask or probability drawn."""
+DISPLAY_SIZE = 192  # TensorBoard sample images: shorter side at least this many pixels
+
+
+def upscale_for_display(image: np.ndarray, min_size: int | None = DISPLAY_SIZE) -> np.ndarray:
+    """``image`` (H, W[, C]) enlarged by the smallest whole factor that brings its shorter side
+    to ``min_size`` (nearest neighbour: every input pixel a crisp block); unchanged when it is
+    that large already or ``min_size`` is None or 0."""
+    image = np.asarray(image)
+    side = min(image.shape[:2])
+    if not min_size or side >= min_size:
+        return image
+    k = -(-int(min_size) // side)  # ceil
+    out = cv2.resize(image, (image.shape[1] * k, image.shape[0] * k),
+                     interpolation=cv2.INTER_NEAREST)
+    return out[..., None] if image.ndim == 3 and out.ndim == 2 else out
+
+
+def draw_label(rgb: np.ndarray, text: str) -> np.ndarray:
+    """Write ``text`` in the top-left corner of a uint8 RGB image, in place: yellow on a black
+    box, the font scaled to the image (about 15 px high at 192 px) so it reads at any size."""
+    h = rgb.shape[0]
+    scale = max(h / 320.0, 0.35)
+    thick = max(int(round(scale * 1.6)), 1)
+    (w_txt, h_txt), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thick)
+    pad = max(int(round(3 * scale)), 1)
+    cv2.rectangle(rgb, (0, 0), (w_txt + 2 * pad, h_txt + base + 2 * pad), (0, 0, 0), -1)
+    cv2.putText(rgb, text, (pad, pad + h_txt), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 0),
+                thick, cv2.LINE_AA)
+    return rgb
+
+
+def probability_label(p) -> str:
+    """``p=0.93`` for one sigmoid output, ``class 2: 0.71`` (the top class) for several."""
+    p = np.atleast_1d(np.asarray(p, dtype=np.float32))
+    if p.size == 1:
+        return f"p={float(p[0]):.2f}"
+    return f"class {int(np.argmax(p))}: {float(np.max(p)):.2f}"
+
+
+def render_predictions(model, images: np.ndarray, task: str,
+                       min_size: int | None = DISPLAY_SIZE) -> np.ndarray:
+    """Default TensorBoard rendering: inputs enlarged to ``min_size`` px
+    (:func:`upscale_for_display`) with the predicted mask or probability drawn on them."""
     preds = np.asarray(model.predict(images, verbose=0))
     out = []
     for img, p in zip(images, preds):
-        rgb = _to_rgb_uint8(img).copy()
+        rgb = np.ascontiguousarray(upscale_for_display(_to_rgb_uint8(img), min_size))
         if task == "segmentation":
             rgb = overlay_heatmap(rgb, p[..., 0], alpha=0.35)
         else:
-            text = f"{float(p[0]):.2f}" if p.shape[-1] == 1 else f"c{int(np.argmax(p))}:{float(np.max(p)):.2f}"
-            scale = max(rgb.shape[0] / 160.0, 0.3)
-            cv2.putText(rgb, text, (2, int(14 * scale) + 2), cv2.FONT_HERSHEY_SIMPLEX, scale,
-                        (255, 255, 0), 1, cv2.LINE_AA)
+            rgb = draw_label(rgb, probability_label(p))
         out.append(rgb)
     return np.stack(out)
 
@@ -65,15 +103,20 @@ class ImageSummary(keras.callbacks.Callback):
         render: ``render(model, images) -> uint8 (N, H, W, 3)``; the engine passes
             ``render_predictions`` and model families plug in their own (attention maps).
         every: epochs between summaries.
+        min_size: pictures smaller than this (shorter side, pixels) are enlarged by a whole
+            factor before they are written (:func:`upscale_for_display`); the engine's
+            renderers already draw their labels at this size.
     """
 
-    def __init__(self, log_dir, images, render, every=1, tag="validation_samples"):
+    def __init__(self, log_dir, images, render, every=1, tag="validation_samples",
+                 min_size=DISPLAY_SIZE):
         super().__init__()
         self.log_dir = os.path.join(str(log_dir), "images")
         self.images = images
         self.render = render
         self.every = max(int(every), 1)
         self.tag = tag
+        self.min_size = min_size
         self._writer = None
 
     def on_epoch_end(self, epoch, logs=None):
@@ -83,7 +126,8 @@ class ImageSummary(keras.callbacks.Callback):
 
         if self._writer is None:
             self._writer = tf.summary.create_file_writer(self.log_dir)
-        pictures = self.render(self.model, self.images)
+        pictures = np.stack([upscale_for_display(p, self.min_size)
+                             for p in self.render(self.model, self.images)])
         with self._writer.as_default():
             tf.summary.image(self.tag, pictures.astype(np.float32) / 255.0, step=epoch,
                              max_outputs=len(pictures))
@@ -236,12 +280,12 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
         self._current_epoch = int(self.restore["epoch"])
 
     def _save_model(self):
-        from heartcv.files import atomic_path, atomic_write_json
+        from heartcv.files import atomic_write_json
+        from heartcv.io import save_weights
 
         self.dir.mkdir(parents=True, exist_ok=True)
         name = f"epoch{self._current_epoch}.weights.h5"
-        with atomic_path(self.dir / name, suffix=".weights.h5") as tmp:
-            self.model.save_weights(str(tmp), overwrite=True)
+        save_weights(self.model, self.dir / name)  # atomic; a full disk is one error line
         entry = {"epoch": self._current_epoch, "weights": name,
                  "sha256": sha256_file(self.dir / name)}
         atomic_write_json(self.dir / BACKUP_STATE, {**entry, "batch": 0, "previous": self._good})

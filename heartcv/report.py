@@ -154,16 +154,29 @@ def write_report(
         from heartcv.evaluation.plots import plot_confusion_matrix, plot_roc
 
         fig_dir = out_dir / "figures"
+        title = _figure_title(results, table)
         if results.get("roc_curves"):
-            paths["roc_png"] = plot_roc(results["roc_curves"], fig_dir / "roc.png", str(table))
+            paths["roc_png"] = plot_roc(results["roc_curves"], fig_dir / "roc.png", title)
         if results["task"] != "multilabel" and isinstance(results.get("confusion_matrix"), list):
             paths["confusion_png"] = plot_confusion_matrix(
                 results["confusion_matrix"],
                 results["class_names"],
                 fig_dir / "confusion_matrix.png",
-                title=str(table),
+                title=title,
             )
     return paths
+
+
+def _figure_title(results: dict, table) -> str:
+    """A report figure's title: the table, with the model's registry key (``results["model"]``)
+    added when the table does not name it; wrapped at 60 characters."""
+    import textwrap
+
+    text = str(table)
+    model = results.get("model")
+    if model and str(model) not in text:
+        text = f"{text} ({model})"
+    return textwrap.fill(text, 60)
 
 
 def _read_expected(path):

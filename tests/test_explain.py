@@ -194,17 +194,22 @@ def test_gradcam_on_densenet_backbone(cxa):
 
 def test_attention_renderer(cxa, small):
     x = np.random.default_rng(0).uniform(0, 255, (2, 64, 64, 3)).astype("float32")
-    plain = explain.attention_renderer(annotate=False)(cxa, x)
+    plain = explain.attention_renderer(annotate=False, min_size=None)(cxa, x)
     assert plain.shape == (2, 64, 64, 3) and plain.dtype == np.uint8
     _, maps = explain.attention_maps(cxa, x)
     np.testing.assert_array_equal(plain[1], explain.overlay(x[1], maps[1], alpha=0.2))
     xs = x[:, :S, :S]
-    out = explain.attention_renderer(annotate=False)(small, xs)  # Grad-CAM for non-AMM models
+    out = explain.attention_renderer(annotate=False, min_size=0)(small, xs)  # Grad-CAM
     assert out.shape == (2, S, S, 3) and out.dtype == np.uint8
     cams = explain.gradcam(small, xs, class_index=None)
     np.testing.assert_array_equal(out[0], explain.overlay(xs[0], cams[0]))
+    # TensorBoard's default: enlarged by a whole factor to >= 192 px, then overlaid and labelled
+    big = explain.attention_renderer(annotate=False)(small, xs)
+    assert big.shape == (2, 192, 192, 3)
+    upscaled = np.repeat(np.repeat(np.clip(xs[0], 0, 255).astype(np.uint8), 6, 0), 6, 1)
+    np.testing.assert_array_equal(big[0], explain.overlay(upscaled, cams[0]))
     labelled = explain.attention_renderer()(small, xs)
-    assert labelled.shape == out.shape and not np.array_equal(labelled, out)
+    assert labelled.shape == big.shape and not np.array_equal(labelled, big)
 
 
 def test_save_overlay_grid(tmp_path):

@@ -59,7 +59,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from heartcv.data.h5 import (
     COMPRESSIONS,
@@ -84,6 +83,7 @@ from heartcv.data.images import (
 )
 from heartcv.data.splits import assert_disjoint
 from heartcv.files import OutputPathError, atomic_write_text, check_output_file, sweep_orphans
+from heartcv.progress import progress_bar
 
 __all__ = ["ConversionResult", "convert_index", "REQUIRED_COLUMNS"]
 
@@ -595,8 +595,8 @@ def _run_chunks(p, index, chunks, first, writer, state, entries, pool, size, cha
         if pool is not None and ci < len(chunks) and ci not in pending:
             pending[ci] = [pool.submit(_load_item, it) for it in items(ci)]
 
-    bar = tqdm(total=len(p.image_id), initial=resumed_rows, unit="img", disable=not progress,
-               desc=f"convert {out_path.name}", dynamic_ncols=True)
+    bar = progress_bar(total=len(p.image_id), initial=resumed_rows, unit="img",
+                       disable=not progress, desc=f"convert {out_path.name}", dynamic_ncols=True)
     try:
         with open(jsonl_path, "a", encoding="utf-8") as log_fh:
             submit(first)

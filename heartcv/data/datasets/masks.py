@@ -233,14 +233,13 @@ def _read_labels(csv, images, reserved):
 
 def _check_pixels(index, structures, ctr, progress):
     """Read every image and mask: readable, same sizes; the CTR rows when ``ctr``."""
-    from tqdm.auto import tqdm
-
     from heartcv.data.images import ImageReadError, load_image, read_mask
+    from heartcv.progress import progress_bar
 
     rows = []
     paths = index["path"].tolist()
-    for i in tqdm(range(len(index)), desc="check", unit="img", disable=not progress,
-                  file=sys.stdout, leave=False):
+    for i in progress_bar(range(len(index)), desc="check", unit="img", disable=not progress,
+                          file=sys.stdout, leave=False):
         try:
             image = load_image(paths[i])[0]
         except ImageReadError as e:

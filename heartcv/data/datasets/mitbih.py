@@ -30,7 +30,7 @@ Beat windows (:func:`beat_windows`): a fixed window of one lead around every ann
 (default 0.6 s before and after the R peak, 432 samples at 360 Hz, the window of
 :mod:`heartcv.data.synthetic.beats`); beats whose window would run past either end of the
 record are dropped and counted (:func:`window_mask`). Rendering them as images and writing the
-bundle is :mod:`heartcv.data.prepare.mitbih`.
+bundle is :func:`write_beat_bundle` (below).
 
 Split protocols (:data:`PROTOCOLS`), assigned to every beat of :func:`beat_table`:
     ``intra``: the beat-level ("intra-patient") split of the beat-image paper and of the
@@ -543,9 +543,9 @@ def write_beat_bundle(raw, out, *, records=None, size=128, render_size=256, chan
              "max_per_class": int(max_per_class), "subset_seed": int(seed)}
     bar = None
     if progress:
-        from tqdm import tqdm
+        from heartcv.progress import progress_bar
 
-        bar = tqdm(total=len(chosen), desc="rendering beats", unit="beat")
+        bar = progress_bar(total=len(chosen), desc="rendering beats", unit="beat")
     written = []
     with BundleWriter(out, task="multiclass", class_names=classes, source=SOURCE,
                       n=len(chosen), attrs=attrs) as w:

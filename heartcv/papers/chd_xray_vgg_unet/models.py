@@ -314,11 +314,12 @@ def mask_images(segmenter, images, scale=0.2, threshold=0.5, batch_size=16, prog
     if any(e is not None and e != s for e, s in zip(expected, x.shape[1:])):
         raise ValueError(f"Expected `images` of shape (N, {', '.join(map(str, expected))}) for "
                          f"segmenter {segmenter.name!r}. Received: images.shape={np.shape(images)}")
-    from tqdm.auto import tqdm
+    from heartcv.progress import progress_bar
 
     as_uint8 = x.dtype == np.uint8
     out = np.empty(x.shape, dtype=np.uint8 if as_uint8 else np.float32)
-    for start in tqdm(range(0, len(x), int(batch_size)), disable=not progress, desc="mask_images"):
+    for start in progress_bar(range(0, len(x), int(batch_size)), disable=not progress,
+                              desc="mask_images"):
         batch = x[start:start + int(batch_size)].astype(np.float32)
         masks = segmenter.predict_on_batch(batch)
         masked = keras.ops.convert_to_numpy(layer([batch, masks]))

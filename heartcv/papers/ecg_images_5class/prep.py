@@ -5,7 +5,8 @@
 
 Reads the class folders under their published names (typos kept; see
 ``heartcv.data.datasets.ecg_khan``), makes a seeded patient-wise 72/8/20 split stratified on
-the class, and prints the counts per class and split.
+the class (``--split none``: every sheet in ``test``, for an external set), and prints the
+counts per class and split.
 
 Whole printouts (default): each printout becomes a ``size`` x ``size`` image (the sheet is
 stretched; ``--channels 3`` keeps colour). Each image must look like a 3 x 4 + 1 ECG sheet
@@ -42,10 +43,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from heartcv.data.datasets import assign_split, ecg_khan
 from heartcv.data.datasets._prep import convert, dataset_parser, run
+from heartcv.progress import progress_bar
 from heartcv.registry import register_dataset
 
 PROG = "heartcv prep ecg_khan"
@@ -71,6 +72,9 @@ def build_parser(prog=PROG):
                         "the sheet; beyond the paper, which keeps the grid)")
     p.add_argument("--strict", action=argparse.BooleanOptionalAction, default=True,
                    help="--leads: fail when a sheet's lead grid is not found (default on)")
+    p.add_argument("--split", choices=("seeded", "none"), default="seeded",
+                   help="seeded: the patient-wise 72/8/20 split (default); none: every sheet "
+                        "in `test`, for an external set scored whole with `heartcv evaluate`")
     return p
 
 
@@ -177,8 +181,8 @@ def write_lead_bundle(index, out, *, size=64, dilate_kernel=3, strict=True, work
             written.extend(pos for pos, _, _ in batch)
             batch.clear()
 
-        bar = tqdm(_results(items, workers), total=len(items), desc="ECG lead volumes",
-                   unit="sheet", disable=not progress)
+        bar = progress_bar(_results(items, workers), total=len(items), desc="ECG lead volumes",
+                           unit="sheet", disable=not progress)
         for pos, volume, layout_source, reason in bar:
             if volume is None:
                 failed.append((index["image_id"].iloc[pos], reason))
@@ -227,7 +231,10 @@ def main(argv=None, prog=PROG) -> int:
 
     def work():
         index = ecg_khan.printouts_index(args.raw, class_names=args.classes)
-        index = assign_split(index, seed=args.seed)
+        if args.split == "none":  # an external set: all of it is test data
+            index = index.assign(split="test")
+        else:
+            index = assign_split(index, seed=args.seed)
         if args.leads:
             _leads(index, args)
         else:

@@ -190,7 +190,7 @@ def test_320_bundle_with_masks_feeds_classification(tmp_path):
 def test_unet_learns_jsrt_heart(jsrt_dir, tmp_path):
     """Short real run: 48 JSRT images at 64 px, U-Net with BN + BCE/Dice; test Dice > 0.7."""
     from heartcv.config import load_config
-    from heartcv.data.prepare.jsrt import main as prep
+    from heartcv.data.datasets.jsrt import main as prep
     from heartcv.train import train
 
     bundle = tmp_path / "jsrt_64.h5"

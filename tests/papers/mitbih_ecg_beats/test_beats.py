@@ -6,7 +6,6 @@ import pytest
 import heartcv
 from heartcv.data.datasets import mitbih
 from heartcv.data.h5 import read_bundle
-from heartcv.data.prepare import mitbih as prep
 from heartcv.data.synthetic.beats import render_beat_image
 
 
@@ -92,8 +91,8 @@ def test_render_real_beat(mitdb_dir):
 
 
 def test_bundle_of_two_records(mitdb_dir, tmp_path):
-    out, counts = prep.write_beat_bundle(mitdb_dir, tmp_path / "b.h5", records=["100", "103"],
-                                         size=32, render_size=64, progress=False)
+    out, counts = mitbih.write_beat_bundle(mitdb_dir, tmp_path / "b.h5", records=["100", "103"],
+                                           size=32, render_size=64, progress=False)
     b = read_bundle(out)
     expected = mitbih.aami_counts(mitdb_dir, ["100", "103"])
     assert b.class_names == ["F", "N", "Q", "S", "V"] and b.task == "multiclass"
@@ -110,8 +109,8 @@ def test_bundle_of_two_records(mitdb_dir, tmp_path):
     assert set(intra) == {"train", "test"} and 0.15 < np.mean(intra == "test") < 0.25
     assert b.attrs["r_index"] == 216 and b.attrs["max_per_class"] == 0
     # a seeded subset keeps each beat's split
-    sub, _ = prep.write_beat_bundle(mitdb_dir, tmp_path / "s.h5", records=["100", "103"],
-                                    size=32, render_size=64, max_per_class=20, progress=False)
+    sub, _ = mitbih.write_beat_bundle(mitdb_dir, tmp_path / "s.h5", records=["100", "103"],
+                                      size=32, render_size=64, max_per_class=20, progress=False)
     s = read_bundle(sub)
     assert dict(zip(s.class_names, s.labels.sum(0).astype(int))) == {
         c: min(20, n) for c, n in got.items()}  # {F: 0, N: 20, Q: 0, S: 20, V: 1}
@@ -120,21 +119,21 @@ def test_bundle_of_two_records(mitdb_dir, tmp_path):
     np.testing.assert_array_equal(s.meta("split_intra"), intra[k])
     np.testing.assert_array_equal(s.images, b.images[k])
     with pytest.raises(FileExistsError, match="--overwrite"):
-        prep.write_beat_bundle(mitdb_dir, sub, records=["100"])
+        mitbih.write_beat_bundle(mitdb_dir, sub, records=["100"])
 
 
 def test_prep_cli_prints_counts(mitdb_dir, tmp_path, capsys):
-    rc = prep.main(["--raw", str(mitdb_dir), "--out", str(tmp_path / "x.h5"), "--records", "100",
-                    "--max-per-class", "10", "--size", "16", "--render-size", "32",
-                    "--no-progress"])
+    rc = mitbih.main(["--raw", str(mitdb_dir), "--out", str(tmp_path / "x.h5"), "--records", "100",
+                      "--max-per-class", "10", "--size", "16", "--render-size", "32",
+                      "--no-progress"])
     text = capsys.readouterr().out
     assert rc == 0 and "all (48 records)   90631  2781  7236  803  8043  109494" in text
     assert "dropped near ends" in text and (tmp_path / "x.h5").is_file()
-    assert prep.main(["--raw", str(tmp_path / "nowhere")]) == 2
+    assert mitbih.main(["--raw", str(tmp_path / "nowhere")]) == 2
 
 
 def test_aami_totals_constant_matches_the_module_docstring():
-    assert prep.AAMI_TOTALS == {"N": 90631, "S": 2781, "V": 7236, "F": 803, "Q": 8043}
+    assert mitbih.AAMI_TOTALS == {"N": 90631, "S": 2781, "V": 7236, "F": 803, "Q": 8043}
 
 
 # ----------------------------------------------------------------------------- model

@@ -221,7 +221,7 @@ def outline_folder(images_dir, rows=None, *, masks_dir=None, traces_dir=None, ma
             ``subset`` or parameter. Per-image failures (an unreadable image, no heart found)
             do not raise: they are rows with status ``"failed"`` and the message.
     """
-    from tqdm.auto import tqdm
+    from heartcv.progress import progress_bar
 
     p = make_params(params)
     plan = marked_images(images_dir, rows, masks_dir=masks_dir,
@@ -231,7 +231,8 @@ def outline_folder(images_dir, rows=None, *, masks_dir=None, traces_dir=None, ma
     if masks_out is not None:
         Path(masks_out).mkdir(parents=True, exist_ok=True)
     records = []
-    for rec in tqdm(plan.to_dict("records"), desc="outlines", unit="img", disable=not progress):
+    for rec in progress_bar(plan.to_dict("records"), desc="outlines", unit="img",
+                            disable=not progress):
         stem, path = rec["image_id"], Path(rec["path"])
         trace = tdir / f"{stem}.txt"
         out = {"image_id": stem, "path": str(path), "top_row": np.nan, "bottom_row": np.nan,
