@@ -8,8 +8,11 @@ patient, trains ``cxa_densenet121`` (DenseNet121 + the Attention Mapping Mechani
 the phantom's Bayes ceiling (the AUROC of the exact CTR against the noisy labels), measures
 how much of each model's heatmap falls on the true heart against chance on maps of 7×7
 cells (the test images are kept at ``MAP_SIZE``; the models are fully convolutional, as the
-paper trains at 224 and tests at full size), writes attention overlays at intensity 0.2,
-logs to TensorBoard, saves ``models/cxa_densenet121_demo.h5`` and writes ``results.json``.
+paper trains at 224 and tests at full size), checks whether each map is faithful (issue 26:
+the AUROC with the AMM map made constant, at the training size, and the
+flip test: is the flipped image's map the map flipped?), writes attention overlays at
+intensity 0.2, logs to TensorBoard, saves ``models/cxa_densenet121_demo.h5`` and writes
+``results.json``.
 """
 
 from __future__ import annotations
@@ -36,8 +39,13 @@ QUICK_SETTINGS = ["data.n_patients=30", "data.image_size=64", "train.epochs=1",
 QUICK_MAP_SIZE = 96
 
 
-def run_demo(*, output_dir="runs", models_dir="models", quick=False, overrides=()):
-    """Run the demo and print where its tables, model, TensorBoard logs and results are."""
+def run_demo(*, output_dir="runs", models_dir="models", quick=False, overrides=(), map_size=None):
+    """Run the demo and print where its tables, model, TensorBoard logs and results are.
+
+    ``map_size``: the size of the test images the heatmaps and their faithfulness checks are
+    computed on (default ``MAP_SIZE``, 224: 7×7 cells; ``QUICK_MAP_SIZE`` with ``quick``); the
+    training size gives maps at the scale the models were trained at (3×3 cells at 96 px).
+    """
     from heartcv.files import atomic_copy
     from heartcv.papers.cardio_xattentionnet.experiment import (
         load_experiment_data,
@@ -48,7 +56,8 @@ def run_demo(*, output_dir="runs", models_dir="models", quick=False, overrides=(
 
     settings = DEMO_SETTINGS + (QUICK_SETTINGS if quick else []) + [f"output_dir={output_dir}"]
     base = load_config(None, ["name=demo", *settings, *overrides])
-    map_size = max(QUICK_MAP_SIZE if quick else MAP_SIZE, base.data.image_size)
+    if map_size is None:
+        map_size = max(QUICK_MAP_SIZE if quick else MAP_SIZE, base.data.image_size)
     print(f"heartcv demo: {base.data.n_patients} synthetic patients × "
           f"{base.data.images_per_patient} images, trained at {base.data.image_size}px, heatmaps "
           f"at {map_size}px; training {AMM} (attention mapping) and {GAP} (its GAP baseline), "
@@ -57,7 +66,9 @@ def run_demo(*, output_dir="runs", models_dir="models", quick=False, overrides=(
     data = load_experiment_data(base, map_size)
     print(f"patient-wise split (no patient in two splits): "
           f"{ {k: len(v) for k, v in data.splits.items()} } images")
-    exp = run_experiment(base, (AMM, GAP), data=data, out_dir=base.run_dir)
+    # the constant-map ablation at the training size only: one 224-px pass of the test set less
+    exp = run_experiment(base, (AMM, GAP), data=data, out_dir=base.run_dir,
+                         ablation_at_map_size=False)
     saved = Path(models_dir) / f"{AMM}_demo.h5"
     atomic_copy(exp["runs"][AMM].paths["model_h5"], saved)
     atomic_copy(exp["runs"][AMM].paths["card"], saved.with_suffix(".card.json"))
@@ -73,6 +84,59 @@ def _ci(entry, pct=True):
     lo, hi = entry["ci"]
     f = (lambda v: f"{v:.0%}") if pct else (lambda v: f"{100 * v:+.1f}")
     return f"{f(entry['mean'])} [{f(lo)}, {f(hi)}]" + ("" if pct else " points")
+
+
+def _signed(entry, digits=2):
+    lo, hi = entry["ci"]
+    text = f"{entry['mean']:+.{digits}f}"
+    return text + (f" [{lo:+.{digits}f}, {hi:+.{digits}f}]" if lo == lo else "")
+
+
+def faithfulness_lines(f: dict) -> list:
+    """The demo's lines for one model's ``faithfulness`` result: the constant-map ablation and
+    the flip test, then the maps after per-map min–max and the blank-image map."""
+    lines = []
+    ablations = [a for a in (f.get("ablation_at_train_size"), f["ablation"])
+                 if a and not a.get("skipped")]
+    if not ablations[-1].get("applicable"):
+        lines.append("constant-map ablation: n/a (GAP pools uniformly; its Grad-CAM is read "
+                     "off the model afterwards)")
+    else:
+        parts = []
+        for a in ablations:
+            if "auroc" not in a:
+                parts.append(a.get("note", "not measured"))
+                continue
+            lo, hi = a["ci"]
+            parts.append(f"{a['auroc']:.3f} → {a['auroc_constant_map']:.3f} at "
+                         f"{a['input_size'][0]} px (Δ {a['difference']:+.3f} [{lo:+.3f}, "
+                         f"{hi:+.3f}], p = {a['p_value']:.2g})")
+        uses = ablations[0].get("uses_map")
+        verdict = ("the classifier uses where W is high" if uses else
+                   "the classifier ignores where W is high" if uses is not None else "")
+        lines.append("constant-map ablation: AUROC with W made constant " + "; ".join(parts)
+                     + (f": {verdict}" if verdict else ""))
+    m = f["maps"]
+    follows = m["verdict"]["follows_input"]
+    lines.append(f"flip test: the flipped image's map vs the map, r = "
+                 f"{m['flip_follow']['mean']:.2f} flipped back, {m['flip_stay']['mean']:.2f} "
+                 f"as it is (gain "
+                 f"{_signed(m['flip_gain'])}): the map "
+                 + ("follows the image" if follows else "does not follow the image")
+                 + f"; r with the mean map {m['mean_map_correlation']['mean']:.2f}"
+                 + (f" (hearts {m['mask_mean_correlation']['mean']:.2f})"
+                    if "mask_mean_correlation" in m else ""))
+    blank = m["blank"]
+    blank_text = ("flat" if blank["flat"] else
+                  f"r = {blank['correlation_with_mean_map']:.2f} with the mean map"
+                  + (" (a position prior)" if blank["position_prior"] else ""))
+    if "heart_correlation" in m:
+        lines.append(f"after per-map min–max: heart r {_signed(m['heart_correlation'])}, "
+                     f"{_ci(m['mass_minmax'])} of the mass on the heart (chance "
+                     f"{m['area_fraction']['mean']:.0%}); blank grey image: map {blank_text}")
+    else:
+        lines.append(f"blank grey image: map {blank_text}")
+    return lines
 
 
 def _print_summary(exp, saved, out, elapsed):
@@ -98,6 +162,9 @@ def _print_summary(exp, saved, out, elapsed):
                   f"{_ci(l['mass_over_chance'], pct=False)}; pointing game "
                   f"{_ci(l['pointing_game'])} (tied maxima shared; n={l['n_images']} "
                   f"cardiomegaly images)")
+            if "faithfulness" in l:
+                for line in faithfulness_lines(l["faithfulness"]):
+                    print(f"{'':<16} {line}")
     d = exp["delong"].get(AMM)
     if d:
         print(f"DeLong {AMM} vs {GAP}: ΔAUROC {d['difference']:+.3f} "

@@ -334,6 +334,20 @@ def _bootstrap_means(values, n_boot, ci, rng):
     return point, cis
 
 
+def bootstrap_column_means(values, *, n_boot=1000, ci=0.95, seed=0) -> list:
+    """Mean over images of each column of (N, M) ``values`` (NaN left out) with a percentile
+    bootstrap CI, all columns from the same resamples of the N images: M ``{mean, ci, n}``."""
+    n_boot, ci = check_n_boot(n_boot), check_ci(ci)
+    v = np.asarray(values, dtype=np.float64)
+    if v.ndim != 2 or len(v) == 0:
+        raise ValueError(f"Expected `values` of shape (N, M) with N >= 1. "
+                         f"Received: values.shape={np.shape(values)}")
+    point, cis = _bootstrap_means(v, n_boot, ci, np.random.default_rng(seed))
+    counts = np.isfinite(v).sum(axis=0)
+    return [{"mean": float(p), "ci": [float(c[0]), float(c[1])], "n": int(k)}
+            for p, c, k in zip(point, cis, counts)]
+
+
 def localization_summary(heatmaps, *, masks=None, boxes=None, image_size=None, tolerance=0,
                          ties="share", thresholds=BINARIZE_THRESHOLDS, iou_thresholds=IOU_THRESHOLDS,
                          iobb_thresholds=IOBB_THRESHOLDS, match="best", n_boot=1000,

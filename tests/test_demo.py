@@ -27,6 +27,9 @@ def test_demo_trains_amm_and_gap_and_saves_reloadable_model(tmp_path, monkeypatc
     out = capsys.readouterr().out
     assert "tensorboard --logdir" in out and "models/cxa_densenet121_demo.h5" in out
     assert "Bayes ceiling" in out and out.strip().splitlines()[-1].endswith("results.json")
+    # issue 26: the constant-map ablation and the flip test beside the localization lines
+    assert out.count("constant-map ablation: AUROC with W made constant") == 1
+    assert "constant-map ablation: n/a (GAP" in out and out.count("flip test:") == 2
     run = tmp_path / "runs" / "demo"
     from heartcv.results import read_results
 
@@ -36,6 +39,9 @@ def test_demo_trains_amm_and_gap_and_saves_reloadable_model(tmp_path, monkeypatc
         assert numbers[f"localization/{name}/map_rows"] >= 7
         assert f"localization/{name}/mass_over_chance_ci_low" in numbers
     assert numbers["ceiling/auroc"] < 1.0 and "delong/cxa_densenet121/p" in numbers
+    for key in ("faithfulness/cxa_densenet121/auroc_constant_map_train_size",
+                "faithfulness/cxa_densenet121/flip_gain", "faithfulness/densenet121_gap/flip_gain"):
+        assert key in numbers, key
     assert (run / "table5.md").is_file() and (run / "figures" / "attention_overlays.png").is_file()
     loc = json.loads((run / "localization.json").read_text())
     assert {"cxa_densenet121", "densenet121_gap"} <= set(loc)
@@ -85,3 +91,37 @@ def test_demo_trains_amm_and_gap_and_saves_reloadable_model(tmp_path, monkeypatc
         probs[tag] = result["probabilities"]
     for name in probs["1024"]:
         assert abs(probs["1024"][name] - probs["small"][name]) <= 0.01, probs
+
+
+def test_demo_prints_the_ablation_and_flip_test_beside_localization():
+    """The demo's faithfulness lines (issue 26) for the toy maps of tests/test_faithfulness.py:
+    a heart-wired AMM map, a fixed-position one and a GAP model's Grad-CAM (fast)."""
+    import keras
+
+    from heartcv.demo import faithfulness_lines
+    from heartcv.explain.faithfulness import faithfulness_checks
+    from tests.test_faithfulness import fixed_toy, heart_toy, toy_phantom
+
+    x, y, masks = toy_phantom()
+    heart = faithfulness_checks(heart_toy(None), x, y, masks=masks[y > 0.5], n_boot=50,
+                                train_size=16)
+    lines = faithfulness_lines(heart)
+    assert lines[0].startswith("constant-map ablation: AUROC with W made constant")
+    assert " at 16 px " in lines[0] and " at 32 px " in lines[0]
+    assert lines[0].endswith("the classifier uses where W is high")
+    assert lines[1].startswith("flip test:") and "the map follows the image" in lines[1]
+    assert "heart r +0.9" in lines[2] and "blank grey image: map flat" in lines[2]
+    demo_like = faithfulness_checks(heart_toy(None), x, y, masks=masks[y > 0.5], n_boot=0,
+                                    train_size=16, ablation_at_map_size=False)
+    first = faithfulness_lines(demo_like)[0]
+    assert " at 16 px " in first and " at 32 px " not in first and "not run" not in first
+    fixed = faithfulness_lines(faithfulness_checks(fixed_toy(), x, y, masks=masks[y > 0.5],
+                                                   n_boot=50))
+    assert fixed[0].endswith("the classifier ignores where W is high")
+    assert "does not follow the image" in fixed[1] and "(a position prior)" in fixed[2]
+    inp = keras.Input((None, None, 3))
+    f = keras.layers.Conv2D(4, 3, strides=4, padding="same", activation="relu", name="c")(inp)
+    g = keras.layers.GlobalAveragePooling2D(name="gap")(f)
+    gap = keras.Model(inp, keras.layers.Dense(1, activation="sigmoid", name="predictions")(g))
+    lines = faithfulness_lines(faithfulness_checks(gap, x[:8], y[:8], n_boot=0))
+    assert lines[0].startswith("constant-map ablation: n/a (GAP") and lines[1].startswith("flip")

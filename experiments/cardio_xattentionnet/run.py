@@ -4,6 +4,8 @@
     python experiments/cardio_xattentionnet/run.py --quick --seeds 3 --models cxa_densenet121 densenet121_gap
     python experiments/cardio_xattentionnet/run.py --data data/cxr14_cardiomegaly_320.h5
     python experiments/cardio_xattentionnet/run.py --models cxa_densenet121 densenet121_gap
+    python experiments/cardio_xattentionnet/run.py --config configs/localization_224.yaml \
+        --models cxa_densenet121 densenet121_gap --seeds 3   # the 224-px localization rows
     heartcv prep cxr14 ... --size 1024 --splits test --out data/cxr14_cardiomegaly_test_1024.h5
     python experiments/cardio_xattentionnet/run.py --data data/cxr14_cardiomegaly_320.h5 \
         --test-data data/cxr14_cardiomegaly_test_1024.h5          # the paper's full-size test
@@ -15,7 +17,10 @@ bootstrap CIs and DeLong's paired test; with K seeds mean ± sd and the test of 
 ROC curves of all models, confusion matrices, attention overlays at 0.2 beside the GAP
 baselines' Grad-CAM, localization scores (localization.md: heatmap mass on the heart against
 the heart's area, pointing game; phantom heart masks, or the NIH Cardiomegaly boxes of a
-bundle) and results.json (its path printed last). With --test-data, every trained model
+bundle), the maps' faithfulness (issue 26: AUROC with the AMM map made constant, flip,
+mean-map and blank-image tests, heart correlation, mass on the heart after min–max; per seed,
+mean ± sd with --seeds) and results.json (its path printed last). The maps are scored at the
+training size unless --map-size says otherwise. With --test-data, every trained model
 is also tested on a second bundle at that bundle's own (full) size with the threshold its run
 chose on validation (full_size_test.md; results keys "<model>/full/auroc", ...): the paper
 trains small and tests on the 1024-px images.
@@ -44,11 +49,11 @@ from heartcv.papers.cardio_xattentionnet.experiment import (
 
 HERE = Path(__file__).resolve().parent
 # --quick: the phantom at 96 px, 6 epochs with Adam 1e-3 (SGD 1e-4 does not leave chance
-# level in 6 epochs from scratch); everything else as the paper. The test images and heart
-# masks are generated at MAP_SIZE for the heatmaps (7×7 cells; see experiment.py).
+# level in 6 epochs from scratch); everything else as the paper. The heatmaps are scored at
+# the training size; --map-size 224 generates the test images and heart masks at 224 px
+# (7×7 cells; see experiment.py), where a 96-px model is shown images 2.3× its scale.
 QUICK = ["data.image_size=96", "data.n_patients=250", "train.epochs=6", "train.optimizer=adam",
          "train.learning_rate=0.001", "train.reduce_lr_patience=2", "eval.bootstrap=1000"]
-MAP_SIZE = 224
 
 
 def build_parser():
@@ -62,10 +67,15 @@ def build_parser():
     p.add_argument("--seeds", type=_positive_int, default=1, metavar="K",
                    help="train every model with K seeds (train.seed, +1, ...) on the same split: "
                         "Table 5 as mean ± sd over seeds, DeLong's paired test per seed")
-    p.add_argument("--map-size", type=_positive_int, default=MAP_SIZE, metavar="PX",
-                   help=f"phantom: generate the images at PX for the heatmaps (default "
-                        f"{MAP_SIZE}: 7×7 cells), training resizes them to data.image_size; "
-                        "a bundle keeps its own size")
+    p.add_argument("--config", type=Path, default=HERE / "configs" / "paper.yaml",
+                   metavar="YAML",
+                   help="base config (default configs/paper.yaml; e.g. "
+                        "configs/localization_224.yaml); --models sets model.name per row")
+    p.add_argument("--map-size", type=_positive_int, default=None, metavar="PX",
+                   help="phantom: generate the test images at PX for the heatmaps and their "
+                        "faithfulness checks (default: the training size, data.image_size; "
+                        "224: 7×7 cells), training resizes them to data.image_size; a bundle "
+                        "keeps its own size")
     p.add_argument("--test-data", metavar="FULL.h5",
                    help="a test bundle at full resolution (heartcv prep cxr14 --size 1024 "
                         "--splits test): every model is also evaluated on its test split at "
@@ -109,7 +119,9 @@ def main(argv=None) -> int:
 
         with open_bundle(args.data) as b:  # the paper tests on the full-size image
             settings += [f"data.source={args.data}", f"eval.image_size={b.images.shape[1]}"]
-    cfg = load_config(HERE / "configs" / "paper.yaml", settings + args.overrides)
+    config = args.config if args.config.is_absolute() or args.config.exists() \
+        else HERE / args.config
+    cfg = load_config(config, settings + args.overrides)
     if args.test_data:  # checked before any training
         from heartcv.data.h5 import open_bundle
 

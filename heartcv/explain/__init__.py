@@ -13,6 +13,9 @@ The import path is ``heartcv.explain``; the code is split by topic:
   :func:`save_feature_grid` (the CHD paper's block5_conv1 feature grid, Fig. 6).
 - ``tfkv``: :func:`saliency_tfkv` (sensitivity analysis through tf-keras-vis, CHD Fig. 7) and
   :func:`heart_attention_share` (share of a map's mass inside the heart mask, with CI).
+- ``faithfulness``: :func:`faithfulness_checks` — is a map faithful? Constant-map ablation of
+  the AMM attention (:func:`constant_map_model`), input dependence, flip and blank-image tests,
+  heart correlation and mass on the heart after per-map min–max (issue 26).
 - ``topk``: :func:`top_k_gradcam` and :func:`save_top_k_figure` — Grad-CAM(++) of the k most
   probable labels of a multi-label image (the ChestX-ray14 paper's Fig. 7–8).
 
@@ -33,6 +36,7 @@ Example::
 from heartcv.explain._common import default_target_layer
 from heartcv.explain.attention import attention_maps
 from heartcv.explain.deep_taylor import DeepTaylorResult, deep_taylor, deep_taylor_relevance
+from heartcv.explain.faithfulness import constant_map_model, faithfulness_checks
 from heartcv.explain.figures import attention_renderer, overlay, save_overlay_grid
 from heartcv.explain.gradients import class_activation_map, gradcam, linear_gap_head, saliency
 from heartcv.explain.layer_outputs import layer_outputs, save_feature_grid
@@ -44,9 +48,11 @@ __all__ = [
     "attention_maps",
     "attention_renderer",
     "class_activation_map",
+    "constant_map_model",
     "deep_taylor",
     "deep_taylor_relevance",
     "default_target_layer",
+    "faithfulness_checks",
     "gradcam",
     "heart_attention_share",
     "layer_outputs",

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-import cv2
 import numpy as np
 
+from heartcv.callbacks import DISPLAY_SIZE, draw_label, probability_label, upscale_for_display
 from heartcv.callbacks import overlay_heatmap as overlay  # noqa: F401  (re-exported)
 from heartcv.explain._common import normalize_max, prepare_images, upsample
 from heartcv.explain.attention import attention_maps
@@ -60,14 +60,25 @@ def _wrap(text, width):
                      for part in str(text).split("\n"))
 
 
+CMAP = "jet"  # the one colour map of a figure's maps and overlays (the paper's JET)
+
+
+def _blend(rgb, heat, alpha, cmap):
+    """``rgb`` (H, W, 3) uint8 with ``heat`` (H, W) in [0, 1] laid over it in ``cmap`` (the
+    matplotlib colour map the figure's colour bar shows) at intensity ``alpha``."""
+    colour = cmap(heat)[..., :3] * 255.0
+    return np.clip((1 - alpha) * rgb + alpha * colour, 0, 255).astype(np.uint8)
+
+
 def save_overlay_grid(images, maps, path, titles=None, alpha=ALPHA, *, dpi=120,
-                      panel_titles=None):
+                      panel_titles=None, title=None):
     """Write a PNG grid, one row per image: original | map | overlay (paper Fig. 7–9).
 
     Every panel carries its own short title, wrapped to the panel's width (no title runs
     into its neighbour): the image panel the row title, each map panel its method label
     (and its ``panel_titles`` entry for that image, e.g. the model's probability), each
-    overlay panel ``overlay (alpha)``.
+    overlay panel ``overlay (alpha)``. Maps and overlays share one colour map (:data:`CMAP`)
+    and one colour bar; the images are drawn as they are (grey as grey RGB, no colour map).
 
     Args:
         images: (N, H, W[, 1 or 3]) in [0, 255].
@@ -75,12 +86,16 @@ def save_overlay_grid(images, maps, path, titles=None, alpha=ALPHA, *, dpi=120,
             for several methods side by side (e.g. ``{"AMM": w, "GAP Grad-CAM": cam}``, Fig. 9).
         path: PNG file to write (atomically: temp file in the same folder, then renamed).
         titles: N row titles (e.g. ``"y=1  p=0.93"``), or None.
-        alpha: overlay intensity of the JET-coloured map (0.2 in the paper).
+        alpha: overlay intensity of the coloured map (0.2 in the paper).
         panel_titles: optional ``{label: N strings}`` shown under each map panel's label.
+        title: the figure's title (name the model(s) the maps come from), or None.
 
     Returns:
         The written path.
     """
+    import matplotlib
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
     from matplotlib.figure import Figure
 
     from heartcv.evaluation._common import atomic_save_figure
@@ -101,17 +116,20 @@ def save_overlay_grid(images, maps, path, titles=None, alpha=ALPHA, *, dpi=120,
     lines = max([1] + [len(_wrap(t, width).split("\n")) for t in (titles or [])]
                 + [len(_wrap(f"{lab}\n{panel_titles.get(lab, [''] * n)[i]}", width).split("\n"))
                    for lab, _ in columns for i in range(n)])
-    fig = Figure(figsize=(2.6 * ncols, (2.6 + 0.17 * lines) * n), layout="constrained")
+    cmap = matplotlib.colormaps[CMAP]
+    head_lines = 0 if title is None else len(_wrap(title, int(11 * 2.6 * ncols)).split("\n"))
+    fig = Figure(figsize=(2.6 * ncols + 0.8, (2.6 + 0.17 * lines) * n + 0.25 * head_lines),
+                 layout="constrained")
     axes = fig.subplots(n, ncols, squeeze=False)
     for i, img in enumerate(imgs):
-        axes[i, 0].imshow(img, cmap="gray" if img.ndim == 2 else None, vmin=0, vmax=255)
-        title = "image" if titles is None else str(titles[i])
-        axes[i, 0].set_title(_wrap(title, width), fontsize=8)
+        rgb = img if img.ndim == 3 else np.repeat(img[..., None], 3, axis=-1)
+        axes[i, 0].imshow(rgb)
+        row_title = "image" if titles is None else str(titles[i])
+        axes[i, 0].set_title(_wrap(row_title, width), fontsize=8)
         for j, (label, m) in enumerate(columns):
             heat = np.clip(upsample(m[i:i + 1], img.shape[:2])[0], 0.0, 1.0)
-            axes[i, 1 + 2 * j].imshow(heat, cmap="jet", vmin=0.0, vmax=1.0)
-            axes[i, 2 + 2 * j].imshow(overlay(img if img.ndim == 3 else img[..., None], heat,
-                                               alpha=alpha))
+            axes[i, 1 + 2 * j].imshow(heat, cmap=cmap, vmin=0.0, vmax=1.0)
+            axes[i, 2 + 2 * j].imshow(_blend(rgb, heat, alpha, cmap))
             extra = panel_titles.get(label)
             head = label if extra is None else f"{label}\n{extra[i]}"
             axes[i, 1 + 2 * j].set_title(_wrap(head, width), fontsize=8)
@@ -119,19 +137,16 @@ def save_overlay_grid(images, maps, path, titles=None, alpha=ALPHA, *, dpi=120,
         for ax in axes[i]:
             ax.set_xticks([])
             ax.set_yticks([])
+    bar = fig.colorbar(ScalarMappable(Normalize(0.0, 1.0), cmap), ax=axes[:, 1:],
+                       shrink=min(1.0, 0.5 + 0.1 * n), aspect=12 + 8 * n)
+    bar.set_label("map value (0 low, 1 high)", fontsize=8)
+    bar.ax.tick_params(labelsize=7)
+    if title is not None:
+        fig.suptitle(_wrap(title, int(11 * 2.6 * ncols)), fontsize=10)
     return atomic_save_figure(fig, Path(path), dpi=dpi)
 
 
-def _annotate(rgb, probs):
-    p = np.atleast_1d(probs)
-    text = f"p={float(p[0]):.2f}" if p.size == 1 else f"c{int(np.argmax(p))}:{float(np.max(p)):.2f}"
-    scale = max(rgb.shape[0] / 160.0, 0.3)
-    cv2.putText(rgb, text, (2, int(14 * scale) + 2), cv2.FONT_HERSHEY_SIMPLEX, scale,
-                (255, 255, 0), 1, cv2.LINE_AA)
-    return rgb
-
-
-def attention_renderer(alpha=ALPHA, *, annotate=True, batch_size=8):
+def attention_renderer(alpha=ALPHA, *, annotate=True, batch_size=8, min_size=DISPLAY_SIZE):
     """A ``render(model, images)`` for the training engine's TensorBoard ``ImageSummary``.
 
     For Cardio-XAttentionNet models (an ``amm_attention`` layer) it overlays the attention map
@@ -141,9 +156,13 @@ def attention_renderer(alpha=ALPHA, *, annotate=True, batch_size=8):
         alpha: overlay intensity (0.2 as in the paper's Fig. 1 and 8).
         annotate: write the predicted probability in the corner.
         batch_size: images per forward/backward pass.
+        min_size: images smaller than this (shorter side) are enlarged by a whole factor
+            before the map is laid over them and the label drawn (192: legible in
+            TensorBoard); None or 0 keeps the input size.
 
     Returns:
-        ``render(model, images) -> uint8 (N, H, W, 3)``, images float32 in [0, 255] (N, H, W, C).
+        ``render(model, images) -> uint8 (N, H', W', 3)``, images float32 in [0, 255]
+        (N, H, W, C).
     """
     alpha = _check_alpha(alpha)
 
@@ -159,8 +178,9 @@ def attention_renderer(alpha=ALPHA, *, annotate=True, batch_size=8):
         imgs = np.asarray(images)
         out = []
         for img, heat, p in zip(imgs, maps, probs):
-            rgb = np.ascontiguousarray(overlay(img, heat, alpha=alpha))
-            out.append(_annotate(rgb, p) if annotate else rgb)
+            big = upscale_for_display(np.clip(img, 0, 255).astype(np.uint8), min_size)
+            rgb = np.ascontiguousarray(overlay(big, heat, alpha=alpha))
+            out.append(draw_label(rgb, probability_label(p)) if annotate else rgb)
         return np.stack(out).astype(np.uint8)
 
     return render

@@ -14,5 +14,9 @@ from heartcv.layers.random_exposure import RandomExposure  # noqa: F401
 from heartcv.layers.random_gamma import RandomGamma  # noqa: F401
 from heartcv.layers.random_gaussian_blur import RandomGaussianBlur  # noqa: F401
 from heartcv.layers.random_gaussian_noise import RandomGaussianNoise  # noqa: F401
+from heartcv.layers.random_lead_background import RandomLeadBackground  # noqa: F401
+from heartcv.layers.random_lead_warp import RandomLeadWarp  # noqa: F401
+from heartcv.layers.random_line_thickness import RandomLineThickness  # noqa: F401
 from heartcv.layers.random_resolution_loss import RandomResolutionLoss  # noqa: F401
+from heartcv.layers.spatial_mean import SpatialMean  # noqa: F401
 from heartcv.layers.temporal_attention import TemporalAttention  # noqa: F401

@@ -12,7 +12,11 @@ paired test of every seed), draws the ROC curves of all models in one figure (Fi
 attention maps and overlays at intensity 0.2 (Fig. 7–9) with the GAP baselines' Grad-CAM
 beside them, and measures localization: the share of heatmap mass on the true heart against
 the heart's share of the image (chance) and the pointing game (phantom masks), or IoU/IoBB
-and pointing game against the NIH Cardiomegaly boxes when the test images have boxes.
+and pointing game against the NIH Cardiomegaly boxes when the test images have boxes. Every
+map is also checked for faithfulness (issue 26, :mod:`heartcv.explain.faithfulness`): the
+AUROC with the AMM map made constant, the flip, mean-map and blank-image tests, heart
+correlation and mass on the heart after per-map min–max (``faithfulness_markdown``; per seed
+and mean ± sd over seeds).
 
 Maps at a size that means something: the backbones have stride 32, so a model trained at
 96 px has a 3×3 map. Both model families are fully convolutional up to the pooling, and the
@@ -20,7 +24,9 @@ paper itself trains at 224 and tests on the full-size image; heartcv does the sa
 scale: the test images are kept at ``map_size`` (the phantom is generated at that size, a
 bundle keeps its own), Table 4/5 are measured at the training size (the images resized, the
 paper's "train size" numbers), and the heatmaps (and a second AUROC, ``auroc_at_map_size``)
-are computed on the test images at ``map_size`` (224 px → 7×7 cells).
+are computed on the test images at ``map_size`` (224 px → 7×7 cells). By default
+(``map_size=None``) the maps are scored at the training size, where the classifier works; a
+model trained at 224 px (``configs/localization_224.yaml``) has 7×7 cells there.
 """
 
 from __future__ import annotations
@@ -103,17 +109,23 @@ def _rgb(images):
 
 
 def localization(models: dict, test, out_dir: Path, *, boxes=None, n_show=4, seed=0,
-                 figure=True) -> dict:
+                 figure=True, train_size=None, ablation_at_map_size=True) -> dict:
     """Localization of each model's heatmaps on the positive test images, and Fig. 7–9 grids.
 
     Uses the heart masks when the split has them (phantom), else ``boxes``: a list (one per
     test image) of (x, y, w, h) Cardiomegaly boxes in the test images' pixel frame. Heatmaps
     are computed on the test images at their stored size (``map_cells`` records the grid);
     ``auroc_at_map_size`` is each model's AUROC on all test images at that size.
+    ``faithfulness`` holds :func:`heartcv.explain.faithfulness.faithfulness_checks` of the
+    same maps (issue 26): the constant-map ablation of the AMM models at that size and at
+    ``train_size`` (the training image size, when it differs), the flip, mean-map and
+    blank-image tests, heart correlation and mass on the heart after per-map min–max
+    (``ablation_at_map_size=False``: the ablation at ``train_size`` only).
     """
     from heartcv import explain
     from heartcv.evaluation.roc import auroc
-    from heartcv.localization import localization_summary
+    from heartcv.explain.faithfulness import faithfulness_checks
+    from heartcv.localization import boxes_to_masks, localization_summary
 
     y = test.targets[:, 0] > 0.5
     positives = np.flatnonzero(y)
@@ -124,6 +136,8 @@ def localization(models: dict, test, out_dir: Path, *, boxes=None, n_show=4, see
     images = _rgb(test.images[positives])
     masks = None if test.heart_masks is None else test.heart_masks[positives]
     box_list = None if boxes is None or masks is not None else [boxes[i] for i in positives]
+    regions = masks if box_list is None else boxes_to_masks(box_list, images.shape[1:3])
+    all_images = _rgb(test.images)
     out, shown = {}, {}
     for name, model in models.items():
         method, heat = heatmaps(model, name, images)
@@ -133,9 +147,13 @@ def localization(models: dict, test, out_dir: Path, *, boxes=None, n_show=4, see
         summary["map_cells"] = map_cells(model, images.shape[1:3])
         if masks is not None:
             summary["heart_area_share"] = float(np.mean(masks))
+        p_all = None
         if 0 < y.sum() < len(y):
-            p_all = np.asarray(model.predict(_rgb(test.images), verbose=0, batch_size=16))[:, 0]
+            p_all = np.asarray(model.predict(all_images, verbose=0, batch_size=16))[:, 0]
             summary["auroc_at_map_size"] = float(auroc(y.astype(int), p_all))
+        summary["faithfulness"] = faithfulness_checks(
+            model, all_images, y, scored=positives, masks=regions, maps=heat, scores=p_all,
+            train_size=train_size, ablation_at_map_size=ablation_at_map_size, seed=seed)
         out[name] = summary
         shown[f"{method} ({name})"] = heat[:n_show]
     if figure:
@@ -147,7 +165,8 @@ def localization(models: dict, test, out_dir: Path, *, boxes=None, n_show=4, see
         titles = [f"cardiomegaly (test) #{i + 1}" for i in range(k)]
         explain.save_overlay_grid(images[:k], {lab: m[:k] for lab, m in shown.items()},
                                   out_dir / "figures" / "attention_overlays.png",
-                                  titles=titles, alpha=0.2, panel_titles=panel)
+                                  titles=titles, alpha=0.2, panel_titles=panel,
+                                  title="Heart localization: " + ", ".join(models))
     return out
 
 
@@ -216,6 +235,82 @@ def localization_markdown(per_seed: list) -> str:
         note = (f"Mean ± sd over {len(per_seed)} seeds (each seed's bootstrap CIs in "
                 "localization.json); " + note[0].lower() + note[1:])
     align = [":---", ":---", ":---"] + ["---:"] * (len(header) - 3)
+    return markdown_table(header, rows, align=align) + "\n\n" + note
+
+
+def _faith(per_seed: list, name: str) -> list:
+    """Each seed's flat faithfulness numbers of model ``name`` (empty dicts where absent)."""
+    from heartcv.explain.faithfulness import faithfulness_numbers
+
+    return [faithfulness_numbers(ps[name]["faithfulness"]) if "faithfulness" in ps.get(name, {})
+            else {} for ps in per_seed]
+
+
+def _cell(nums: list, key: str, digits=3, ci=True, sign="") -> str:
+    """One seed: the value [CI]; several: mean ± sd over seeds; "–" where not measured."""
+    vals = [d[key] for d in nums if key in d]
+    if not vals:
+        return "–"
+    if len(nums) == 1:
+        d = nums[0]
+        fmt = f"{sign}.{digits}f"
+        text = format(d[key], fmt)
+        if ci and f"{key}_ci_low" in d:
+            text += f" [{d[key + '_ci_low']:{fmt}}, {d[key + '_ci_high']:{fmt}}]"
+        return text
+    ms = _mean_sd(vals)
+    return f"{ms['mean']:{sign}.{digits}f} ± {ms['sd']:.{digits}f}"
+
+
+def _ablation_cell(first: dict, nums: list, tag: str) -> str:
+    if not first["ablation"].get("applicable"):
+        return "n/a (GAP pools uniformly)"
+    size = nums[0].get(f"size{tag}")
+    if size is None:  # no ablation at the training size: the maps are at that size
+        return "= map px" if tag else "–"
+    return (f"{_cell(nums, 'auroc' + tag, ci=False)} → "
+            f"{_cell(nums, 'auroc_constant_map' + tag, ci=False)} @ {size:.0f} px")
+
+
+def faithfulness_markdown(per_seed: list) -> str:
+    """Faithfulness of each model's map (issue 26): one seed with CIs, several mean ± sd."""
+    from heartcv.report import markdown_table
+
+    names = [k for k, v in per_seed[0].items() if isinstance(v, dict) and "faithfulness" in v]
+    if not names:
+        return ""
+    header = ["Model", "Map", "AUROC → constant W (train px)", "AUROC → constant W (map px)",
+              "Heart r", "Mass on heart after min–max", "Chance", "Mean-map r (hearts' r)",
+              "Flip r: flipped back / in place", "Blank-image map r"]
+    rows = []
+    for name in names:
+        nums = _faith(per_seed, name)
+        first = per_seed[0][name]["faithfulness"]
+        ablation = [_ablation_cell(first, nums, tag) for tag in ("_train_size", "")]
+        n_flat = sum(ps[name]["faithfulness"]["maps"]["blank"]["flat"] for ps in per_seed)
+        blank_text = _cell(nums, "blank_correlation", 2, ci=False)
+        if n_flat:
+            blank_text = "flat" if n_flat == len(per_seed) else \
+                f"{blank_text} (flat in {n_flat} of {len(per_seed)} seeds)"
+        rows.append([name, first["maps"]["method"], *ablation,
+                     _cell(nums, "heart_correlation", 2, sign="+"),
+                     _cell(nums, "mass_minmax"), _cell(nums, "area_fraction", ci=False),
+                     f"{_cell(nums, 'mean_map_correlation', 2, ci=False)} "
+                     f"({_cell(nums, 'mask_mean_correlation', 2, ci=False)})",
+                     f"{_cell(nums, 'flip_follow', 2, ci=False)} / "
+                     f"{_cell(nums, 'flip_stay', 2, ci=False)}", blank_text])
+    note = ("Constant-map ablation: the AUROC with the AMM map W replaced by its per-image mean "
+            "(the head then pools uniformly; a classifier that ignores where W is high loses "
+            "nothing), on all test images at the training size and at the map size. Heart r: "
+            "Pearson's r of each map with its heart mask; mass after per-map min–max against "
+            "the heart's area (chance); mean-map r: leave-one-out correlation of each map with "
+            "the mean map, beside the heart masks' own; flip: the flipped image's map flipped "
+            "back (follows the anatomy) / as it is (stays in place), each correlated with the "
+            "map; blank: the map of a uniform grey image correlated with the mean map (flat: "
+            "no pattern). Maps of the cardiomegaly test images, CIs bootstrap 95% over images.")
+    if len(per_seed) > 1:
+        note = f"Mean ± sd over {len(per_seed)} seeds. " + note
+    align = [":---", ":---"] + ["---:"] * (len(header) - 2)
     return markdown_table(header, rows, align=align) + "\n\n" + note
 
 
@@ -293,6 +388,7 @@ def results_numbers(exp: dict) -> dict:
                 ms = _mean_sd([loc[name][metric]["mean"] for loc in exp["localization_per_seed"]])
                 out[f"localization/{name}/{metric}"] = ms["mean"]
                 out[f"localization/{name}/{metric}_sd"] = ms["sd"]
+    out.update(faithfulness_results(exp["localization_per_seed"], seeds))
     ceiling = exp.get("ceiling")
     if ceiling:
         out["ceiling/auroc"] = ceiling["auroc"]
@@ -306,6 +402,31 @@ def results_numbers(exp: dict) -> dict:
         out[f"time/{name}_s"] = t
     out["seeds/n"] = len(seeds)
     return {k: v for k, v in out.items() if v is not None and np.isfinite(v)}
+
+
+def faithfulness_results(per_seed: list, seeds: list) -> dict:
+    """``faithfulness/<model>/<metric>`` numbers; with several seeds each seed's under
+    ``faithfulness/seed<s>/<model>/`` and mean / ``_sd`` over seeds under the plain key."""
+    out = {}
+    first = per_seed[0]
+    for name, s in first.items():
+        if not isinstance(s, dict) or "faithfulness" not in s:
+            continue
+        nums = _faith(per_seed, name)
+        if len(seeds) == 1:
+            out.update({f"faithfulness/{name}/{k}": v for k, v in nums[0].items()})
+            continue
+        for seed, d in zip(seeds, nums):
+            out.update({f"faithfulness/seed{seed}/{name}/{k}": v for k, v in d.items()})
+        for key in nums[0]:  # per-seed CIs and p-values are not averaged
+            if key.endswith(("_ci_low", "_ci_high", "_p")):
+                continue
+            ms = _mean_sd([d.get(key) for d in nums])
+            if ms:
+                out[f"faithfulness/{name}/{key}"] = ms["mean"]
+                if not key.startswith("size"):
+                    out[f"faithfulness/{name}/{key}_sd"] = ms["sd"]
+    return out
 
 
 def load_experiment_data(cfg, map_size=None):
@@ -323,7 +444,7 @@ def load_experiment_data(cfg, map_size=None):
 
 
 def run_experiment(base_cfg, models=MODELS, *, data=None, out_dir=None, expected_csv=None,
-                   boxes=None, seeds=1, map_size=None) -> dict:
+                   boxes=None, seeds=1, map_size=None, ablation_at_map_size=True) -> dict:
     """Train and evaluate ``models`` with ``seeds`` seeds; write Tables 4/5, figures, localization.
 
     Args:
@@ -342,6 +463,8 @@ def run_experiment(base_cfg, models=MODELS, *, data=None, out_dir=None, expected
             is paired; seeds change initialisation, augmentation and batch order. With K > 1
             Table 5 is mean ± sd over seeds and the per-seed tests follow it.
         map_size: image size of the heatmaps (phantom only; default: as loaded).
+        ablation_at_map_size: the constant-map ablation also at the map size when that is
+            not the training size (False: at the training size only; the demo).
 
     Returns:
         ``{"runs": {model: RunResult (first seed)}, "delong": {...} (first seed), "localization":
@@ -398,7 +521,9 @@ def run_experiment(base_cfg, models=MODELS, *, data=None, out_dir=None, expected
         if curves:
             paths["roc"] = evaluate.plot_roc(curves, sub / "figures" / "roc_all_models.png",
                                              title="ROC on held-out patients (Fig. 6)")
-        loc = localization(loaded, test, sub, boxes=boxes, seed=seed)
+        loc = localization(loaded, test, sub, boxes=boxes, seed=seed,
+                           train_size=base_cfg.data.image_size,
+                           ablation_at_map_size=ablation_at_map_size)
         paths["localization"] = atomic_write_json(sub / "localization.json", loc)
         paths["delong"] = atomic_write_json(sub / "delong.json", tests)
         per_seed.append({"seed": seed, "runs": runs, "tests": tests, "loc": loc,
@@ -418,6 +543,9 @@ def run_experiment(base_cfg, models=MODELS, *, data=None, out_dir=None, expected
             table, out_dir, name="table5", expected_csv=expected_csv if "Table 5" in tables else None,
             table="Table 5", subset=True, extra=extra))
     loc_md = localization_markdown([ps["loc"] for ps in per_seed])
+    faith_md = faithfulness_markdown([ps["loc"] for ps in per_seed])
+    if faith_md:
+        loc_md += "\n\n**Faithfulness of the maps** (issue 26)\n\n" + faith_md
     paths["localization_md"] = atomic_write_text(out_dir / "localization.md",
                                                  "**Localization**\n\n" + loc_md + "\n")
     if many:

@@ -87,6 +87,17 @@ def test_subset_of_rows_with_two_seeds_and_maps_at_map_size(tiny, tmp_path):
     assert numbers["cxa_tiny/auroc_sd"] == pytest.approx(np.std(aurocs, ddof=1))
     assert read_results(write_results(out, numbers, announce=False)) == pytest.approx(numbers)
     assert "Mass − chance" in (out / "localization.md").read_text()
+    # issue 26: the faithfulness checks per seed (AMM ablation at 32 and 64 px), mean ± sd
+    faith = exp["localization"]["cxa_tiny"]["faithfulness"]
+    assert faith["ablation"]["input_size"] == [64, 64]
+    assert faith["ablation_at_train_size"]["input_size"] == [32, 32]
+    assert exp["localization"]["tiny_gap"]["faithfulness"]["ablation"]["applicable"] is False
+    for key in ("faithfulness/seed0/cxa_tiny/auroc_constant_map_train_size",
+                "faithfulness/cxa_tiny/flip_gain", "faithfulness/cxa_tiny/flip_gain_sd",
+                "faithfulness/seed1/tiny_gap/heart_correlation"):
+        assert key in numbers, key
+    text = (out / "localization.md").read_text()
+    assert "Faithfulness of the maps" in text and "n/a (GAP pools uniformly)" in text
 
 
 def test_write_comparison_subset_only_when_asked(tmp_path):
@@ -122,11 +133,12 @@ def test_overlay_grid_titles_do_not_overlap(tmp_path, monkeypatch):
     long = "AMM densenet121 (AMM attention)"
     path = save_overlay_grid(x, {long: maps, "densenet121 GAP (Grad-CAM)": maps}, tmp_path / "g.png",
                              titles=[f"cardiomegaly (test) #{i} with a long row title" for i in range(3)],
-                             panel_titles={long: ["p=0.93"] * 3})
+                             panel_titles={long: ["p=0.93"] * 3},
+                             title="Heart localization: cxa_densenet121, densenet121_gap")
     assert path.is_file()
     fig = captured["fig"]
     renderer = fig.canvas.get_renderer()
-    grid = np.array(fig.axes).reshape(3, 5)
+    grid = np.array(fig.axes[:15]).reshape(3, 5)  # then the one colour bar
     for r, row in enumerate(grid):
         boxes = [ax.title.get_window_extent(renderer) for ax in row]
         for left, right in zip(boxes, boxes[1:]):
@@ -135,5 +147,14 @@ def test_overlay_grid_titles_do_not_overlap(tmp_path, monkeypatch):
             for ax, box in zip(grid[r - 1], boxes):
                 assert ax.get_window_extent(renderer).y0 >= box.y1 - 1
     assert "p=0.93" in fig.axes[1].get_title()
+    assert "cxa_densenet121" in fig.get_suptitle()
+    # one colour map in the figure, shown by one colour bar (issue 25): the images are RGB,
+    # the maps and the colour bar share it
+    assert len(fig.axes) == 16 and fig.axes[15].get_label() == "<colorbar>"
+    cmaps = {im.get_cmap().name for ax in fig.axes for im in ax.get_images()
+             if im.get_array().ndim == 2}
+    cmaps |= {c.cmap.name for ax in fig.axes for c in ax.collections if c.get_array() is not None}
+    assert cmaps == {"jet"}, cmaps
+    assert [c.cmap.name for c in fig.axes[15].collections if c.get_array() is not None] == ["jet"]
     with pytest.raises(ValueError, match="panel_titles"):
         save_overlay_grid(x, {"a": maps}, tmp_path / "h.png", panel_titles={"b": ["p"] * 3})
