@@ -76,6 +76,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--shifts", action="store_true",
                    help="also evaluate under the fixed, seeded acquisition-shift suite (dimmed, "
                         "gamma, contrast, blur, noise, JPEG, low resolution; segmentation)")
+    p.add_argument("--class-map", default=None, metavar="OLD=NEW,...",
+                   help="score the bundle's class OLD as the model's class NEW (names as in "
+                        "the bundle and the model card); without it a bundle whose class names "
+                        "differ from the model's is refused")
 
     p = sub.add_parser("predict", help="predict images; one: its JSON and overlay, several: a CSV",
                        description=_PREDICT_DESCRIPTION)
@@ -96,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="heart + lungs models: a CTR interval from test-time augmentation "
                         "(5 views in one model call; --no-tta: none)")
     _add_batch_options(p, overlays=True)
+    _add_max_pixels(p)
 
     p = sub.add_parser("explain", help="heatmaps of images: attention, Grad-CAM(++), saliency, deep Taylor",
                        description="One image: its overlay and prediction JSON. Several (files, "
@@ -112,6 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--image-size", type=_image_size_arg, default=None, metavar="N|full",
                    help=_IMAGE_SIZE_HELP)
     _add_batch_options(p, overlays=False)
+    _add_max_pixels(p)
 
     p = sub.add_parser("report", help="rewrite a run's tables from its metrics.json")
     p.add_argument("run_dir")
@@ -204,10 +210,13 @@ def cmd_evaluate(args) -> int:
     import json
     from pathlib import Path
 
-    from heartcv.data.h5 import open_bundle
+    from heartcv.evaluate import check_task
 
-    with open_bundle(args.data) as b:
-        task = b.task
+    # a model of the other task, or --shifts on classification: one line, before any work
+    from heartcv.classes import parse_class_map
+
+    class_map = parse_class_map(args.class_map)  # a malformed map: one line, before any work
+    task = check_task(args.model, args.data, shifts=args.shifts)
     if task != "segmentation" and not args.shifts:  # classifiers: streamed, any size
         from heartcv.evaluate import evaluate_bundle
         from heartcv.summary import headline
@@ -216,14 +225,16 @@ def cmd_evaluate(args) -> int:
         if out.exists() and not out.is_dir():
             raise FileExistsError(errno.EEXIST, "exists and is not a folder", str(out))
         res = evaluate_bundle(args.model, args.data, args.split, args.image_size,
-                              threshold=args.threshold, prevalence=args.prevalence, out_dir=out)
+                              threshold=args.threshold, prevalence=args.prevalence, out_dir=out,
+                              class_map=class_map)
         print(f"{args.split} at {res['image_size_label']} ({res['image_size_source']}): "
               f"{headline(res)}")
         print(f"metrics written to {out / 'metrics.json'}")
         return EXIT_OK
     out = evaluate_saved_model(args.model, args.data, split=args.split, out_dir=args.out,
                                threshold=args.threshold, prevalence=args.prevalence,
-                               image_size=args.image_size, shifts=args.shifts)
+                               image_size=args.image_size, shifts=args.shifts,
+                               class_map=class_map)
     metrics = json.loads((out / "metrics.json").read_text())
     if metrics.get("task") == "segmentation":
         for line in _segmentation_lines(metrics):
@@ -291,8 +302,8 @@ def _add_batch_options(p, *, overlays: bool) -> None:
                    help="CSV with a `path` column (relative paths: relative to the CSV)")
     p.add_argument("--data", default=None, metavar="FILE.h5",
                    help="HDF5 bundle to predict (its image ids name the rows)")
-    p.add_argument("--split", default="test", help="bundle split for --data ('all': every "
-                                                   "image; default: test)")
+    p.add_argument("--split", default=None, help="bundle split for --data ('all': every "
+                                                 "image; default: test); only with --data")
     p.add_argument("--batch-size", type=_positive_int, default=16,
                    help="images per model call (default: 16)")
     p.add_argument("--jobs", type=_positive_int, default=None, metavar="N",
@@ -302,6 +313,24 @@ def _add_batch_options(p, *, overlays: bool) -> None:
     if overlays:
         p.add_argument("--overlays", action=argparse.BooleanOptionalAction, default=False,
                        help="with several inputs, also write one overlay per image")
+
+
+def _pixels_arg(value: str) -> int:
+    try:
+        n = int(float(value.replace("_", "")))
+    except ValueError:
+        n = -1
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"expected a number of pixels >= 0 (0: no limit), "
+                                         f"got {value!r}")
+    return n
+
+
+def _add_max_pixels(p) -> None:
+    p.add_argument("--max-pixels", type=_pixels_arg, default=None, metavar="N",
+                   help="refuse, before decoding, an image of more than N pixels (width × "
+                        "height; default 20e6, or HEARTCV_MAX_PIXELS; 0: no limit): a huge "
+                        "image file can decode to more memory than the machine has")
 
 
 _IMAGE_SIZE_HELP = ("run the model at N×N pixels, or 'full': the image's own size (fully "
@@ -363,6 +392,11 @@ def _run_batch(args, *, overlays, method="auto", alpha=0.2) -> int:
         print(f"  ... {len(result['skipped']) - 10} more in {result['written'][1]}")
     for path in result["written"]:
         print(f"wrote {path}")
+    if result["n_predicted"] == 0:  # every input skipped: an error, not a result
+        path, reason = result["skipped"][0] if result["skipped"] else ("?", "?")
+        raise CLIError(f"Nothing predicted: none of the {result['n_inputs']} inputs could be "
+                       f"predicted (first: {path}: {reason}); each is listed with its reason in "
+                       f"{result['written'][1]}")
     return EXIT_OK
 
 
@@ -450,6 +484,10 @@ def _precheck_images(args) -> None:
 
     from heartcv.predict import collect_inputs
 
+    if args.split is not None and args.data is None:
+        raise CLIError(f"--split {args.split} selects images of a bundle, and no --data "
+                       f"FILE.h5 was given: pass --data, or leave --split out")
+    args.split = "test" if args.split is None else args.split
     images = args.images
     if len(images) == 1 and args.csv is None and args.data is None and \
             not Path(images[0]).exists() and not any(c in images[0] for c in "*?["):
@@ -474,6 +512,10 @@ def _precheck(args) -> None:
         if value is not None and not Path(value).exists():
             raise CLIError(f"{_MISSING[name]}: {value}")
     if args.command in ("predict", "explain"):
+        if args.max_pixels is not None:  # one setting for single and batch reads
+            from heartcv.data.images import set_max_pixels
+
+            set_max_pixels(args.max_pixels)
         _precheck_images(args)
     if args.command == "train":
         from heartcv.config import load_config
@@ -481,12 +523,40 @@ def _precheck(args) -> None:
         args.config_loaded = load_config(args.config, args.overrides)
 
 
+#: the Keras backends, the packages each needs and how to install them (setup.cfg's extras)
+_BACKENDS = {"tensorflow": (("tensorflow",), 'pip install "heartcv"  (TensorFlow is a '
+                            'requirement of heartcv)'),
+             "jax": (("jax", "jaxlib"), 'pip install "heartcv[jax]"  (or pip install jax)'),
+             "torch": (("torch",), "pip install torch")}
+
+
+def _missing_backend(err: ImportError) -> str | None:
+    """One line for a Keras backend that is not installed, else None."""
+    import os
+
+    missing = (getattr(err, "name", None) or "").split(".")[0]
+    for backend, (packages, install) in _BACKENDS.items():
+        if missing in packages:
+            chosen = os.environ.get("KERAS_BACKEND")
+            why = (f"KERAS_BACKEND={chosen} needs" if chosen else
+                   f"the Keras backend ({backend}, from ~/.keras/keras.json) needs")
+            return f"{why} {missing}, which is not installed: {install}"
+    return None
+
+
 def _load_models(debug: bool) -> None:
     """Import TensorFlow (quietly unless ``--debug`` or ``HEARTCV_DEBUG=1``) and register
-    every model."""
+    every model. A Keras backend that is not installed (``KERAS_BACKEND=jax`` without jax)
+    is one error line with the install command."""
     import heartcv
 
-    heartcv.register_all(debug=debug)
+    try:
+        heartcv.register_all(debug=debug)
+    except ImportError as err:
+        line = _missing_backend(err)
+        if line is None or debug:
+            raise
+        raise CLIError(line) from None
 
 
 def main(argv=None) -> int:
@@ -520,6 +590,11 @@ def main(argv=None) -> int:
 
         print(f"heartcv: error: {os_error_line(err)}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    finally:
+        if getattr(args, "max_pixels", None) is not None:  # for this command only
+            from heartcv.data.images import set_max_pixels
+
+            set_max_pixels(None)
 
 
 if __name__ == "__main__":  # pragma: no cover

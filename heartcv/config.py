@@ -125,7 +125,9 @@ class TrainConfig:
     folds: int = 0  # k > 1: k-fold cross-validation by patient
     steps_per_epoch: Optional[int] = None
     tensorboard_images: bool = True
-    verbose: int = 1
+    # Keras' fit verbosity: 0 silent, 1 progress bar, 2 one line per epoch; "auto" is 1 on a
+    # terminal and 2 when stdout is a file or a pipe (a log holds no redrawn bars).
+    verbose: int | str = "auto"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -362,9 +364,19 @@ _CHOICES = {
                    "dice", "bce_dice"),
     "train.class_weight": (None, "balanced"),
     "train.strategy": ("auto", "default", "mirrored", "multiworker"),
-    "train.verbose": (0, 1, 2),
+    "train.verbose": ("auto", 0, 1, 2),
     "eval.threshold": ("youden", "f1", "fixed"),
 }
+
+
+def _plain_run_name(name) -> bool:
+    """``name`` keeps the run inside ``output_dir``: ``/``-joined parts, none of them empty,
+    ``.`` or ``..``, no backslash, NUL or surrounding blanks, not absolute."""
+    name = str(name)
+    if not name.strip() or name != name.strip() or "\\" in name or "\0" in name:
+        return False
+    parts = name.split("/")
+    return all(part and part.strip() == part and part not in (".", "..") for part in parts)
 
 
 def _check(ok: bool, key: str, expected: str, value) -> None:
@@ -402,8 +414,10 @@ def validate(cfg: RunConfig) -> RunConfig:
             node = getattr(node, part)
         value = getattr(node, name)
         _check(value in choices, key, f"in {choices}", value)
-    _check(bool(str(cfg.name).strip()) and cfg.name not in (".", ".."), "name",
-           "a non-empty run name", cfg.name)
+    _check(_plain_run_name(cfg.name), "name",
+           "a non-empty run name inside output_dir: a plain name, or plain names joined by "
+           "'/' (e.g. paper/row); no '..', '.', empty part, leading '/', backslash or NUL",
+           cfg.name)
     _check(bool(str(cfg.output_dir).strip()), "output_dir", "a non-empty folder", cfg.output_dir)
 
     d = cfg.data

@@ -7,7 +7,10 @@ A run directory (``output_dir/name``) holds ``config.yaml`` (the resolved config
 ``BackupAndRestore``: a killed run started again with the same command resumes, at evaluation
 if it was stopped after its last epoch). A finished run is not trained again unless
 ``overwrite=True`` (``heartcv train --overwrite``). ``train.folds = k`` runs patient-wise
-k-fold cross-validation in ``fold1/`` … ``foldk/`` and reports mean ± sd per metric.
+k-fold cross-validation in ``fold1/`` … ``foldk/`` and reports mean ± sd per metric; a rerun
+keeps the folds that finished (``fold<i>/fold_results.json``), resumes the one that was
+interrupted and runs the rest. While a run trains, ``.<name>.lock`` beside its folder holds
+its PID and host: a second ``train`` of the same folder ends with one line naming it.
 
 Distribution: ``train.strategy`` auto picks ``MultiWorkerMirroredStrategy`` when ``TF_CONFIG``
 names several workers, ``MirroredStrategy`` with several GPUs, else the default strategy.
@@ -26,6 +29,7 @@ import os
 import shutil
 import sys
 import tempfile
+import textwrap
 from pathlib import Path
 
 import keras
@@ -34,6 +38,7 @@ import numpy as np
 from heartcv.config import ConfigError, RunConfig, save_config, validate
 from heartcv.files import atomic_path, atomic_write_json
 from heartcv.registry import get_spec
+from heartcv.runlock import RunFolderInUseError, RunLock
 
 
 @dataclasses.dataclass
@@ -371,6 +376,20 @@ def _precision_policy(mixed: bool):
         keras.config.set_dtype_policy(previous)
 
 
+def fit_verbosity(verbose, stream=None) -> int:
+    """Keras ``fit`` verbosity for ``train.verbose``: ``"auto"`` is the progress bar (1) when
+    ``stream`` (stdout) is a terminal, else one line per epoch (2): in a log file or a pipe a
+    bar is redrawn with carriage returns and ANSI codes into one line of thousands of
+    characters. 0, 1 and 2 are Keras' own and pass through."""
+    if verbose != "auto":
+        return int(verbose)
+    stream = sys.stdout if stream is None else stream
+    try:
+        return 1 if stream.isatty() else 2
+    except (AttributeError, ValueError):  # no isatty, or a closed stream
+        return 2
+
+
 def fit_model(cfg: RunConfig, data, run_dir: Path, *, strategy=None, extra_callbacks=(),
               render=None):
     """Build, compile and fit on ``data.splits['train']`` (validating on ``'val'``).
@@ -443,7 +462,7 @@ def fit_model(cfg: RunConfig, data, run_dir: Path, *, strategy=None, extra_callb
                         steps_per_epoch=steps, validation_steps=val_steps,
                         class_weight=class_weight_for(cfg, data), callbacks=callbacks,
                         shuffle=False,  # the tf.data pipeline shuffles (seeded)
-                        verbose=cfg.train.verbose)
+                        verbose=fit_verbosity(cfg.train.verbose))
     best = run_dir / "model.h5"
     if best.is_file():
         model.load_weights(best)
@@ -548,8 +567,21 @@ def evaluate_run(model, data, cfg: RunConfig, out_dir: Path) -> dict:
     return results
 
 
-def plot_history(history_csv: Path, path: Path) -> Path | None:
-    """Loss (and first metric) curves per epoch from the CSV log."""
+def _run_title(run_dir: Path) -> str:
+    """``"<model> (<run name>)"`` from a run directory's ``config.yaml``; "" without one."""
+    import yaml
+
+    try:
+        tree = yaml.safe_load((Path(run_dir) / "config.yaml").read_text()) or {}
+        model, name = tree["model"]["name"], tree.get("name")
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, KeyError, TypeError):
+        return ""
+    return f"{model} ({name})" if name else str(model)
+
+
+def plot_history(history_csv: Path, path: Path, title: str | None = None) -> Path | None:
+    """Loss curves per epoch from the CSV log, titled with the model: ``title``, else the
+    model and run name of the ``config.yaml`` beside the log."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -566,6 +598,8 @@ def plot_history(history_csv: Path, path: Path) -> Path | None:
             ax.plot(epochs, [float(r[key] or "nan") for r in rows], label=key)
     ax.set_xlabel("epoch")
     ax.set_ylabel("loss")
+    title = _run_title(Path(history_csv).parent) if title is None else str(title)
+    ax.set_title(textwrap.fill(title, 70), fontsize=10)  # 70 characters fit the 6-inch width
     ax.legend()
     fig.tight_layout()
     with atomic_path(path) as tmp:
@@ -573,17 +607,45 @@ def plot_history(history_csv: Path, path: Path) -> Path | None:
     return path
 
 
+def portable_path(value, base=None):
+    """A path as a model card keeps it: an absolute path below ``base`` (the folder training
+    ran in, the current one by default) relative to it, any other absolute path as its file
+    name alone (no training machine's folders in a shipped card); relative paths and other
+    values unchanged."""
+    if not isinstance(value, str) or not os.path.isabs(value):
+        return value
+    base = Path.cwd() if base is None else Path(base)
+    try:
+        return Path(value).resolve().relative_to(base.resolve()).as_posix()
+    except ValueError:
+        return Path(value).name
+
+
+def _portable_tree(node, base=None):
+    if isinstance(node, dict):
+        return {k: _portable_tree(v, base) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_portable_tree(v, base) for v in node]
+    return portable_path(node, base)
+
+
 def write_card(path: Path, cfg: RunConfig, data, results: dict) -> Path:
-    """The model's result card: what it is, what it was trained on, what it scored."""
+    """The model's result card: what it is, what it was trained on, what it scored.
+
+    Paths in it (``data_source``, the config's ``output_dir``, ``data.source``, a weights file
+    in ``model.params``) are :func:`portable_path`: relative to the folder training ran in,
+    else file names, so ``heartcv train`` with the card's config rebuilds the model on another
+    machine once the bundle is there.
+    """
     from heartcv import __version__
     from heartcv.config import config_to_dict
 
     card = {"model": cfg.model.name, "task": data.task, "class_names": data.class_names,
             "input_size": cfg.data.image_size, "channels": cfg.data.channels,
-            "input_range": "[0, 255]", "data_source": data.source,
+            "input_range": "[0, 255]", "data_source": portable_path(data.source),
             "split_sizes": {k: len(v) for k, v in data.splits.items()},
             "test_metrics": _headline_numbers(results), "heartcv_version": __version__,
-            "config": config_to_dict(cfg)}
+            "config": _portable_tree(config_to_dict(cfg))}
     return atomic_write_json(path, card)
 
 
@@ -680,7 +742,8 @@ def _prepare_run_dir(run_dir: Path) -> None:
 
 def _has_progress(run_dir: Path) -> bool:
     return ((run_dir / "backup").exists() or (run_dir / "model.h5").exists()
-            or any(run_dir.glob("fold*/backup")) or bool(read_history(run_dir / "history.csv")))
+            or any(run_dir.glob("fold*/backup")) or any(run_dir.glob(f"fold*/{FOLD_RESULTS}"))
+            or bool(read_history(run_dir / "history.csv")))
 
 
 def _clear_run(run_dir: Path) -> None:
@@ -706,11 +769,10 @@ def train(cfg: RunConfig, *, data=None, strategy=None, extra_callbacks=(), rende
     Every config value is checked (:func:`heartcv.config.validate`), then the run directory,
     then the data, before anything is written. A finished run is returned as it is
     (``already_complete=True``) unless ``overwrite``, which clears its outputs and trains again.
-    A failure before the first epoch removes the folders this call created.
+    A failure before the first epoch removes the folders this call created. One process at
+    a time trains a run folder (:class:`heartcv.runlock.RunLock`): a second one raises
+    :class:`heartcv.runlock.RunFolderInUseError` naming the first, before it reads any data.
     """
-    from heartcv.data.sources import load_data
-    from heartcv.io import save_model
-
     validate(cfg)
     run_dir = worker_run_dir(cfg.run_dir)
     done = None if overwrite else completed_run(run_dir, cfg)
@@ -724,8 +786,24 @@ def train(cfg: RunConfig, *, data=None, strategy=None, extra_callbacks=(), rende
     keras.utils.set_random_seed(cfg.train.seed)
     get_spec(cfg.model.name)  # fail on a bad model name before any data work
     created = _missing_top(run_dir)
+    lock = RunLock(run_dir)  # one process per run folder
+    try:
+        return _train_locked(cfg, run_dir, lock, created, data=data, strategy=strategy,
+                             extra_callbacks=extra_callbacks, render=render,
+                             overwrite=overwrite)
+    finally:
+        lock.release()
+
+
+def _train_locked(cfg: RunConfig, run_dir: Path, lock, created, *, data, strategy,
+                  extra_callbacks, render, overwrite) -> RunResult:
+    """:func:`train` once the run folder is checked and ``lock`` taken (in here)."""
+    from heartcv.data.sources import load_data
+    from heartcv.io import save_model
+
     try:
         _prepare_run_dir(run_dir)
+        lock.acquire()  # another process on this folder: one line naming it, nothing touched
         data = data if data is not None else load_data(cfg.data)
         check_data(cfg, data)
         if overwrite and created is None:
@@ -737,6 +815,8 @@ def train(cfg: RunConfig, *, data=None, strategy=None, extra_callbacks=(), rende
             return cross_validate(cfg, data, run_dir, strategy=strategy, render=render)
         model, _ = fit_model(cfg, data, run_dir, strategy=strategy,
                              extra_callbacks=extra_callbacks, render=render)
+    except RunFolderInUseError:
+        raise  # the folder is the other process's: leave it as it is
     except BaseException:
         if created is not None and not _has_progress(run_dir):
             shutil.rmtree(created, ignore_errors=True)
@@ -751,6 +831,48 @@ def train(cfg: RunConfig, *, data=None, strategy=None, extra_callbacks=(), rende
     return RunResult(run_dir, results, paths["model_h5"], paths)
 
 
+#: a finished fold's results (with the hook's numbers), written when the fold is done
+FOLD_RESULTS = "fold_results.json"
+
+
+def _fold_key(cfg: RunConfig, test_ids) -> str:
+    """What a fold is: its model and the sha256 of its test images' ids."""
+    import hashlib
+
+    ids = hashlib.sha256("\n".join(map(str, test_ids)).encode()).hexdigest()
+    return f"{cfg.model.name}:{ids}"
+
+
+def _json_round_trip(results: dict) -> dict:
+    from heartcv.evaluation._common import to_jsonable
+
+    return json.loads(json.dumps(to_jsonable(results)))
+
+
+def _finished_fold(fold_dir: Path, key: str) -> dict | None:
+    """The results of a fold that finished in an earlier run, else None (train it).
+
+    Raises:
+        ConfigError: the finished fold was another model or another split of the data.
+    """
+    path = fold_dir / FOLD_RESULTS
+    if not path.is_file():
+        return None
+    try:
+        record = json.loads(path.read_text())
+        results = record["results"]
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+        print(f"heartcv train: warning: {path} is unreadable; training the fold again",
+              file=sys.stderr)
+        return None
+    if record.get("fold_key") != key:
+        raise ConfigError(f"{path}: this fold was finished with another model or another split "
+                          f"of the data; pass --overwrite to train the run again, or use "
+                          f"another name")
+    shutil.rmtree(fold_dir / "backup", ignore_errors=True)  # killed after the fold was written
+    return results
+
+
 def cross_validate(cfg: RunConfig, data, run_dir: Path, *, strategy=None, render=None,
                    fold_hook=None) -> RunResult:
     """Patient-wise k-fold: each fold's held-out patients are its test set; mean ± sd.
@@ -758,6 +880,10 @@ def cross_validate(cfg: RunConfig, data, run_dir: Path, *, strategy=None, render
     ``fold_hook(fold, model, fold_data, fold_dir) -> dict``, when given, runs after each
     fold's evaluation; its numbers join that fold's results (aggregated like the metrics),
     e.g. the share of saliency on the heart of the CHD reproduction.
+
+    A rerun resumes per fold: a fold with ``fold<i>/fold_results.json`` (written when it
+    finished, hook included) is kept untouched and its results read back, the interrupted
+    fold resumes from its ``backup/``, the later folds run.
     """
     from heartcv import report
     from heartcv.data.sources import DataSplits, split_arrays, stratify_labels
@@ -770,16 +896,24 @@ def cross_validate(cfg: RunConfig, data, run_dir: Path, *, strategy=None, render
                           if data.task != "segmentation" else None)
     fold_results = []
     for i, (train_idx, test_idx) in enumerate(folds, start=1):
+        fold_dir = run_dir / f"fold{i}"
+        key = _fold_key(cfg, full.image_id[test_idx])
+        results = _finished_fold(fold_dir, key)
+        if results is not None:  # kept as it is: its model, metrics and files untouched
+            print(f"--- fold {i}/{k}: finished before, kept ({fold_dir / FOLD_RESULTS})")
+            fold_results.append(results)
+            continue
         print(f"--- fold {i}/{k}: {len(train_idx)} train+val images, {len(test_idx)} test images")
         inner = split_arrays(full.subset(train_idx), val_fraction=cfg.data.val_fraction,
                              test_fraction=0.0, seed=cfg.train.seed + i, task=data.task)
         fold_data = DataSplits({**inner, "test": full.subset(test_idx)}, data.class_names,
                                data.task, f"{data.source} (fold {i}/{k})")
-        fold_dir = run_dir / f"fold{i}"
         model, _ = fit_model(cfg, fold_data, fold_dir, strategy=strategy, render=render)
         results = evaluate_run(model, fold_data, cfg, fold_dir)
         if fold_hook is not None:
             results.update(fold_hook(i, model, fold_data, fold_dir))
+        results = _json_round_trip(results)  # a kept fold is read back: the same types
+        atomic_write_json(fold_dir / FOLD_RESULTS, {"fold_key": key, "results": results})
         shutil.rmtree(fold_dir / "backup", ignore_errors=True)
         fold_results.append(results)
         keras.backend.clear_session()
@@ -791,7 +925,7 @@ def cross_validate(cfg: RunConfig, data, run_dir: Path, *, strategy=None, render
 
 
 def evaluate_saved_model(model_path, bundle, *, split="test", out_dir=None, threshold=0.5,
-                         prevalence=None, image_size=None, shifts=False) -> Path:
+                         prevalence=None, image_size=None, shifts=False, class_map=None) -> Path:
     """Evaluate a saved model on one split of a bundle (e.g. another hospital's images made
     with ``heartcv prep masks``); writes metrics.json/.csv/.md to ``out_dir``.
 
@@ -802,7 +936,9 @@ def evaluate_saved_model(model_path, bundle, *, split="test", out_dir=None, thre
     against the bundle's ``meta/ctr`` or its masks (``"ctr": {"measured": false, "reason"}``
     when the bundle lacks one of them). ``shifts=True`` re-runs the evaluation under the
     fixed, seeded acquisition shifts of :mod:`heartcv.evaluation.shifts` (``metrics.json`` →
-    ``shifts``).
+    ``shifts``). A classifier whose card names its classes is refused a bundle with other
+    class names unless ``class_map`` (``{bundle class: model class}``) maps them
+    (:func:`heartcv.classes.check_class_names`).
 
     Raises:
         ValueError: the bundle has a mask for none of the model's structures (one line with
@@ -832,8 +968,14 @@ def evaluate_saved_model(model_path, bundle, *, split="test", out_dir=None, thre
             return np.concatenate([np.asarray(model.predict(
                 make_dataset(im[None], None, batch_size=1, image_size=im.shape[:2],
                              channels=channels), verbose=0), np.float32) for im in images])
+        # every batch exactly 16 images (the last padded by repeating the final image), so the
+        # one predict function is traced once per input size, not again for a partial batch
+        n = len(images)
+        pad = -n % 16
+        if pad:
+            images = np.concatenate([images, np.repeat(images[-1:], pad, axis=0)])
         ds = make_dataset(images, None, batch_size=16, image_size=size, channels=channels)
-        return np.asarray(model.predict(ds, verbose=0), np.float32)
+        return np.asarray(model.predict(ds, verbose=0), np.float32)[:n]
 
     probs = predict(s.images)
     out_dir = Path(out_dir) if out_dir else Path(model_path).parent / f"eval_{split}"
@@ -850,10 +992,19 @@ def evaluate_saved_model(model_path, bundle, *, split="test", out_dir=None, thre
     else:
         if shifts:
             raise ValueError("--shifts is implemented for segmentation models")
+        from heartcv.classes import align_targets, check_class_names
+
+        targets = s.targets
+        if card.get("class_names"):
+            cols = check_class_names(card["class_names"], names, class_map,
+                                     model=str(model_path), data=str(bundle))
+            if task != "binary":  # the model's columns, by name
+                targets = align_targets(targets, cols, probs.shape[-1])
+                names = [str(n) for n in card["class_names"]]
         if task == "binary" and len(names) == 1:
             names = [f"not {names[0]}", names[0]]
         results = evaluate.classification_report(
-            s.targets[:, 0] if task == "binary" else s.targets, probs, task=task,
+            targets[:, 0] if task == "binary" else targets, probs, task=task,
             class_names=names, threshold=None if task == "multiclass" else threshold,
             threshold_source="caller", prevalence=prevalence, curves=True)
     results["model"] = str(model_path)

@@ -262,7 +262,8 @@ def _attention_figure(fold_dirs: dict, images, masked, path, n=4):
         x = masked[:n] if key == "vgg_mask" else images[:n]
         maps[f"{MODELS[key]} saliency"] = explain.saliency(model, x, class_index=None)
         maps[f"{MODELS[key]} deep Taylor"] = explain.deep_taylor(model, x)
-    explain.save_overlay_grid(_rgb(images[:n]), maps, path, alpha=0.5)
+    title = " and ".join(MODELS[k] for k in fold_dirs) + " (VGG16): saliency and deep Taylor"
+    explain.save_overlay_grid(_rgb(images[:n]), maps, path, alpha=0.5, title=title)
     return Path(path)
 
 

@@ -74,6 +74,21 @@ def test_lead_sizes_and_script(raw, tmp_path, capsys):
     capsys.readouterr()
 
 
+def test_split_none_puts_every_sheet_in_test(raw, tmp_path, capsys):
+    """An external set (`--split none`): every sheet in `test`, leads and whole sheets."""
+    out = tmp_path / "ext.h5"
+    code, _, err = _run(["--raw", str(raw), "--out", str(out), "--leads", "--size", "28",
+                         "--split", "none", "--workers", "1", "--no-progress"], capsys)
+    assert code == 0, err
+    b = read_bundle(out)
+    assert len(b.split) == 12 and set(b.split) == {"test"}
+    sheets = tmp_path / "sheets.h5"
+    code, _, err = _run(["--raw", str(raw), "--out", str(sheets), "--size", "64",
+                         "--split", "none", "--workers", "1", "--no-progress"], capsys)
+    assert code == 0, err
+    assert set(read_bundle(sheets).split) == {"test"}
+
+
 def test_bad_sheet_strict_and_not(raw, tmp_path, capsys):
     bad = tmp_path / "raw"
     for folder in FOLDERS:
