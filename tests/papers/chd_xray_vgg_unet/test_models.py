@@ -155,7 +155,7 @@ ILL_CASES = [
     ({"width": 0.0}, r"Expected `width` in \(0, 1\]. Received: width=0.0"),
     ({"width": 0.5, "backbone_weights": "imagenet"}, r"Pretrained VGG16 weights need the original"),
     ({"normalization": "percentil"}, r"Expected `normalization` in \('percentile', 'histeq', "
-                                     r"'clahe', 'none'\). Did you mean 'percentile'\? "
+                                     r"'clahe', 'percentile_histeq', 'none'\). Did you mean 'percentile'\? "
                                      r"Received: normalization='percentil'"),
 ]
 
