@@ -55,6 +55,20 @@ def check_range(name, value, *, low=None, low_inclusive=True, high=None):
     return [lower, upper]
 
 
+def transform_inputs(layer, inputs, training=True):
+    """``layer.call`` of the two-phase augmentation layers: one transform drawn per batch and
+    applied to the images and, in the dict form, to ``"segmentation_masks"`` alike."""
+    transformation = layer.get_random_transformation(inputs, training=training)
+    if not isinstance(inputs, dict):
+        return layer.transform_images(inputs, transformation, training=training)
+    data = dict(inputs)
+    data["images"] = layer.transform_images(data["images"], transformation, training=training)
+    if "segmentation_masks" in data:
+        data["segmentation_masks"] = layer.transform_segmentation_masks(
+            data["segmentation_masks"], transformation, training=training)
+    return data
+
+
 class AcquisitionShiftLayer(keras.layers.Layer):
     """Base class: random, image-only, per-image transform in a known ``value_range``.
 
@@ -133,12 +147,7 @@ class AcquisitionShiftLayer(keras.layers.Layer):
         return segmentation_masks
 
     def call(self, inputs, training=True):
-        transformation = self.get_random_transformation(inputs, training=training)
-        if not isinstance(inputs, dict):
-            return self.transform_images(inputs, transformation, training=training)
-        data = dict(inputs)
-        data["images"] = self.transform_images(data["images"], transformation, training=training)
-        return data
+        return transform_inputs(self, inputs, training)
 
     def compute_output_shape(self, input_shape):
         return input_shape

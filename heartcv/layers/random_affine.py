@@ -7,6 +7,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from heartcv.layers._acquisition_shift import transform_inputs
 from heartcv.registry import did_you_mean
 
 _FILL_MODES = ("constant", "nearest", "reflect", "wrap")
@@ -373,16 +374,7 @@ class RandomAffine(keras.layers.Layer):
         return images, segmentation_masks
 
     def call(self, inputs, training=True):
-        transformation = self.get_random_transformation(inputs, training=training)
-        if not isinstance(inputs, dict):
-            return self.transform_images(inputs, transformation, training=training)
-        data = dict(inputs)
-        data["images"] = self.transform_images(data["images"], transformation, training=training)
-        if "segmentation_masks" in data:
-            data["segmentation_masks"] = self.transform_segmentation_masks(
-                data["segmentation_masks"], transformation, training=training
-            )
-        return data
+        return transform_inputs(self, inputs, training)
 
     def compute_output_shape(self, input_shape):
         return input_shape

@@ -32,7 +32,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from heartcv.layers._acquisition_shift import check_range
+from heartcv.layers._acquisition_shift import check_range, transform_inputs
 
 _BORDERS = {"nearest": cv2.BORDER_REPLICATE, "constant": cv2.BORDER_CONSTANT}
 
@@ -229,15 +229,7 @@ class RandomCardiacEnlargement(keras.layers.Layer):
         return images, segmentation_masks
 
     def call(self, inputs, training=True):
-        transformation = self.get_random_transformation(inputs, training=training)
-        if not isinstance(inputs, dict):
-            return self.transform_images(inputs, transformation, training=training)
-        data = dict(inputs)
-        data["images"] = self.transform_images(data["images"], transformation, training=training)
-        if "segmentation_masks" in data:
-            data["segmentation_masks"] = self.transform_segmentation_masks(
-                data["segmentation_masks"], transformation, training=training)
-        return data
+        return transform_inputs(self, inputs, training)
 
     def compute_output_shape(self, input_shape):
         return input_shape
