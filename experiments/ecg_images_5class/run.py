@@ -4,6 +4,7 @@
     python experiments/ecg_images_5class/run.py --leads28 ../shared/data/ecg_khan/leads28
     python experiments/ecg_images_5class/run.py --data data/ecg_khan_leads64.h5
     python experiments/ecg_images_5class/run.py --models ecg_cnn2d ecg_attention_vgg --bagging 5
+    python experiments/ecg_images_5class/run.py --leads28 ../shared/data/ecg_khan/leads28 --cv 5
 
 Cuts every ECG into a 13-lead volume (H, W, 13), trains each architecture with
 configs/<model>.yaml (on configs/base.yaml) on one patient-wise split, and writes each run's
@@ -16,6 +17,12 @@ shortcut probe beside every model (shortcut.md) and results.json (its path print
 attention VGG at a quarter of the listing's widths, and, for synthetic printouts, 300
 sheets at 32 px. Without it the paper's settings run: the configs' 30 epochs, the full
 VGG widths, and 2,746 synthetic sheets (the paper's ECG count) at 64 px.
+
+--cv K (the headline on leads28) replaces the single split by grouped K-fold
+cross-validation (heartcv.papers.ecg_images_5class.cv): every ECG tested once, ECGs sharing a
+near-identical lead crop kept in one fold, the shortcut probe fitted in the same folds, and
+pooled accuracy, per-class recall and precision with bootstrap intervals over ECGs (cv.md,
+cv.json); a row is credited where its accuracy interval lies above the probe's.
 
 --norm both (default) trains every architecture twice: the paper's preprocessing (x / 255,
 row <model>) and, beyond the paper, with a per-crop BackgroundNormalization layer inside
@@ -84,6 +91,17 @@ def build_parser():
                         "model on background-shifted test crops (default: on)")
     p.add_argument("--bagging", type=int, default=0, metavar="N",
                    help="also train a bagging ensemble of N members per model")
+    p.add_argument("--cv", type=int, default=0, metavar="K",
+                   help="grouped K-fold cross-validation instead of the single split (every ECG "
+                        "tested once; the probe in the same folds; cv.md, cv.json)")
+    p.add_argument("--lead-augment", action="store_true",
+                   help="with --cv: augment the training batches against source cues "
+                        "(heartcv.data.lead_augment: background level and texture, line "
+                        "thickness, amplitude, shifts); rows <model>_aug")
+    p.add_argument("--source-shift", default=None, metavar="BUNDLE",
+                   help="with --cv: score every fold's model on the MI ECGs of another source, "
+                        "a bundle of lead volumes of the same side (heartcv prep ecg_khan "
+                        "--leads --size 28 --split none); source_shift.md")
     return p
 
 
@@ -135,6 +153,13 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     _positive(parser, "n-sheets", args.n_sheets)
     _positive(parser, "size", args.size)
+    if args.cv and (args.cv < 2 or args.bagging or args.data):
+        parser.error(f"--cv needs K >= 2, no --bagging and no --data bundle (its own split is "
+                     f"kept). Received: --cv {args.cv}")
+    if args.lead_augment and not args.cv:
+        parser.error("--lead-augment needs --cv K")
+    if args.source_shift and not args.cv:
+        parser.error("--source-shift needs --cv K (it scores the folds' models)")
     heartcv.register_all(debug=args.debug)
     settings_plan = plan(args)
     if args.data:
@@ -161,6 +186,8 @@ def main(argv=None) -> int:
     settings += common
     configs = model_configs(args.models, args.norm, settings, per_model)
     base = load_config(HERE / "configs" / "base.yaml", settings)
+    if args.cv:
+        return _cross_validate(args, configs, volumes, base)
     data = make_splits(volumes, val_fraction=base.data.val_fraction,
                        test_fraction=base.data.test_fraction, seed=base.data.seed)
     exp = run_experiment(configs, data, out_dir=base.run_dir, expected_csv=HERE / "expected.csv",
@@ -187,6 +214,31 @@ def main(argv=None) -> int:
         results.update(probe["results"])
         print(f"Shortcut probe: {probe['paths']['markdown']}")
         print((Path(probe["paths"]["markdown"])).read_text())
+    write_results(base.run_dir, results)
+    return 0
+
+
+def _cross_validate(args, configs, volumes, base) -> int:
+    from heartcv.config import replace
+    from heartcv.data.lead_augment import LEAD_DEFAULTS
+    from heartcv.papers.ecg_images_5class.cv import run_cv
+
+    augment = None
+    if args.lead_augment:  # own rows and run folders: never mixed with unaugmented runs
+        augment = {k: list(v) if isinstance(v, tuple) else v for k, v in LEAD_DEFAULTS.items()}
+        configs = {f"{row}_aug": replace(cfg, name=f"{cfg.name}_aug")
+                   for row, cfg in configs.items()}
+    cv = run_cv(configs, volumes, out_dir=base.run_dir, k=args.cv, seed=base.data.seed,
+                n_boot=max(200, base.eval.bootstrap), probe=args.probe, lead_augment=augment)
+    print(Path(cv["paths"]["markdown"]).read_text())
+    results = dict(cv["results"])
+    if args.source_shift:
+        from heartcv.papers.ecg_images_5class.cv import source_shift_check
+
+        shift = source_shift_check(cv["run_dirs"], read_volume_bundle(args.source_shift),
+                                   volumes["class_names"], out_dir=base.run_dir)
+        results.update(shift["results"])
+        print(Path(shift["paths"]["markdown"]).read_text())
     write_results(base.run_dir, results)
     return 0
 

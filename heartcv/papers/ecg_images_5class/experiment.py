@@ -223,7 +223,11 @@ def shared_crops_across(data, *, split="test", against="train", tol=3.0, min_std
 
 
 class VolumeSplits(DataSplits):
-    """``DataSplits`` of 13-lead volumes: fed as they are (no resizing, no augmentation)."""
+    """``DataSplits`` of 13-lead volumes: fed as they are (no resizing); no augmentation
+    unless ``lead_augment`` (set after construction) holds the keyword arguments of
+    :func:`heartcv.data.lead_augment.build_lead_augmenter`, applied to training batches."""
+
+    lead_augment = None
 
     def dataset(self, split, *, batch_size, image_size, channels=13, training=False,
                 augment=None, seed=0, cache=True):
@@ -246,6 +250,11 @@ class VolumeSplits(DataSplits):
         if training:
             ds = ds.shuffle(len(s), seed=seed, reshuffle_each_iteration=True)
         ds = ds.batch(batch_size).map(lambda x, y: (tf.cast(x, tf.float32), y))
+        if training and self.lead_augment:
+            from heartcv.data.lead_augment import build_lead_augmenter
+
+            aug = build_lead_augmenter(**self.lead_augment, seed=seed)
+            ds = ds.map(lambda x, y: (aug(x, training=True), y))
         return ds.prefetch(tf.data.AUTOTUNE)
 
 
@@ -293,10 +302,14 @@ def split_summary(data: DataSplits, duplicates=None, shared_crops=None) -> dict:
 
 
 def row_label(row) -> str:
-    """``ecg_cnn2d`` → ``CNN2D (`ecg_cnn2d`)``; a ``_bgnorm`` row gets ``+ background norm``."""
-    base = row[:-len(BGNORM)] if row.endswith(BGNORM) else row
-    name = PAPER_NAMES.get(base, base)
-    return f"{name}{' + background norm' if row.endswith(BGNORM) else ''} (`{row}`)"
+    """``ecg_cnn2d`` → ``CNN2D (`ecg_cnn2d`)``; a ``_bgnorm`` row gets ``+ background norm``,
+    an ``_aug`` row (``run.py --lead-augment``) ``+ lead augmentation``."""
+    base, extra = row, ""
+    if base.endswith("_aug"):
+        base, extra = base[:-len("_aug")], " + lead augmentation"
+    if base.endswith(BGNORM):
+        base, extra = base[:-len(BGNORM)], " + background norm" + extra
+    return f"{PAPER_NAMES.get(base, base)}{extra} (`{row}`)"
 
 
 def _fmt(x) -> str:
