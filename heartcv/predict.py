@@ -355,10 +355,10 @@ def _ctr_result(probs, names, *, model_probs=None, model_image=None, tta=None, v
     ``(x, area)`` brings the widths and areas to the image's pixels (the CTR, a ratio of
     widths, needs no scaling).
     """
-    from heartcv.ctr import STRUCTURES, ctr_from_prediction
+    from heartcv.ctr import ctr_from_prediction
     from heartcv.qc import check_anatomy
 
-    if not all(s in names for s in STRUCTURES):
+    if not _has_ctr_structures(names):
         return None
     c = ctr_from_prediction(probs, names, threshold=MASK_THRESHOLD)
     value = c["ctr"]
