@@ -38,7 +38,7 @@ import numpy as np
 import tensorflow as tf
 
 from heartcv.data.augment import build_augmenter
-from heartcv.data.h5 import write_bundle
+from heartcv.data.bundle import write_bundle
 from heartcv.data.pipeline import dataset_from_bundle
 from heartcv.data.synthetic import generate_chest_xrays
 

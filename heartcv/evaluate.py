@@ -117,7 +117,7 @@ def check_task(model_path, bundle_path, *, shifts=False) -> str:
             segmentation model for the segmentation bundle b.h5. Received: m.h5, a binary
             model``.
     """
-    from heartcv.data.h5 import open_bundle
+    from heartcv.data.bundle import open_bundle
 
     with open_bundle(bundle_path) as b:
         task = b.task
@@ -182,7 +182,7 @@ def predict_bundle(model, bundle_path, split="test", image_size=FULL, *, batch_s
             names that differ from the model's (one line naming both lists).
     """
     from heartcv.classes import align_targets, check_class_names
-    from heartcv.data.h5 import open_bundle
+    from heartcv.data.bundle import open_bundle
     from heartcv.data.pipeline import make_dataset
     from heartcv.predict import check_image_size, resolve_input_size
 

@@ -851,7 +851,7 @@ def csv_views(csv_path) -> dict:
 
 def _bundle_items(data, split):
     """``(names, reader)`` of a bundle split: image ids and ``reader(i)`` → grey image."""
-    from heartcv.data.h5 import open_bundle
+    from heartcv.data.bundle import open_bundle
 
     bundle = open_bundle(data)
     splits = np.asarray(bundle.split).astype(str)

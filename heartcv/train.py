@@ -1025,7 +1025,7 @@ def _structures_to_score(card: dict, out_channels: int, bundle, model_path):
     Raises:
         ValueError: the bundle names its masks and none is a structure of the model.
     """
-    from heartcv.data.h5 import open_bundle
+    from heartcv.data.bundle import open_bundle
 
     names = [str(n) for n in card.get("class_names") or []]
     if card.get("task") != "segmentation" or len(names) != out_channels:

@@ -29,7 +29,7 @@ def main(argv=None) -> int:
     p.add_argument("--limit", type=int, default=None)
     args = p.parse_args(argv)
 
-    from heartcv.data.h5 import read_bundle
+    from heartcv.data.bundle import read_bundle
     from heartcv.predict import predict_image
 
     b = read_bundle(args.bundle)

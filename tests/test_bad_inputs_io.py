@@ -140,7 +140,7 @@ def _imwrite_full(monkeypatch, ws):
 
 
 def _append_full(monkeypatch, ws):
-    from heartcv.data.h5 import BundleWriter
+    from heartcv.data.bundle import BundleWriter
 
     def full(self, *_a, **_k):
         raise OSError(errno.ENOSPC, "No space left on device", str(self.temp_path))
@@ -474,7 +474,7 @@ def test_synthetic_overwrite_replaces_the_bundle(tmp_path, capsys):
     assert out.read_bytes() == b"old"
     assert main(["prep", "synthetic", "--out", str(out), "--n-patients", "2", "--size", "32",
                  "--overwrite"]) == 0
-    from heartcv.data.h5 import read_bundle
+    from heartcv.data.bundle import read_bundle
 
     assert len(read_bundle(out).images) == 4
     assert sorted(p.name for p in tmp_path.iterdir()) == ["b.h5"]
@@ -490,7 +490,7 @@ def test_predict_creates_a_missing_out_folder(models, tmp_path, capsys):
 def test_prep_chd_skips_bad_images_with_reasons(tmp_path, capsys):
     """1×1, multi-page, all-NaN and fully transparent images are logged, not written."""
     import pandas as pd
-    from heartcv.data.h5 import read_bundle
+    from heartcv.data.bundle import read_bundle
 
     raw = _chd_raw(tmp_path / "raw")
     cv2.imwrite(str(raw / "VSD_az_X1_frontal.png"), np.full((1, 1), 9, np.uint8))
@@ -513,7 +513,7 @@ def test_prep_chd_skips_bad_images_with_reasons(tmp_path, capsys):
 
 def test_prep_ecg_khan_whole_sheets_skip_a_radiograph(tmp_path, capsys):
     import pandas as pd
-    from heartcv.data.h5 import read_bundle
+    from heartcv.data.bundle import read_bundle
 
     _ecg_raw(tmp_path / "raw")
     _cxr_as_ecg(tmp_path / "raw", n=1)
@@ -554,7 +554,7 @@ def test_atomic_write_disk_full_names_the_path_and_leaves_nothing(tmp_path, monk
 
 
 def test_write_bundle_disk_full_removes_its_temp_file(tmp_path, monkeypatch):
-    from heartcv.data.h5 import write_bundle
+    from heartcv.data.bundle import write_bundle
     from heartcv.files import OutputPathError
 
     _append_full(monkeypatch, tmp_path)

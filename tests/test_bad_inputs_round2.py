@@ -280,7 +280,7 @@ def _h5_write_full(monkeypatch, what="setitem"):
 @pytest.mark.parametrize("site", ["setitem", "flush"])
 def test_bundle_disk_full_in_hdf5_names_the_path_and_space_and_leaves_nothing(tmp_path,
                                                                                monkeypatch, site):
-    from heartcv.data.h5 import write_bundle
+    from heartcv.data.bundle import write_bundle
     from heartcv.files import OutputPathError
 
     old = tmp_path / "b.h5"
@@ -299,7 +299,7 @@ def test_bundle_disk_full_in_hdf5_names_the_path_and_space_and_leaves_nothing(tm
 
 
 def test_bundle_refused_before_writing_when_the_disk_is_nearly_full(tmp_path, monkeypatch):
-    import heartcv.data.h5 as h5
+    import heartcv.data.bundle.writer as h5
     from heartcv.files import OutputPathError
 
     monkeypatch.setattr(h5, "free_bytes", lambda _p: 1 << 20)  # 1 MB: less than the margin
@@ -311,7 +311,7 @@ def test_bundle_refused_before_writing_when_the_disk_is_nearly_full(tmp_path, mo
 
 
 def test_uncompressed_bundle_refused_from_its_known_size(tmp_path, monkeypatch):
-    import heartcv.data.h5 as h5
+    import heartcv.data.bundle.writer as h5
     from heartcv.files import OutputPathError
 
     monkeypatch.setattr(h5, "free_bytes", lambda _p: 3 << 20)

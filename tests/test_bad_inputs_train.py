@@ -43,7 +43,7 @@ def _history_epochs(run: Path) -> list[str]:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     """A finished run, a binary bundle, a NaN-labelled binary bundle and a few odd files."""
-    from heartcv.data.h5 import read_bundle, write_bundle
+    from heartcv.data.bundle import read_bundle, write_bundle
 
     root = tmp_path_factory.mktemp("world")
     assert main(_train(root, name="done")) == 0

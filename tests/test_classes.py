@@ -66,7 +66,7 @@ def leads_model(tmp_path_factory):
 
 
 def _bundle(path, names):
-    from heartcv.data.h5 import write_bundle
+    from heartcv.data.bundle import write_bundle
 
     n, k = 12, len(names)
     rng = np.random.default_rng(0)

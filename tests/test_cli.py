@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from heartcv.cli import main
-from heartcv.data.h5 import read_bundle
+from heartcv.data.bundle import read_bundle
 
 QUIET = ["--set", "train.verbose=0", "--set", "eval.bootstrap=50",
          "--set", "model.params={filters: [4, 8]}", "--set", "data.image_size=32"]

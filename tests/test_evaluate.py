@@ -438,7 +438,7 @@ def _fcn(channels=1, fixed=None):
 @pytest.fixture(scope="module")
 def tiny_bundle(tmp_path_factory):
     """20 grey 24-px images, brightness = label, splits interleaved (test rows not contiguous)."""
-    from heartcv.data.h5 import write_bundle
+    from heartcv.data.bundle import write_bundle
 
     rng = np.random.default_rng(0)
     y = np.tile([0.0, 1.0], 10)
@@ -479,7 +479,7 @@ def test_evaluate_bundle_says_its_size_and_matches_the_report(tiny_bundle, tmp_p
 
 
 def test_a_bundle_smaller_than_its_source_images_is_not_called_full_size(tiny_bundle, tmp_path):
-    from heartcv.data.h5 import write_bundle
+    from heartcv.data.bundle import write_bundle
 
     _, images, y, split = tiny_bundle
     path = tmp_path / "from96.h5"  # as `heartcv prep` records the size of the images on disk
@@ -492,7 +492,7 @@ def test_a_bundle_smaller_than_its_source_images_is_not_called_full_size(tiny_bu
 
 
 def test_evaluate_bundle_refuses_what_it_cannot_measure(tiny_bundle, tmp_path):
-    from heartcv.data.h5 import write_bundle
+    from heartcv.data.bundle import write_bundle
 
     path = tiny_bundle[0]
     with pytest.raises(ValueError, match=r"tiny.h5: no split 'nosuch'"):
@@ -526,7 +526,7 @@ def test_full_resolution_cxr14_test_bundle(tmp_path, capsys):
     """`heartcv prep cxr14 --size 1024 --splits test` on the NIH sample, then a tiny fully
     convolutional model evaluated on it at 1024 px (the paper's full-resolution test)."""
     from heartcv.cli import main
-    from heartcv.data.h5 import open_bundle
+    from heartcv.data.bundle import open_bundle
 
     nih = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "nih_cxr14"
     if not (nih / "images").is_dir():

@@ -115,7 +115,7 @@ def test_glob_csv_and_card_threshold(model_96, phantoms, tmp_path, capsys):
 
 
 def test_bundle_split(model_96, tmp_path):
-    from heartcv.data.h5 import write_bundle
+    from heartcv.data.bundle import write_bundle
 
     d = generate_chest_xrays(6, 1, 96, seed=4)
     bundle = write_bundle(tmp_path / "b.h5", d["images"], labels=d["labels"],

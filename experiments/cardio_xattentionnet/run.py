@@ -115,7 +115,7 @@ def main(argv=None) -> int:
     heartcv.register_all(debug=args.debug)
     settings = [f"output_dir={args.output_dir}"] + (QUICK if args.quick else [])
     if args.data:
-        from heartcv.data.h5 import open_bundle
+        from heartcv.data.bundle import open_bundle
 
         with open_bundle(args.data) as b:  # the paper tests on the full-size image
             settings += [f"data.source={args.data}", f"eval.image_size={b.images.shape[1]}"]
@@ -123,7 +123,7 @@ def main(argv=None) -> int:
         else HERE / args.config
     cfg = load_config(config, settings + args.overrides)
     if args.test_data:  # checked before any training
-        from heartcv.data.h5 import open_bundle
+        from heartcv.data.bundle import open_bundle
 
         with open_bundle(args.test_data) as b:
             if not len(b.indices("test")):

@@ -1,12 +1,12 @@
 """Data layer: HDF5 bundles, patient-wise splits, image reading and index conversion.
 
-Pure NumPy/OpenCV/h5py/pandas (no TensorFlow here): ``h5`` (the bundle schema, writer and
-validated reader), ``splits`` (patient-disjoint splits, folds, leakage check), ``images``
+Pure NumPy/OpenCV/h5py/pandas (no TensorFlow here): ``bundle`` (the bundle schema, writer,
+validator and reader), ``splits`` (patient-disjoint splits, folds, leakage check), ``images``
 (robust reading and resizing), ``convert`` (parallel, resumable dataset index -> bundle).
 """
 
 from heartcv.data.convert import ConversionResult, convert_index
-from heartcv.data.h5 import (
+from heartcv.data.bundle import (
     SCHEMA_VERSION,
     Bundle,
     BundleData,

@@ -14,7 +14,7 @@ The dataset readers (``heartcv.data.datasets``) return a pandas DataFrame *index
 
 :func:`convert_index` reads every image (and mask) with :func:`heartcv.data.images.load_image`
 in worker processes, resizes it to ``size`` x ``size`` (aspect not kept), and streams the
-result into a :class:`heartcv.data.h5.BundleWriter`. Boxes are scaled to the new size.
+result into a :class:`heartcv.data.bundle.BundleWriter`. Boxes are scaled to the new size.
 
 Bad inputs never crash the run and are never dropped silently: RGBA, colour and 16-bit images
 are converted to 8-bit grey (counted in ``converted_notes``); images whose stored size
@@ -45,56 +45,39 @@ re-import heartcv (and with it TensorFlow); elsewhere the platform default.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
-import multiprocessing
 import os
 import time
 from collections import Counter
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
-import cv2
 import numpy as np
 import pandas as pd
 
-from heartcv.data.h5 import (
-    COMPRESSIONS,
-    SCHEMA_VERSION,
-    TASKS,
-    BundleWriter,
-    _as_str_array,
-    _check_choice,
-    _check_splits,
-    _did_you_mean,
-    check_labels,
+from heartcv.data.bundle import SCHEMA_VERSION, BundleWriter
+from heartcv.data.bundle.checks import check_choice
+from heartcv.data.bundle.schema import COMPRESSIONS
+from heartcv.data.conversion_index import (
+    REQUIRED_COLUMNS,
+    index_fingerprint,
+    prepare_index,
+    scaled_boxes,
 )
-from heartcv.data.images import (
-    DICOM_EXTENSIONS,
-    DICOM_HINT,
-    ImageReadError,
-    check_min_size,
-    load_image,
-    read_mask,
-    resize_image,
-    resize_mask,
-)
-from heartcv.data.splits import assert_disjoint
+from heartcv.data.conversion_workers import NOTE_MASK_RES, load_item, start_pool
+from heartcv.data.images import DICOM_EXTENSIONS, DICOM_HINT
 from heartcv.files import OutputPathError, atomic_write_text, check_output_file, sweep_orphans
 from heartcv.progress import progress_bar
 
-__all__ = ["ConversionResult", "convert_index", "REQUIRED_COLUMNS"]
+__all__ = ["ConversionResult", "convert_index", "REQUIRED_COLUMNS", "NOTE_MASK_RES"]
 
 logger = logging.getLogger(__name__)
 
-REQUIRED_COLUMNS = ("image_id", "path", "patient_id")
-_RESERVED = {"image_id", "path", "patient_id", "split", "mask_path"}
 _STATE_VERSION = 1
 NOTE_SIZE = "size differs from index"
 NOTE_NONSQUARE = "non-square (stretched)"
-NOTE_MASK_RES = "mask resolution differs from image"
 
 
 @dataclass
@@ -165,253 +148,6 @@ def _reason_key(reason):
     for sep in (" (", ":", ";"):
         reason = reason.split(sep)[0]
     return reason
-
-
-# --------------------------------------------------------------------------------------------
-# index preparation
-
-
-@dataclass
-class _Prepared:
-    image_id: np.ndarray
-    path: np.ndarray
-    patient_id: np.ndarray
-    split: np.ndarray
-    labels: np.ndarray | None
-    class_names: list
-    task: str
-    source: str
-    mask_cols: list  # [(name, column)], name None for a single ``mask_path``
-    mask_names: list | None
-    orig_wh: np.ndarray | None  # (N, 2) float, NaN unknown
-    meta: dict
-    boxes: pd.DataFrame | None
-    negative_class: str | None = None  # binary: name of the negative class, kept in the bundle
-
-
-def _prepare(index, meta_columns):
-    if not isinstance(index, pd.DataFrame):
-        raise TypeError("Expected `index` to be a pandas DataFrame. Received: "
-                        f"{type(index).__name__}")
-    if len(index) == 0:
-        raise ValueError("Expected a non-empty `index`. Received: 0 rows")
-    cols = list(index.columns)
-    for c in REQUIRED_COLUMNS:
-        if c not in cols:
-            raise ValueError(
-                f"The index lacks the required column {c!r}.{_did_you_mean(c, cols)} Received: "
-                f"columns={cols}"
-            )
-    attrs = index.attrs
-    for key in ("class_names", "task", "source"):
-        if key not in attrs:
-            raise ValueError(
-                f"Expected index.attrs[{key!r}] (set by the dataset reader). Received: attrs "
-                f"keys={sorted(attrs)}"
-            )
-    task = attrs["task"]
-    _check_choice("index.attrs['task']", task, TASKS)
-    class_names = [str(c) for c in attrs["class_names"]]
-    n = len(index)
-    image_id = _as_str_array(index["image_id"], "image_id", n, allow_empty=False)
-    dup = pd.Series(image_id).duplicated()
-    if dup.any():
-        raise ValueError(
-            f"Expected unique image_id values in the index; {int(dup.sum())} duplicates. "
-            f"Received: image_id={image_id[dup.to_numpy()][0]!r}"
-        )
-    patient_id = _as_str_array(index["patient_id"], "patient_id", n, allow_empty=False)
-    path = _as_str_array(index["path"], "path", n)
-    split = _as_str_array(index["split"], "split", n) if "split" in cols else np.full(n, "", object)
-    _check_splits(split)
-    assert_disjoint(patient_id, split)
-
-    missing = [c for c in class_names if c not in cols]
-    if task != "segmentation" and missing:
-        raise ValueError(
-            f"The index lacks label columns {missing} named in attrs['class_names']."
-            f"{_did_you_mean(missing[0], cols)} Received: columns={cols}"
-        )
-    labels = None
-    if class_names and not missing:
-        try:
-            labels = check_labels(index[class_names].to_numpy(dtype=np.float32), task, class_names)
-        except (TypeError, ValueError) as e:
-            raise ValueError(f"Invalid labels in the index: {e}") from None
-
-    named = [c for c in cols if isinstance(c, str) and c.startswith("mask_path:")]
-    if named and "mask_path" in cols:
-        raise ValueError(
-            f"Use either one `mask_path` column or several `mask_path:<name>` columns, not both. "
-            f"Received: columns={cols}"
-        )
-    if named:
-        mask_cols = [(c.split(":", 1)[1], c) for c in named]
-        mask_names = [m for m, _ in mask_cols]
-    elif "mask_path" in cols:
-        mask_cols, mask_names = [(None, "mask_path")], None
-    else:
-        mask_cols, mask_names = [], None
-    if task == "segmentation" and not mask_cols:
-        raise ValueError(
-            "task='segmentation' needs a `mask_path` or `mask_path:<name>` column. Received: "
-            f"columns={cols}"
-        )
-
-    orig_wh = None
-    if "orig_w" in cols and "orig_h" in cols:
-        orig = index[["orig_w", "orig_h"]].apply(pd.to_numeric, errors="coerce")
-        orig_wh = orig.to_numpy(np.float64)
-
-    used = _RESERVED | set(class_names) | set(named)
-    if meta_columns is None:
-        meta_names = [c for c in cols if c not in used]
-    else:
-        meta_names = list(meta_columns)
-        for c in meta_names:
-            if c not in cols:
-                raise ValueError(f"Unknown meta column {c!r}.{_did_you_mean(c, cols)} Received: "
-                                 f"meta_columns={meta_names}")
-    meta = {}
-    for c in meta_names:
-        s = index[c]
-        if pd.api.types.is_bool_dtype(s):
-            meta[str(c)] = s.to_numpy(np.int8)
-        elif pd.api.types.is_numeric_dtype(s):
-            meta[str(c)] = s.to_numpy()
-        else:
-            meta[str(c)] = _as_str_array(s.to_numpy(object), f"index[{c!r}]", n)
-
-    boxes = attrs.get("boxes")
-    if boxes is not None:
-        boxes = pd.DataFrame(boxes)
-        need = ["image_id", "label", "x", "y", "w", "h"]
-        lack = [c for c in need if c not in boxes.columns]
-        if lack:
-            raise ValueError(
-                f"index.attrs['boxes'] lacks columns {lack}. Received: "
-                f"columns={list(boxes.columns)}"
-            )
-    return _Prepared(
-        image_id, path, patient_id, split, labels, class_names, task, str(attrs["source"]),
-        mask_cols, mask_names, orig_wh, meta, boxes,
-        attrs.get("negative_class") if task == "binary" else None,
-    )
-
-
-def _fingerprint(p, index, params):
-    h = hashlib.sha256(json.dumps(params, sort_keys=True).encode())
-    columns = {"image_id": p.image_id, "path": p.path, "patient_id": p.patient_id, "split": p.split}
-    for _, c in p.mask_cols:
-        columns[c] = index[c].to_numpy(object)
-    if p.labels is not None:
-        columns["labels"] = p.labels.ravel()
-    if p.orig_wh is not None:
-        columns["orig"] = p.orig_wh.ravel()
-    for k, v in p.meta.items():
-        columns[f"meta:{k}"] = v
-    for name in sorted(columns):
-        arr = np.asarray(columns[name])
-        h.update(name.encode())
-        h.update(pd.util.hash_array(arr.astype(object) if arr.dtype == object else arr).tobytes())
-    return h.hexdigest()
-
-
-# --------------------------------------------------------------------------------------------
-# the per-image work (runs in worker processes)
-
-
-def _init_worker():
-    cv2.setNumThreads(1)  # one process per core already
-
-
-def _ping():
-    return os.getpid()
-
-
-def _start_pool(workers, start_method):
-    """Start the worker processes now (before any HDF5 file is opened).
-
-    With ``fork``, OpenCV's thread count is set to 1 in this process only while forking:
-    the children inherit it, and calling ``cv2.setNumThreads`` inside a forked child can
-    hang on the parent's (absent) thread pool. The parent's setting is restored afterwards.
-    """
-    method = start_method or ("fork" if "fork" in multiprocessing.get_all_start_methods() else None)
-    ctx = multiprocessing.get_context(method)
-    forked = ctx.get_start_method() == "fork"
-    threads = cv2.getNumThreads()
-    if forked:
-        cv2.setNumThreads(1)
-    pool = ProcessPoolExecutor(
-        max_workers=workers, mp_context=ctx, initializer=None if forked else _init_worker
-    )
-    try:
-        pool.submit(_ping).result()  # fork/spawn every worker now
-    except BaseException:
-        pool.shutdown(wait=False, cancel_futures=True)
-        raise
-    finally:
-        if forked:
-            cv2.setNumThreads(threads)
-    return pool
-
-
-def _aspect_close(a_hw, b_hw, tol=0.01):
-    return abs(a_hw[0] / a_hw[1] - b_hw[0] / b_hw[1]) <= tol * (a_hw[0] / a_hw[1])
-
-
-def _load_item(item):
-    """Read, convert and resize one row. Never raises for a bad file (only for ImportError)."""
-    pos, path, mask_items, size, channels, check = item
-
-    def skip(reason):
-        return (pos, None, None, (), reason, None)
-
-    if not path:
-        return skip("no image path in the index")
-    try:
-        img, info = load_image(path, grey=channels == 1)
-        check_min_size(img, path)
-        if check is not None:
-            try:
-                check(img, path)
-            except ValueError as e:
-                return skip(" ".join(str(e).split()))
-        out = resize_image(img, size)
-        if out.ndim == 2:
-            out = out[..., None]
-        notes = list(info.conversions)
-        masks = None
-        if mask_items:
-            resized = []
-            for name, mpath in mask_items:
-                label = "mask" if name is None else f"mask {name!r}"
-                if not mpath:
-                    return skip(f"no {label} path in the index")
-                try:
-                    m = read_mask(mpath)
-                except FileNotFoundError:
-                    return skip(f"{label} not found: {mpath}")
-                except ImageReadError as e:
-                    return skip(f"{label} unreadable: {e.reason}")
-                if m.shape != img.shape[:2]:
-                    if not _aspect_close(m.shape, img.shape[:2]):
-                        return skip(
-                            f"{label} size {m.shape[1]}×{m.shape[0]} (w×h) does not match "
-                            f"the image {img.shape[1]}×{img.shape[0]}"
-                        )
-                    notes.append(NOTE_MASK_RES)
-                resized.append(resize_mask(m, size))
-            masks = resized[0] if mask_items[0][0] is None else np.stack(resized, axis=-1)
-        return (pos, out, masks, tuple(dict.fromkeys(notes)), None, (info.height, info.width))
-    except FileNotFoundError:
-        return skip("file not found")
-    except ImageReadError as e:
-        return skip(e.reason)
-    except ImportError:
-        raise
-    except Exception as e:  # noqa: BLE001 - a bad file must be logged, not crash the run
-        return skip(f"{type(e).__name__}: {' '.join(str(e).split())}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -494,34 +230,6 @@ def _row_notes(p, r, size):
     return notes
 
 
-def _scaled_boxes(p, boxes, kept_ids, src_hw, size):
-    row_of = {v: i for i, v in enumerate(kept_ids)}
-    pos_of = {v: i for i, v in enumerate(p.image_id.tolist())}
-    ids = boxes["image_id"].astype(str)
-    keep = ids.map(lambda v: v in row_of).to_numpy(bool)
-    b = boxes.loc[keep].copy()
-    ids = ids[keep]
-    rows = ids.map(row_of).to_numpy(np.int64)
-    frame_w = src_hw[rows, 1].astype(np.float64)
-    frame_h = src_hw[rows, 0].astype(np.float64)
-    if p.orig_wh is not None:
-        pos = ids.map(pos_of).to_numpy(np.int64)
-        ow, oh = p.orig_wh[pos, 0], p.orig_wh[pos, 1]
-        known = np.isfinite(ow) & np.isfinite(oh) & (ow > 0) & (oh > 0)
-        frame_w = np.where(known, ow, frame_w)
-        frame_h = np.where(known, oh, frame_h)
-    sx, sy = size / frame_w, size / frame_h
-    out = pd.DataFrame({
-        "image_index": rows,
-        "label": b["label"].astype(str).to_numpy(),
-        "x": b["x"].to_numpy(np.float64) * sx,
-        "y": b["y"].to_numpy(np.float64) * sy,
-        "w": b["w"].to_numpy(np.float64) * sx,
-        "h": b["h"].to_numpy(np.float64) * sy,
-    })
-    return out, int((~keep).sum())
-
-
 def _counts_table(p, written):
     split = np.where(p.split[written] == "", "(unassigned)", p.split[written])
     pids = p.patient_id[written]
@@ -593,7 +301,7 @@ def _run_chunks(p, index, chunks, first, writer, state, entries, pool, size, cha
 
     def submit(ci):
         if pool is not None and ci < len(chunks) and ci not in pending:
-            pending[ci] = [pool.submit(_load_item, it) for it in items(ci)]
+            pending[ci] = [pool.submit(load_item, it) for it in items(ci)]
 
     bar = progress_bar(total=len(p.image_id), initial=resumed_rows, unit="img",
                        disable=not progress, desc=f"convert {out_path.name}", dynamic_ncols=True)
@@ -603,7 +311,7 @@ def _run_chunks(p, index, chunks, first, writer, state, entries, pool, size, cha
             for ci in range(first, len(chunks)):
                 submit(ci + 1)  # keep the workers busy while this chunk is written
                 if pool is None:
-                    results = [_load_item(it) for it in items(ci)]
+                    results = [load_item(it) for it in items(ci)]
                 else:
                     results = [f.result() for f in pending.pop(ci)]
                 entry = {"chunk": ci, "skipped": [], "notes": []}
@@ -634,6 +342,127 @@ def _run_chunks(p, index, chunks, first, writer, state, entries, pool, size, cha
 def _check_int(name, value, lo):
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lo:
         raise ValueError(f"Expected `{name}` to be an int >= {lo}. Received: {name}={value!r}")
+
+
+def _check_arguments(size, chunk, channels, workers, compression):
+    """Check the numbers and choices of ``convert_index``; returns the worker count to use."""
+    _check_int("size", size, 1)
+    _check_int("chunk", chunk, 1)
+    if channels not in (1, 3):
+        raise ValueError(f"Expected `channels` to be 1 or 3. Received: channels={channels!r}")
+    if workers is not None:
+        _check_int("workers", workers, 1)
+    check_choice("compression", compression, COMPRESSIONS)
+    return workers or os.cpu_count() or 1
+
+
+def _start_workers(workers, start_method, state, chunks):
+    """The worker pool, when there is more than one worker and work left (else ``None``)."""
+    if workers > 1 and state["chunks_done"] < len(chunks):
+        return start_pool(workers, start_method)
+    return None
+
+
+def _check_dicom_support(paths):
+    """Refuse an index of DICOM files when pydicom is not installed (before any work)."""
+    if any(Path(x).suffix.lower() in DICOM_EXTENSIONS for x in paths):
+        try:
+            import pydicom  # noqa: F401
+        except ImportError:
+            raise ImportError(
+                f"The index lists DICOM files, which need pydicom: {DICOM_HINT}"
+            ) from None
+
+
+class _Paths(NamedTuple):
+    """The bundle and the files beside it: the partial bundle, its state and log, the CSV log."""
+
+    out: Path
+    partial: Path
+    state: Path
+    jsonl: Path
+    log_csv: Path
+
+    @property
+    def progress_files(self):
+        return (self.partial, self.state, self.jsonl)
+
+
+def _output_paths(out_path, overwrite, started):
+    """Check ``out_path`` (creating its folder) and sweep what an earlier, killed run left."""
+    out_path = check_output_file(out_path, overwrite=overwrite, what="Bundle")
+    try:
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise OutputPathError(out_path.parent, e.strerror or str(e), e.errno) from None
+    paths = _Paths(
+        out_path,
+        out_path.with_name(out_path.name + ".partial"),
+        out_path.with_name(out_path.name + ".partial.json"),
+        out_path.with_name(out_path.name + ".partial.log.jsonl"),
+        out_path.with_name(out_path.stem + ".log.csv"),
+    )
+    for f in sweep_orphans((out_path, paths.state, paths.jsonl, paths.log_csv),
+                           older_than=started):
+        logger.info("removed %s, left by an earlier run", f)
+    return paths
+
+
+def _remove(files):
+    for f in files:
+        f.unlink(missing_ok=True)
+
+
+def _resume_state(resume, paths, fingerprint):
+    """The recorded progress of an interrupted run of the same work, or a fresh state."""
+    state, entries = (None, [])
+    if resume and paths.partial.exists():
+        state, entries = _load_state(paths.state, paths.jsonl, fingerprint)
+    if state is None:
+        _remove(paths.progress_files)
+        state = {"version": _STATE_VERSION, "fingerprint": fingerprint, "chunks_done": 0,
+                 "rows_written": 0}
+    return state, entries
+
+
+def _written_rows(p, writer, entries, paths):
+    """``(skipped, notes, written)`` from the chunk entries; the CSV log is written first.
+
+    Fails when no image could be converted (the partial files are removed) or when the
+    partial bundle does not hold the rows the entries count."""
+    skipped = [tuple(s) for e in entries for s in e["skipped"]]
+    notes = [tuple(x) for e in entries for x in e["notes"]]
+    _write_log_csv(paths.log_csv, skipped, notes)
+    skipped_ids = {s[0] for s in skipped}
+    written = np.asarray([i not in skipped_ids for i in p.image_id.tolist()])
+    n_written = int(written.sum())
+    if n_written == 0:
+        writer.abort()
+        _remove(paths.progress_files)
+        raise ValueError(
+            f"No image of the index could be converted ({len(skipped)} skipped); "
+            f"see {paths.log_csv}. First reason: {skipped[0][2]}"
+        )
+    if n_written != writer.n_written:  # only if the partial file was tampered with
+        raise RuntimeError(
+            f"{paths.partial} holds {writer.n_written} rows, expected {n_written}; "
+            "delete it and re-run"
+        )
+    return skipped, notes, written
+
+
+def _attach_boxes(writer, p, written, size):
+    """Scale the index's boxes to the bundle and hand them to ``writer``; (written, dropped)."""
+    if p.boxes is None:
+        return 0, 0
+    src_hw = np.stack(
+        [writer.read_column("meta/src_height"), writer.read_column("meta/src_width")],
+        axis=1,
+    )
+    kept_ids = p.image_id[written].tolist()
+    table, boxes_dropped = scaled_boxes(p, p.boxes, kept_ids, src_hw, size)
+    writer.set_boxes(table)
+    return len(table), boxes_dropped
 
 
 def convert_index(
@@ -687,110 +516,49 @@ def convert_index(
     """
     t0 = time.perf_counter()
     started = time.time()
-    _check_int("size", size, 1)
-    _check_int("chunk", chunk, 1)
-    if channels not in (1, 3):
-        raise ValueError(f"Expected `channels` to be 1 or 3. Received: channels={channels!r}")
-    if workers is not None:
-        _check_int("workers", workers, 1)
-    _check_choice("compression", compression, COMPRESSIONS)
-    workers = workers or os.cpu_count() or 1
-    p = _prepare(index, meta_columns)
+    workers = _check_arguments(size, chunk, channels, workers, compression)
+    p = prepare_index(index, meta_columns)
     n = len(p.image_id)
-    if any(Path(x).suffix.lower() in DICOM_EXTENSIONS for x in p.path):
-        try:
-            import pydicom  # noqa: F401
-        except ImportError:
-            raise ImportError(
-                f"The index lists DICOM files, which need pydicom: {DICOM_HINT}"
-            ) from None
-
-    out_path = check_output_file(out_path, overwrite=overwrite, what="Bundle")
-    try:
-        out_path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise OutputPathError(out_path.parent, e.strerror or str(e), e.errno) from None
-    partial = out_path.with_name(out_path.name + ".partial")
-    state_path = out_path.with_name(out_path.name + ".partial.json")
-    jsonl_path = out_path.with_name(out_path.name + ".partial.log.jsonl")
-    log_csv = out_path.with_name(out_path.stem + ".log.csv")
-    for f in sweep_orphans((out_path, state_path, jsonl_path, log_csv), older_than=started):
-        logger.info("removed %s, left by an earlier run", f)
+    _check_dicom_support(p.path)
+    paths = _output_paths(out_path, overwrite, started)
+    out_path = paths.out
 
     params = {
         "size": size, "channels": channels, "chunk": chunk, "compression": compression,
         "task": p.task, "class_names": p.class_names, "source": p.source,
         "mask_names": p.mask_names, "schema": SCHEMA_VERSION, "state": _STATE_VERSION,
     }
-    fingerprint = _fingerprint(p, index, params)
-    state, entries = (None, [])
-    if resume and partial.exists():
-        state, entries = _load_state(state_path, jsonl_path, fingerprint)
-    if state is None:
-        for f in (partial, state_path, jsonl_path):
-            f.unlink(missing_ok=True)
-        state = {"version": _STATE_VERSION, "fingerprint": fingerprint, "chunks_done": 0,
-                 "rows_written": 0}
+    state, entries = _resume_state(resume, paths, index_fingerprint(p, index, params))
 
     chunks = [(s, min(s + chunk, n)) for s in range(0, n, chunk)]
-    pool = None
-    if workers > 1 and state["chunks_done"] < len(chunks):
-        pool = _start_pool(workers, start_method)
+    pool = _start_workers(workers, start_method, state, chunks)
     writer = None
     try:
-        writer, state, entries = _open_writer(out_path, partial, p, compression, n, state, entries)
+        writer, state, entries = _open_writer(out_path, paths.partial, p, compression, n, state,
+                                              entries)
         first = state["chunks_done"]
         resumed_rows = chunks[first - 1][1] if first else 0
         if first:
             logger.info("resuming %s after %d of %d chunks", out_path, first, len(chunks))
         # rewrite the log to the entries the state counts (drops lines of an unfinished chunk)
         _atomic_write_text(
-            jsonl_path, "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in entries)
+            paths.jsonl, "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in entries)
         )
         _run_chunks(
             p, index, chunks, first, writer, state, entries, pool, size, channels,
-            state_path, jsonl_path, progress, out_path, resumed_rows, check,
+            paths.state, paths.jsonl, progress, out_path, resumed_rows, check,
         )
         if pool is not None:
             pool.shutdown(wait=True)
             pool = None
-
-        skipped = [tuple(s) for e in entries for s in e["skipped"]]
-        notes = [tuple(x) for e in entries for x in e["notes"]]
-        _write_log_csv(log_csv, skipped, notes)
-        skipped_ids = {s[0] for s in skipped}
-        written = np.asarray([i not in skipped_ids for i in p.image_id.tolist()])
-        n_written = int(written.sum())
-        if n_written == 0:
-            writer.abort()
-            for f in (partial, state_path, jsonl_path):
-                f.unlink(missing_ok=True)
-            raise ValueError(
-                f"No image of the index could be converted ({len(skipped)} skipped); "
-                f"see {log_csv}. First reason: {skipped[0][2]}"
-            )
-        if n_written != writer.n_written:  # only if the partial file was tampered with
-            raise RuntimeError(
-                f"{partial} holds {writer.n_written} rows, expected {n_written}; "
-                "delete it and re-run"
-            )
-        boxes_written = boxes_dropped = 0
-        if p.boxes is not None:
-            src_hw = np.stack(
-                [writer.read_column("meta/src_height"), writer.read_column("meta/src_width")],
-                axis=1,
-            )
-            kept_ids = p.image_id[written].tolist()
-            table, boxes_dropped = _scaled_boxes(p, p.boxes, kept_ids, src_hw, size)
-            boxes_written = len(table)
-            writer.set_boxes(table)
+        skipped, notes, written = _written_rows(p, writer, entries, paths)
+        boxes_written, boxes_dropped = _attach_boxes(writer, p, written, size)
         writer.attrs["n_skipped"] = len(skipped)
         writer.close()
     except OSError as e:  # disk full, ...: the partial file may be unusable; free the space
         if writer is not None:
             writer.abort()
-        for f in (partial, state_path, jsonl_path):
-            f.unlink(missing_ok=True)
+        _remove(paths.progress_files)
         if isinstance(e, OutputPathError):
             raise
         raise OutputPathError(out_path, e.strerror or str(e), e.errno) from e
@@ -801,15 +569,14 @@ def convert_index(
     finally:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
-    for f in (state_path, jsonl_path):
-        f.unlink(missing_ok=True)
+    _remove((paths.state, paths.jsonl))
 
     elapsed = time.perf_counter() - t0
     result = ConversionResult(
         out_path=out_path,
-        log_path=log_csv,
+        log_path=paths.log_csv,
         n_total=n,
-        n_written=n_written,
+        n_written=int(written.sum()),
         skipped=skipped,
         converted_notes=dict(sorted(Counter(x[2] for x in notes).items())),
         notes=notes,

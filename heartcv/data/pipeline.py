@@ -52,7 +52,7 @@ import keras
 import numpy as np
 
 from heartcv.data.augment import augmenter_from_config
-from heartcv.data.h5 import open_bundle
+from heartcv.data.bundle import open_bundle
 from heartcv.data.splits import assert_disjoint
 from heartcv.losses import MISSING_MASK
 
@@ -756,7 +756,7 @@ def dataset_from_bundle(
     prefetch=True,
     memory_limit=DEFAULT_MEMORY_LIMIT,
 ):
-    """A ``tf.data.Dataset`` of one split of an HDF5 bundle (see :mod:`heartcv.data.h5`).
+    """A ``tf.data.Dataset`` of one split of an HDF5 bundle (see :mod:`heartcv.data.bundle`).
 
     Checks that no patient appears in two splits of the bundle (``LeakageError``). A split
     whose images (and masks) take at most ``memory_limit`` bytes at the bundle's resolution
@@ -786,7 +786,7 @@ def dataset_from_bundle(
         or ``(images, masks)``; under another Keras backend, a :class:`BundleSequence`.
 
     Raises:
-        FileNotFoundError, heartcv.data.h5.BundleError: the bundle cannot be read.
+        FileNotFoundError, heartcv.data.bundle.BundleError: the bundle cannot be read.
         heartcv.data.splits.LeakageError: a patient is in more than one split.
         ValueError: unknown split or target, empty selection.
     """

@@ -209,7 +209,7 @@ def bundle_arrays(path: Path, *, task_hint=None, mask_structures=None, allow_mis
     names are the structures trained on; ``allow_missing`` fills a structure the bundle lacks
     with :data:`heartcv.losses.MISSING_MASK` (:func:`select_structures`).
     """
-    from heartcv.data.h5 import read_bundle
+    from heartcv.data.bundle import read_bundle
 
     b = read_bundle(path)
     task = b.task

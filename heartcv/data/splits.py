@@ -291,7 +291,7 @@ def read_split_ids(path, by="patient_id", split_column="split"):
         raise FileNotFoundError(f"Expected a bundle (.h5) or a CSV file. "
                                 f"Received: path={str(path)!r}")
     if path.suffix.lower() in (".h5", ".hdf5"):
-        from heartcv.data.h5 import open_bundle
+        from heartcv.data.bundle import open_bundle
 
         with open_bundle(path) as b:
             if by != "patient_id":

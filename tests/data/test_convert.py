@@ -10,7 +10,7 @@ import pytest
 
 from heartcv.data import convert as conv
 from heartcv.data.convert import convert_index
-from heartcv.data.h5 import open_bundle, read_bundle
+from heartcv.data.bundle import open_bundle, read_bundle
 from heartcv.data.images import read_image, resize_image
 from heartcv.data.splits import LeakageError
 

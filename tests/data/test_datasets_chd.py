@@ -192,7 +192,7 @@ def test_prep_script_missing_raw(tmp_path, capsys):
 
 def test_prep_script_writes_bundles(tmp_path, capsys):
     pytest.importorskip("heartcv.data.convert")
-    from heartcv.data.h5 import read_bundle
+    from heartcv.data.bundle import read_bundle
 
     _write_synthetic_chd(tmp_path / "chd", n_patients=8, size=64)
     main = load_data_prep("chd").main

@@ -213,7 +213,7 @@ def test_prep_script_missing_raw(tmp_path, capsys):
 
 def test_prep_script_writes_bundle(tmp_path, nih_dir, capsys):
     pytest.importorskip("heartcv.data.convert")
-    from heartcv.data.h5 import read_bundle
+    from heartcv.data.bundle import read_bundle
 
     out = tmp_path / "cardio.h5"
     main = load_data_prep("cxr14").main
@@ -246,7 +246,7 @@ def test_keep_splits_filters_rows_and_their_boxes():
 def test_prep_splits_test_writes_the_same_test_images_at_another_size(tmp_path, nih_dir, capsys):
     """--splits test: only the test split, the same patients as a full bundle of that seed."""
     from heartcv.cli import main
-    from heartcv.data.h5 import read_bundle
+    from heartcv.data.bundle import read_bundle
 
     common = ["--raw", str(nih_dir), "--view", "cardiomegaly", "--workers", "1", "--no-progress"]
     assert main(["prep", "cxr14", *common, "--out", str(tmp_path / "all.h5"), "--size", "16"]) == 0

@@ -104,7 +104,7 @@ def test_ecg_prep_script(tmp_path, ecg_khan_dir, capsys):
     assert main(["--raw", str(tmp_path / "absent"), "--out", str(tmp_path / "e.h5")]) == 2
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
     pytest.importorskip("heartcv.data.convert")
-    from heartcv.data.h5 import read_bundle
+    from heartcv.data.bundle import read_bundle
 
     out = tmp_path / "ecg.h5"
     assert main(["--raw", str(ecg_khan_dir), "--out", str(out), "--size", "64", "--workers", "1",

@@ -131,7 +131,7 @@ def test_prep_script_missing_raw(tmp_path, capsys):
 
 def test_prep_script_writes_bundle(tmp_path, jsrt_dir, capsys):
     pytest.importorskip("heartcv.data.convert")
-    from heartcv.data.h5 import read_bundle
+    from heartcv.data.bundle import read_bundle
 
     out = tmp_path / "jsrt.h5"
     rc = load_data_prep("jsrt").main(["--raw", str(jsrt_dir), "--out", str(out), "--size", "64",
@@ -149,7 +149,7 @@ def test_prep_script_writes_bundle(tmp_path, jsrt_dir, capsys):
 
 def test_range_shift_split_holds_out_the_largest_ctrs(tmp_path, jsrt_dir, capsys):
     pytest.importorskip("heartcv.data.convert")
-    from heartcv.data.h5 import read_bundle
+    from heartcv.data.bundle import read_bundle
 
     out = tmp_path / "top.h5"
     rc = load_data_prep("jsrt").main(["--raw", str(jsrt_dir), "--out", str(out), "--size", "32",

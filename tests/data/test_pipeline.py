@@ -7,7 +7,7 @@ import tensorflow as tf
 from scipy import ndimage
 
 from heartcv.data.augment import build_augmenter
-from heartcv.data.h5 import write_bundle
+from heartcv.data.bundle import write_bundle
 from heartcv.data.pipeline import (
     BundleSequence,
     class_weights,

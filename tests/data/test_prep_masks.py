@@ -15,7 +15,7 @@ import pytest
 from heartcv.cli import main
 from heartcv.data.datasets import jsrt, list_datasets
 from heartcv.data.datasets import masks as masks_ds
-from heartcv.data.h5 import read_bundle
+from heartcv.data.bundle import read_bundle
 from heartcv.data.images import read_image, resize_image, resize_mask
 from heartcv.data.synthetic import generate_chest_xrays
 from tests.conftest import load_data_prep

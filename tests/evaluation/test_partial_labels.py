@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from heartcv.data.h5 import write_bundle
+from heartcv.data.bundle import write_bundle
 from heartcv.evaluation.segmentation import segmentation_report, shift_table
 from heartcv.losses import MISSING_MASK
 from tests.evaluation.test_segmentation_report import STRUCTURES, _phantom_masks

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from heartcv.ctr import ctr_from_masks
-from heartcv.data.h5 import write_bundle
+from heartcv.data.bundle import write_bundle
 from heartcv.data.synthetic import generate_chest_xrays
 from heartcv.evaluation.segmentation import ctr_scores, segmentation_report
 

@@ -404,7 +404,7 @@ past an end of the record are dropped; the printed table gives, per class, the a
 beats, the AAMI totals of the 48 records, the beats dropped near the ends and the beats
 written.
 
-The bundle (``heartcv.data.h5`` schema, task ``multiclass``):
+The bundle (``heartcv.data.bundle`` schema, task ``multiclass``):
 
 * ``images`` (N, size, size, 1 or 3) uint8, ``labels`` one-hot in the paper's class order
   ``F, N, Q, S, V``, ``patient_id`` = record, ``image_id`` = ``<record>_<sample>``;
@@ -512,7 +512,7 @@ def write_beat_bundle(raw, out, *, records=None, size=128, render_size=256, chan
     """
     import wfdb
 
-    from heartcv.data.h5 import BundleWriter
+    from heartcv.data.bundle import BundleWriter
     from heartcv.data.synthetic.beats import render_beat_image
 
     from heartcv.files import check_output_file

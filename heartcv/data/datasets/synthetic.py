@@ -55,7 +55,7 @@ def main(argv=None, prog=PROG) -> int:
 def _write(args):
     from pathlib import Path
 
-    from heartcv.data.h5 import write_bundle
+    from heartcv.data.bundle import write_bundle
     from heartcv.data.splits import assert_disjoint, patient_split
     from heartcv.data.synthetic import generate_chest_xrays
 

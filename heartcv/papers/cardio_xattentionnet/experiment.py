@@ -55,7 +55,7 @@ def _tables_in(expected_csv) -> set:
 
 def bundle_boxes(path, image_ids, label="Cardiomegaly") -> list:
     """Per image id, the (x, y, w, h) boxes of ``label`` in the bundle's pixel frame."""
-    from heartcv.data.h5 import open_bundle
+    from heartcv.data.bundle import open_bundle
 
     with open_bundle(path) as b:
         where = {str(i): k for k, i in enumerate(b.image_id)}

@@ -36,7 +36,7 @@ ROC_FIGURES = {"densenet121_no_da": "Fig. 4", "densenet121_da": "Fig. 5", "resne
 
 def bundle_boxes(path, image_ids) -> list:
     """Per image id, its ``(label, x, y, w, h)`` boxes (all labels) in the bundle's frame."""
-    from heartcv.data.h5 import open_bundle
+    from heartcv.data.bundle import open_bundle
 
     with open_bundle(path) as b:
         where = {str(i): k for k, i in enumerate(b.image_id)}

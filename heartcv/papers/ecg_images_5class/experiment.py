@@ -86,10 +86,10 @@ def leads28_volumes(root) -> dict:
 def write_volume_bundle(path, volumes: dict, split=None) -> Path:
     """Write ``volumes`` (as returned above) as a multiclass bundle of (N, H, W, 13) images.
 
-    Needs :mod:`heartcv.data.h5` to accept 13-channel ``images`` (schema version 1 takes
+    Needs :mod:`heartcv.data.bundle` to accept 13-channel ``images`` (schema version 1 takes
     C in (1, 3) only, and raises ValueError here).
     """
-    from heartcv.data.h5 import write_bundle
+    from heartcv.data.bundle import write_bundle
 
     k = len(volumes["class_names"])
     labels = np.eye(k, dtype=np.float32)[np.asarray(volumes["y"])]
@@ -100,7 +100,7 @@ def write_volume_bundle(path, volumes: dict, split=None) -> Path:
 
 def read_volume_bundle(path) -> dict:
     """Read a bundle of (N, H, W, 13) volumes into the dict form (keeping its splits)."""
-    from heartcv.data.h5 import read_bundle
+    from heartcv.data.bundle import read_bundle
 
     b = read_bundle(path)
     if b.task != "multiclass" or b.images.shape[-1] != 13:

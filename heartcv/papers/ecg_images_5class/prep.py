@@ -109,9 +109,9 @@ def _results(items, workers):
     if workers <= 1 or len(items) < 2 * _BATCH:
         yield from map(_lead_item, items)
         return
-    from heartcv.data.convert import _start_pool
+    from heartcv.data.conversion_workers import start_pool
 
-    pool = _start_pool(workers, None)
+    pool = start_pool(workers, None)
     try:
         yield from pool.map(_lead_item, items, chunksize=8)
     finally:
@@ -143,7 +143,7 @@ def write_lead_bundle(index, out, *, size=64, dilate_kernel=3, strict=True, work
             could be read.
     """
     from heartcv.papers.ecg_images_5class.layout import LEAD_NAMES
-    from heartcv.data.h5 import BundleWriter
+    from heartcv.data.bundle import BundleWriter
     from heartcv.files import atomic_write_text
 
     t0 = time.perf_counter()

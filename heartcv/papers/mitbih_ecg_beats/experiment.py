@@ -99,7 +99,7 @@ def protocol_data(path, protocol, *, max_train_per_class=None, max_test_per_clas
         ``(DataSplits, info)``; ``info`` holds the protocol, split sizes and class counts of the
         selection and of the full splits, and the records shared by train and test.
     """
-    from heartcv.data.h5 import open_bundle
+    from heartcv.data.bundle import open_bundle
     from heartcv.data.sources import DataSplits, SplitArrays
     from heartcv.data.splits import leakage_report
 

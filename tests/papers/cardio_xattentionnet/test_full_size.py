@@ -18,7 +18,7 @@ def _run_module():
 
 
 def _bundle(path, side, splits):
-    from heartcv.data.h5 import write_bundle
+    from heartcv.data.bundle import write_bundle
 
     rng = np.random.default_rng(0)
     n = len(splits)

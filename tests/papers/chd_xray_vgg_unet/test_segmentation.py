@@ -143,7 +143,7 @@ def test_a_few_steps_of_bce_dice_decrease_the_loss(name):
 
 def _masked_bundle(path, task, size=320, n=6):
     """A synthetic 320×320 bundle with heart, left lung, right lung masks."""
-    from heartcv.data.h5 import write_bundle
+    from heartcv.data.bundle import write_bundle
 
     rng = np.random.default_rng(0)
     masks = (rng.uniform(size=(n, size, size, 3)) > 0.5).astype(np.uint8)

@@ -7,7 +7,7 @@ import pytest
 
 import heartcv
 from heartcv.cli import main as cli
-from heartcv.data.h5 import write_bundle
+from heartcv.data.bundle import write_bundle
 from heartcv.data.sources import DataSplits, SplitArrays
 from heartcv.data.splits import LeakageError, leakage_check
 from heartcv.explain.topk import save_top_k_figure, top_k_gradcam

@@ -131,7 +131,7 @@ def test_volume_bundle(tmp_path):
     assert {k: len(s) for k, s in data.splits.items()} == {"train": 6, "val": 2, "test": 2}
     np.testing.assert_array_equal(data.splits["test"].images, v["x"][8:])
     with pytest.raises(ValueError, match="Expected a multiclass bundle of"):
-        from heartcv.data.h5 import write_bundle
+        from heartcv.data.bundle import write_bundle
 
         grey = write_bundle(tmp_path / "grey.h5", v["x"][..., :1],
                             labels=np.eye(5, dtype="float32")[v["y"]],

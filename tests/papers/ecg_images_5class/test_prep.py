@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from heartcv.papers.ecg_images_5class.layout import LEAD_NAMES
-from heartcv.data.h5 import read_bundle
+from heartcv.data.bundle import read_bundle
 from heartcv.papers.ecg_images_5class.prep import main, write_lead_bundle
 from heartcv.data.synthetic.ecg import generate_ecg_printouts
 from tests.conftest import load_data_prep

@@ -5,7 +5,7 @@ import pytest
 
 import heartcv
 from heartcv.data.datasets import mitbih
-from heartcv.data.h5 import read_bundle
+from heartcv.data.bundle import read_bundle
 from heartcv.data.synthetic.beats import render_beat_image
 
 

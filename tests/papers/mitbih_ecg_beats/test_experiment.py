@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from heartcv.config import load_config
-from heartcv.data.h5 import BundleWriter
+from heartcv.data.bundle import BundleWriter
 from heartcv.data.splits import LeakageError
 from heartcv.data.synthetic.beats import BEAT_CLASSES, generate_beat_images
 from heartcv.papers.mitbih_ecg_beats.experiment import (PAPER_TABLE1, mix_accuracy, prior_shift,

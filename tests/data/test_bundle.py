@@ -1,4 +1,4 @@
-"""HDF5 bundle: round trip, validation on read, atomic writes."""
+"""HDF5 bundle (heartcv.data.bundle): round trip, validation on read, atomic writes."""
 
 import json
 
@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from heartcv.data import h5
-from heartcv.data.h5 import (
+from heartcv.data import bundle
+from heartcv.data.bundle import (
     SCHEMA_VERSION,
     Box,
     BundleError,
@@ -303,4 +303,4 @@ def test_reserved_and_bad_attrs(tmp_path):
         write_bundle(tmp_path / "b.h5", **_toy(), attrs={"task": "x"})
     with pytest.raises(TypeError, match="JSON-encode"):
         write_bundle(tmp_path / "b.h5", **_toy(), attrs={"d": {"a": 1}})
-    assert h5.SCHEMA_VERSION == 1
+    assert bundle.SCHEMA_VERSION == 1
