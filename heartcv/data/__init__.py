@@ -5,7 +5,6 @@ validator and reader), ``splits`` (patient-disjoint splits, folds, leakage check
 (robust reading and resizing), ``convert`` (parallel, resumable dataset index -> bundle).
 """
 
-from heartcv.data.convert import ConversionResult, convert_index
 from heartcv.data.bundle import (
     SCHEMA_VERSION,
     Bundle,
@@ -16,6 +15,7 @@ from heartcv.data.bundle import (
     read_bundle,
     write_bundle,
 )
+from heartcv.data.convert import ConversionResult, convert_index
 from heartcv.data.images import (
     ImageInfo,
     ImageReadError,
