@@ -301,7 +301,7 @@ def check_image_array(images):
 
 def check_columns(shape, *, patient_id, image_id, split, task, class_names, labels, masks,
                   fold, meta):
-    """The per-sample arguments of ``write_bundle``, checked against the image count ``shape[0]``."""
+    """The per-sample arguments of ``write_bundle``, checked against the image count."""
     n = shape[0]
     pid = as_str_array(patient_id, "patient_id", n, allow_empty=False)
     iid = None if image_id is None else as_str_array(image_id, "image_id", n, allow_empty=False)

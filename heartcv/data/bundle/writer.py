@@ -86,6 +86,9 @@ from heartcv.files import (
 
 __all__ = ["BundleWriter", "WRITE_PIECE", "write_bundle"]
 
+#: uncompressed bytes a writer hands HDF5 between two free-space checks
+WRITE_PIECE = 8 << 20
+
 
 def _heartcv_version():
     try:
@@ -526,10 +529,6 @@ def write_bundle(
     except OSError as e:
         raise _write_error(path, e) from e
     return Path(path)
-
-
-#: uncompressed bytes a writer hands HDF5 between two free-space checks
-WRITE_PIECE = 8 << 20
 
 
 def _write_error(path, err):
