@@ -11,7 +11,24 @@ both call it.
 
 import numpy as np
 
-__all__ = ["align_targets", "check_class_names", "parse_class_map"]
+__all__ = ["align_targets", "binary_class_names", "check_class_names", "negative_class_name",
+           "parse_class_map"]
+
+
+def negative_class_name(positive) -> str:
+    """The name of a binary task's negative class when only the positive one is named:
+    ``"not <positive>"``."""
+    return f"not {positive}"
+
+
+def binary_class_names(names, negative=None) -> list:
+    """``[negative, positive]`` for a binary task whose labels name one class (``negative``,
+    e.g. a bundle's ``negative_class`` attribute, else :func:`negative_class_name`); other
+    name lists unchanged."""
+    names = list(names)
+    if len(names) != 1:
+        return names
+    return [str(negative or negative_class_name(names[0])), names[0]]
 
 
 def parse_class_map(text) -> dict:

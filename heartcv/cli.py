@@ -204,7 +204,7 @@ def cmd_train(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    from heartcv.train import evaluate_saved_model
+    from heartcv.scoring import evaluate_saved_model
 
     import errno
     import json

@@ -39,6 +39,11 @@ from pathlib import Path
 
 import numpy as np
 
+import heartcv.io
+from heartcv import report
+from heartcv.classes import align_targets, check_class_names
+from heartcv.data.bundle import open_bundle
+from heartcv.data.pipeline import make_dataset
 from heartcv.evaluation._common import TASKS
 from heartcv.evaluation.classification import classification_report, multilabel_accuracy
 from heartcv.evaluation.delong import (
@@ -50,7 +55,8 @@ from heartcv.evaluation.delong import (
 from heartcv.evaluation.plots import plot_confusion_matrix, plot_roc
 from heartcv.evaluation.roc import auroc, roc_analysis
 from heartcv.evaluation.thresholds import choose_threshold, ppv_npv_at_prevalence
-from heartcv.predict import FULL
+from heartcv.predict import FULL, check_image_size, read_card, resolve_input_size
+from heartcv.tasks import get_task
 
 __all__ = [
     "TASKS",
@@ -98,13 +104,10 @@ def size_label(hw, mode, source_size=None) -> str:
 def _model_task(model_path) -> str:
     """The task of a saved model: its card's ``task``, else ``"segmentation"`` for a model
     whose output is a map ((N, H, W, C)) and ``"classification"`` otherwise."""
-    from heartcv.io import load_model
-    from heartcv.predict import read_card
-
     task = read_card(model_path).get("task")
     if isinstance(task, str) and task in (*TASKS, "segmentation"):
         return task
-    shape = load_model(model_path).output_shape
+    shape = heartcv.io.load_model(model_path).output_shape
     return "segmentation" if len(shape) == 4 else "classification"
 
 
@@ -117,8 +120,6 @@ def check_task(model_path, bundle_path, *, shifts=False) -> str:
             segmentation model for the segmentation bundle b.h5. Received: m.h5, a binary
             model``.
     """
-    from heartcv.data.bundle import open_bundle
-
     with open_bundle(bundle_path) as b:
         task = b.task
     model_task = _model_task(model_path)
@@ -135,17 +136,41 @@ def check_task(model_path, bundle_path, *, shifts=False) -> str:
 
 
 def _model_and_card(model):
-    from heartcv.io import load_model
-    from heartcv.predict import read_card
 
     if isinstance(model, (str, Path)):
         card = read_card(model)  # a broken card fails before the (slow) model load
-        return load_model(model), card, Path(model).name, str(model)
+        return heartcv.io.load_model(model), card, Path(model).name, str(model)
     if not hasattr(model, "predict") or not hasattr(model, "input_shape"):
         raise TypeError(f"Expected `model` as a Keras model or a model file path. "
                         f"Received: {type(model).__name__}")
     name = getattr(model, "name", "model")
     return model, {}, name, name
+
+
+def _size_mode(b, idx, native, hw):
+    """``(source side, size mode)`` of a bundle split predicted at ``hw`` (see
+    :func:`predict_bundle`)."""
+    src = None  # the side of the images the bundle was made from (meta/src_*), median
+    if {"src_height", "src_width"} <= set(b.meta_names):
+        sides = np.maximum(np.asarray(b.meta("src_height"), float)[idx],
+                           np.asarray(b.meta("src_width"), float)[idx])
+        src = int(np.median(sides)) if np.isfinite(sides).all() else None
+    if hw != native:
+        return src, "resized"
+    # the bundle's own size: "full" unless it was made smaller than its images
+    return src, "bundle" if src is not None and max(native) < src else "full"
+
+
+def _model_targets(b, idx, names, columns, card):
+    """``(targets, class names)`` of a bundle split in the model's column order (``columns``
+    from :func:`heartcv.classes.check_class_names`, or None), a binary bundle's negative class
+    named (its ``negative_class`` attribute, else ``"not <positive>"``)."""
+    task = get_task(b.task)
+    targets = np.asarray(b.labels, np.float32)[idx]
+    if columns is not None and task.name != "binary":  # the model's columns, by name
+        targets = align_targets(targets, columns, len(card["class_names"]))
+        names = [str(n) for n in card["class_names"]]
+    return targets, task.class_names(names, b.attrs.get("negative_class"))
 
 
 def predict_bundle(model, bundle_path, split="test", image_size=FULL, *, batch_size=4,
@@ -181,11 +206,6 @@ def predict_bundle(model, bundle_path, split="test", image_size=FULL, *, batch_s
             model cannot take (``"full"`` for a model with a fixed input size), or class
             names that differ from the model's (one line naming both lists).
     """
-    from heartcv.classes import align_targets, check_class_names
-    from heartcv.data.bundle import open_bundle
-    from heartcv.data.pipeline import make_dataset
-    from heartcv.predict import check_image_size, resolve_input_size
-
     image_size = check_image_size(image_size)
     model, card, name, where = _model_and_card(model)
     channels = model.input_shape[-1] or 3
@@ -218,21 +238,8 @@ def predict_bundle(model, bundle_path, split="test", image_size=FULL, *, batch_s
             ds = make_dataset(images, None, batch_size=int(batch_size), image_size=size,
                               channels=channels, cache=False)
             parts.append(np.asarray(model.predict(ds, verbose=0), np.float32))
-        src = None  # the side of the images the bundle was made from (meta/src_*), median
-        if {"src_height", "src_width"} <= set(b.meta_names):
-            sides = np.maximum(np.asarray(b.meta("src_height"), float)[idx],
-                               np.asarray(b.meta("src_width"), float)[idx])
-            src = int(np.median(sides)) if np.isfinite(sides).all() else None
-        if hw != native:
-            mode = "resized"
-        else:  # the bundle's own size: "full" unless it was made smaller than its images
-            mode = "bundle" if src is not None and max(native) < src else "full"
-        targets = np.asarray(b.labels, np.float32)[idx]
-        if columns is not None and b.task != "binary":  # the model's columns, by name
-            targets = align_targets(targets, columns, len(card["class_names"]))
-            names = [str(n) for n in card["class_names"]]
-        if b.task == "binary" and len(names) == 1:  # one label column: name the negative class
-            names = [str(b.attrs.get("negative_class") or f"not {names[0]}"), names[0]]
+        src, mode = _size_mode(b, idx, native, hw)
+        targets, names = _model_targets(b, idx, names, columns, card)
         out = {"scores": np.concatenate(parts).reshape(len(idx), -1), "targets": targets,
                "image_id": np.asarray(b.image_id).astype(str)[idx],
                "patient_id": np.asarray(b.patient_id).astype(str)[idx], "class_names": names,
@@ -273,10 +280,8 @@ def evaluate_bundle(model, bundle_path, split="test", image_size=FULL, *, thresh
     """
     p = predict_bundle(model, bundle_path, split, image_size, batch_size=batch_size,
                        class_map=class_map)
-    task, names, y = p["task"], p["class_names"], p["targets"]
-    results = classification_report(
-        y[:, 0] if task == "binary" else y, p["scores"], task=task, class_names=names,
-        threshold=None if task == "multiclass" else threshold,
+    results = get_task(p["task"]).report(
+        p["targets"], p["scores"], p["class_names"], threshold=threshold,
         threshold_source=threshold_source, prevalence=prevalence, curves=curves)
     h, w = p["image_size"]
     results.update({"image_size": h if h == w else [h, w], "image_size_mode": p["image_size_mode"],
@@ -288,8 +293,6 @@ def evaluate_bundle(model, bundle_path, split="test", image_size=FULL, *, thresh
     if class_map:
         results["class_map"] = dict(class_map)
     if out_dir is not None:
-        from heartcv import report
-
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
         report.write_report(results, out_dir, table=table or

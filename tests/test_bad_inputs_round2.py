@@ -116,12 +116,12 @@ def _model_never_loaded(monkeypatch):
 
 def _no_evaluation(monkeypatch):
     import heartcv.evaluate
-    import heartcv.train
+    import heartcv.scoring
 
     def boom(*_a, **_k):
         raise AssertionError("the evaluation started before the task was checked")
 
-    monkeypatch.setattr(heartcv.train, "evaluate_saved_model", boom)
+    monkeypatch.setattr(heartcv.scoring, "evaluate_saved_model", boom)
     monkeypatch.setattr(heartcv.evaluate, "evaluate_bundle", boom)
 
 

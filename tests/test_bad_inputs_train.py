@@ -73,7 +73,7 @@ def _readonly(monkeypatch, root):
             raise OSError(errno.EROFS, "Read-only file system", str(dir))
         return real(*args, dir=dir, **kwargs)
 
-    monkeypatch.setattr("heartcv.train.tempfile.TemporaryFile", refuse)
+    monkeypatch.setattr("heartcv.rundir.tempfile.TemporaryFile", refuse)
 
 
 # (id, argv from the world folder, regex the one stderr line must match, optional patch)

@@ -8,7 +8,7 @@ import heartcv.io
 
 def test_evaluate_pads_the_last_batch_so_the_model_is_traced_once(tmp_path, monkeypatch):
     from heartcv.data.bundle import write_bundle
-    from heartcv.train import evaluate_saved_model
+    from heartcv.scoring import evaluate_saved_model
 
     rng = np.random.default_rng(0)
     n = 18  # 16 + a partial batch of 2

@@ -9,9 +9,11 @@ import sys
 import pytest
 import yaml
 
+from heartcv.cards import portable_path, write_card
 from heartcv.config import ConfigError, load_config, save_config
 from heartcv.data.sources import DataSplits
-from heartcv.train import fit_verbosity, plot_history, portable_path, write_card
+from heartcv.history import plot_history
+from heartcv.train import fit_verbosity
 from tests.test_train import TINY, _toy_data
 
 TINY_AUTO = [s for s in TINY if not s.startswith("train.verbose")]  # the default is under test

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from heartcv.classes import binary_class_names
 from heartcv.registry import did_you_mean
 
 SPLITS = ("train", "val", "test")
@@ -231,8 +232,8 @@ def bundle_arrays(path: Path, *, task_hint=None, mask_structures=None, allow_mis
     full = SplitArrays(b.images, targets, np.asarray(b.patient_id).astype(str),
                        np.asarray(b.image_id).astype(str), heart, ctr, ctr_true)
     names = structures if task == "segmentation" else list(b.class_names)
-    if task == "binary" and len(names) == 1:  # one label column: name the negative class too
-        names = [str(b.attrs.get("negative_class") or f"not {names[0]}"), names[0]]
+    if task == "binary":  # one label column: name the negative class too
+        names = binary_class_names(names, b.attrs.get("negative_class"))
     split = np.asarray(b.split).astype(str)
     out = {k: full.subset(np.flatnonzero(split == k)) for k in SPLITS if np.any(split == k)}
     return out, full, names, task

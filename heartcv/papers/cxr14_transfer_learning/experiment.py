@@ -165,7 +165,7 @@ def plot_loss_curves(histories: dict, path) -> Path:
 def _row_result(run, model, data, cfg) -> dict:
     """Tables 1–2 numbers of one trained row, per-label AUROC, validation-chosen thresholds."""
     from heartcv import evaluate
-    from heartcv.train import predict_split
+    from heartcv.scoring import predict_split
 
     names = data.class_names
     p_train = predict_split(model, data, "train", cfg)
