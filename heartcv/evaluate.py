@@ -183,7 +183,7 @@ def predict_bundle(model, bundle_path, split="test", image_size=FULL, *, batch_s
     """
     from heartcv.classes import align_targets, check_class_names
     from heartcv.data.h5 import open_bundle
-    from heartcv.data.pipeline import make_dataset
+    from heartcv.data.batches import make_dataset
     from heartcv.predict import check_image_size, resolve_input_size
 
     image_size = check_image_size(image_size)

@@ -173,7 +173,7 @@ def make_loss(cfg: RunConfig, data):
         loss = {"binary": "binary_crossentropy", "multiclass": "categorical_crossentropy",
                 "multilabel": "weighted_bce", "segmentation": "bce_dice"}[data.task]
     if loss == "weighted_bce":
-        from heartcv.data.pipeline import label_frequencies
+        from heartcv.data.batches import label_frequencies
 
         freq = label_frequencies(data.splits["train"].targets)
         return WeightedBinaryCrossentropy.from_frequencies(np.asarray(freq["positive"]).tolist())
@@ -218,7 +218,7 @@ def class_weight_for(cfg: RunConfig, data):
     if data.task not in ("binary", "multiclass"):
         raise ConfigError("train.class_weight is for single-label tasks (Keras argmaxes it); "
                           "multilabel training uses train.loss=weighted_bce.")
-    from heartcv.data.pipeline import class_weights
+    from heartcv.data.batches import class_weights
 
     return class_weights(data.splits["train"].targets, data.task)
 
@@ -945,7 +945,7 @@ def evaluate_saved_model(model_path, bundle, *, split="test", out_dir=None, thre
             both lists), or no split ``split``.
     """
     from heartcv import evaluate, report
-    from heartcv.data.pipeline import make_dataset
+    from heartcv.data.batches import make_dataset
     from heartcv.data.sources import bundle_arrays
     from heartcv.io import load_model
     from heartcv.predict import FULL, read_card, resolve_input_size

@@ -231,7 +231,7 @@ class VolumeSplits(DataSplits):
 
     def dataset(self, split, *, batch_size, image_size, channels=13, training=False,
                 augment=None, seed=0, cache=True):
-        from heartcv.data.pipeline import make_dataset, uses_tf_data
+        from heartcv.data.batches import make_dataset, uses_tf_data
 
         s = self.splits[split]
         if augment is not None:
