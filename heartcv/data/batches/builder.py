@@ -99,6 +99,11 @@ def array_rows(images, targets=None, *, masks=None, extras=None, sample_weights=
                 partial=masks is not None and bool(np.any(masks > 1)))
 
 
+def _float_targets(targets):
+    """:func:`make_dataset`'s targets are float32 (integer labels too)."""
+    return None if targets is None else np.asarray(targets, np.float32)
+
+
 def make_dataset(images, targets=None, *, batch_size, image_size=None, channels=3,
                  training=False, augment=None, seed=0, cache=True, masks=None,
                  drop_remainder=False, prefetch=True, memory_limit=DEFAULT_MEMORY_LIMIT):
@@ -128,7 +133,7 @@ def make_dataset(images, targets=None, *, batch_size, image_size=None, channels=
                              channels=channels, training=training, augment=augment, seed=seed,
                              cache=cache, masks=masks, drop_remainder=drop_remainder,
                              memory_limit=memory_limit, **checks.loader_options())
-    rows = array_rows(images, targets, masks=masks)
+    rows = array_rows(images, _float_targets(targets), masks=masks)
     return batches(rows, batch_size=batch_size, image_size=image_size, channels=channels,
                    training=training, augment=augment, seed=seed, cache=cache,
                    drop_remainder=drop_remainder, prefetch=prefetch, memory_limit=memory_limit,
@@ -206,7 +211,7 @@ class ArraySequence(RowBatches):
     def __init__(self, images, targets=None, *, batch_size, image_size=None, channels=3,
                  training=False, augment=None, seed=0, cache=True, masks=None,
                  drop_remainder=False, memory_limit=DEFAULT_MEMORY_LIMIT, **kwargs):
-        rows = array_rows(images, targets, masks=masks)
+        rows = array_rows(images, _float_targets(targets), masks=masks)
         rows, opts = _prepare(rows, batch_size=batch_size, image_size=image_size,
                               channels=channels, training=training, augment=augment, seed=seed,
                               cache=cache, memory_limit=memory_limit, cache_fn=cache_cv2)
