@@ -7,7 +7,7 @@ then times passes at ``--image-size`` with every augmentation on (full epochs fo
 bundle, ``--png-images`` images for the slow paths), in ``--rounds`` interleaved rounds so
 that each round compares the paths under the same load from other processes, for:
 
-- ``bundle``: :func:`heartcv.data.pipeline.dataset_from_bundle` (resized uint8 cache);
+- ``bundle``: :func:`heartcv.data.batches.dataset_from_bundle` (resized uint8 cache);
 - ``png-tf``: the PNG pipeline a user would write: ``tf.io.read_file`` →
   ``tf.io.decode_png`` → ``tf.image.resize`` (parallel map) → shuffle → batch → the same
   augmenter;
@@ -15,7 +15,7 @@ that each round compares the paths under the same load from other processes, for
 
 plus the bundle without augmentation, PNG decoding without augmentation (the ceiling of
 any PNG pipeline), and the augmenter alone called as a Keras model (TensorFlow warps; the
-pipelines warp ``RandomAffine`` with OpenCV, see :mod:`heartcv.data.pipeline`).
+pipelines warp ``RandomAffine`` with OpenCV, see :mod:`heartcv.data.batches`).
 
 Run: ``.venv/bin/python benchmarks/pipeline_throughput.py`` (about 5 minutes on 2 cores,
 2 of them writing the PNGs and the bundle; ``--workdir DIR`` keeps and reuses those).
@@ -39,7 +39,7 @@ import tensorflow as tf
 
 from heartcv.data.augment import build_augmenter
 from heartcv.data.bundle import write_bundle
-from heartcv.data.pipeline import dataset_from_bundle
+from heartcv.data.batches import dataset_from_bundle
 from heartcv.data.synthetic import generate_chest_xrays
 
 AUGMENT = dict(

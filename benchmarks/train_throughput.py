@@ -10,7 +10,7 @@ Keras' ``mixed_float16`` policy) and each batch size, it times on the device Ker
 
 ``--warmup`` untimed steps first (compilation), then the median of ``--steps`` timed steps:
 images/s = batch / median step time. Beside it, the input pipeline's delivered images/s for
-the same size and batch (:func:`heartcv.data.pipeline.make_dataset` on uint8 images with the
+the same size and batch (:func:`heartcv.data.batches.make_dataset` on uint8 images with the
 default augmentation, training mode: ``tf.data`` under TensorFlow, the ``PyDataset`` under
 other backends), so one sees whether the pipeline can feed the step.
 
@@ -180,7 +180,7 @@ def pipeline_rate(size, batch, n_batches):
     ``n_batches`` batches after the first (which starts the pipeline)."""
     import numpy as np
 
-    from heartcv.data.pipeline import make_dataset, uses_tf_data
+    from heartcv.data.batches import make_dataset, uses_tf_data
 
     if n_batches == 0:
         return None

@@ -43,7 +43,7 @@ import heartcv.io
 from heartcv import report
 from heartcv.classes import align_targets, check_class_names
 from heartcv.data.bundle import open_bundle
-from heartcv.data.pipeline import make_dataset
+from heartcv.data.batches import make_dataset
 from heartcv.evaluation._common import TASKS
 from heartcv.evaluation.classification import classification_report, multilabel_accuracy
 from heartcv.evaluation.delong import (

@@ -16,7 +16,7 @@ MISSING_MASK = 255
 """The target value of a mask channel an image has no reference for (uint8 masks hold 0/1).
 
 Written by :func:`heartcv.data.sources.select_structures` for a structure a bundle lacks
-and kept through resizing and augmentation by :mod:`heartcv.data.pipeline`; read as "any
+and kept through resizing and augmentation by :mod:`heartcv.data.batches`; read as "any
 value above 1" (:func:`labelled_channels`), so interpolation near the image edge cannot turn
 an unlabelled channel into a labelled one."""
 
@@ -28,7 +28,7 @@ class WeightedBinaryCrossentropy(keras.losses.Loss):
     For label k: ``L = -(w⁺_k · y log p + w⁻_k · (1 - y) log(1 - p))`` averaged over the
     known entries. Following the cxr14 transfer-learning paper (and CheXNet), the positive
     weight is the label's negative frequency and the negative weight its positive frequency,
-    both computed on the training split only (``heartcv.data.pipeline.label_frequencies``).
+    both computed on the training split only (``heartcv.data.batches.label_frequencies``).
 
     Args:
         positive_weights: list of K floats (w⁺).

@@ -13,7 +13,7 @@ from heartcv import report
 from heartcv.classes import align_targets, check_class_names
 from heartcv.config import RunConfig
 from heartcv.data.bundle import open_bundle
-from heartcv.data.pipeline import make_dataset
+from heartcv.data.batches import make_dataset
 from heartcv.data.sources import bundle_arrays
 from heartcv.evaluation.segmentation import shift_report, shift_table
 from heartcv.files import atomic_path

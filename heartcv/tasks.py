@@ -15,7 +15,7 @@ import numpy as np
 
 from heartcv.classes import binary_class_names, negative_class_name
 from heartcv.config import ConfigError
-from heartcv.data.pipeline import class_weights, label_frequencies
+from heartcv.data.batches import class_weights, label_frequencies
 from heartcv.data.sources import stratify_labels
 from heartcv.evaluation.classification import classification_report
 from heartcv.evaluation.segmentation import segmentation_report

@@ -19,9 +19,7 @@ names several workers, ``MirroredStrategy`` with several GPUs, else the default 
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import shutil
 import sys
 from pathlib import Path
@@ -30,10 +28,17 @@ import keras
 import numpy as np
 
 from heartcv import report
+from heartcv.callbacks import FIT_DONE, find_restore_point
 from heartcv.cards import write_card
 from heartcv.config import ConfigError, RunConfig, save_config, validate
+from heartcv.data.augment import augmenter_from_config
 from heartcv.data.sources import DataSplits, load_data, split_arrays
 from heartcv.data.splits import patient_kfold
+from heartcv.engine import (build_for_run, check_jit, fit_batches, fit_verbosity, get_strategy,
+                            is_multiworker, local_copy, make_optimizer, precision_policy,
+                            sample_images, shard_for_workers, synchronize_batchnorm,
+                            tensorflow_installed, worker_identity, worker_run_dir)
+from heartcv.engine import precision_policy as _precision_policy
 from heartcv.files import atomic_write_json
 from heartcv.history import best_so_far as _best_so_far
 from heartcv.history import plot_history, read_history
@@ -54,119 +59,7 @@ __all__ = ["RunResult", "build_for_run", "check_data", "class_weight_for", "cros
            "write_card"]
 
 
-# ------------------------------------------------------------------------ distribution
-
-
-def _tf_config() -> dict:
-    raw = os.environ.get("TF_CONFIG", "")
-    if not raw:
-        return {}
-    try:
-        return json.loads(raw)
-    except json.JSONDecodeError:
-        raise ConfigError(f"TF_CONFIG is not valid JSON. Received: TF_CONFIG={raw[:80]!r}") from None
-
-
-class _OneDevice:
-    """What ``fit_model`` needs of a strategy, under Keras backends other than TensorFlow."""
-
-    num_replicas_in_sync = 1
-
-    def scope(self):
-        return contextlib.nullcontext()
-
-
-def _tensorflow_installed() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("tensorflow") is not None
-
-
-def get_strategy(name: str = "auto"):
-    """Return a ``tf.distribute`` strategy by name (create it before any other TF work).
-
-    Under another Keras backend (``KERAS_BACKEND=jax``) only ``auto`` / ``default`` exist: one
-    device, nothing imported from TensorFlow.
-    """
-    names = ("auto", "default", "mirrored", "multiworker")
-    if name not in names:
-        raise ConfigError(f"Expected `train.strategy` in {names}. Received: {name!r}")
-    if keras.backend.backend() != "tensorflow":
-        if name not in ("auto", "default"):
-            raise ConfigError(f"train.strategy={name} needs the TensorFlow backend. Received: "
-                              f"KERAS_BACKEND={keras.backend.backend()!r}")
-        return _OneDevice()
-    import tensorflow as tf
-
-    if name == "auto":
-        cluster = _tf_config().get("cluster", {})
-        n_workers = len(cluster.get("worker", [])) + len(cluster.get("chief", []))
-        if n_workers > 1:
-            name = "multiworker"
-        elif len(tf.config.list_physical_devices("GPU")) > 1:
-            name = "mirrored"
-        else:
-            name = "default"
-    if name == "multiworker":
-        if not _tf_config():
-            raise ConfigError("train.strategy=multiworker needs TF_CONFIG to describe the cluster.")
-        options = tf.distribute.experimental.CommunicationOptions(
-            implementation=tf.distribute.experimental.CommunicationImplementation.RING)
-        return tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
-    if name == "mirrored":
-        return tf.distribute.MirroredStrategy()
-    return tf.distribute.get_strategy()
-
-
-def _is_multiworker(strategy) -> bool:
-    import tensorflow as tf
-
-    return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
-
-
-def worker_identity() -> tuple[bool, int]:
-    """(is_chief, task index) from ``TF_CONFIG``; a single process is the chief."""
-    task = _tf_config().get("task", {})
-    kind, index = task.get("type", "worker"), int(task.get("index", 0))
-    cluster = _tf_config().get("cluster", {})
-    chief = kind == "chief" or (kind == "worker" and index == 0 and "chief" not in cluster)
-    return chief, index
-
-
-def worker_run_dir(run_dir: Path) -> Path:
-    chief, index = worker_identity()
-    return run_dir if chief else run_dir / "workers" / f"worker{index}"
-
-
 # ------------------------------------------------------------------------ model + compile
-
-
-def _from_scratch(params: dict) -> bool:
-    return params.get("backbone_weights", None) in (None, "none", "None")
-
-
-def build_for_run(cfg: RunConfig, data):
-    """Build the configured model for ``data`` and adjust BatchNorm momentum."""
-    from heartcv.models.backbones import set_bn_momentum
-    from heartcv.registry import build_model
-
-    spec = get_spec(cfg.model.name)
-    params = dict(cfg.model.params)
-    default_shape = spec.parameters().get("input_shape") or (1, 1, 1)
-    if default_shape[0] is None:  # fully convolutional builder: keep any size (eval.image_size)
-        params.setdefault("input_shape", (None, None, cfg.data.channels))
-    params.setdefault("input_shape", (cfg.data.image_size, cfg.data.image_size, cfg.data.channels))
-    if "num_classes" in spec.parameters():  # segmentation: one sigmoid channel per structure
-        params.setdefault("num_classes", data.num_outputs)
-    model = build_model(cfg.model.name, **params)
-    bn = cfg.train.bn_momentum
-    if bn == "auto":
-        bn = 0.9 if _from_scratch({**spec.defaults, **params}) else None
-    elif isinstance(bn, str):
-        raise ConfigError(f"Expected `train.bn_momentum` as a float, null or 'auto'. Received: {bn!r}")
-    if bn is not None:
-        set_bn_momentum(model, float(bn))
-    return model
 
 
 def make_loss(cfg: RunConfig, data):
@@ -177,15 +70,6 @@ def make_loss(cfg: RunConfig, data):
 def make_metrics(data):
     """The task's compiled metrics (the ``history.csv`` columns; :mod:`heartcv.tasks`)."""
     return get_task(data.task).metrics(data.splits["train"].targets, data.num_outputs)
-
-
-def make_optimizer(cfg: RunConfig):
-    t = cfg.train
-    if t.optimizer == "adam":
-        return keras.optimizers.Adam(learning_rate=t.learning_rate)
-    if t.optimizer == "sgd":
-        return keras.optimizers.SGD(learning_rate=t.learning_rate, momentum=t.momentum)
-    raise ConfigError(f"Expected `train.optimizer` in ('adam', 'sgd'). Received: {t.optimizer!r}")
 
 
 def class_weight_for(cfg: RunConfig, data):
@@ -219,7 +103,7 @@ def make_callbacks(cfg: RunConfig, run_dir: Path, monitor: str, sample_images=No
         cbs.append(keras.callbacks.EarlyStopping(monitor=monitor, mode=mode,
                                                  patience=t.early_stopping_patience))
     cbs.append(keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True))
-    if not _tensorflow_installed():  # Keras' TensorBoard writers are TensorFlow's
+    if not tensorflow_installed():  # Keras' TensorBoard writers are TensorFlow's
         return cbs
     cbs.append(keras.callbacks.TensorBoard(str(run_dir / "tensorboard"), write_graph=False,
                                            update_freq="epoch"))
@@ -232,88 +116,16 @@ def make_callbacks(cfg: RunConfig, run_dir: Path, monitor: str, sample_images=No
 # ------------------------------------------------------------------------ one fit
 
 
-def synchronize_batchnorm(model) -> int:
-    """Use synchronized BatchNorm (global batch statistics) under a multi-replica strategy.
-
-    Without it each worker keeps moving statistics of its own shard, so workers end with
-    different weights (measured: max difference 0.07 after 8 steps on two CPU workers).
-    """
-    n = 0
-    for layer in model._flatten_layers(include_self=False, recursive=True):
-        if isinstance(layer, keras.layers.BatchNormalization):
-            layer.synchronized = True
-            n += 1
-    return n
-
-
-def prepare_multiworker(model, strategy, sample_batch) -> None:
-    """Work around Keras 3.15's ``fit`` under ``MultiWorkerMirroredStrategy`` (keras#20585).
-
-    Keras reduces a distributed sample batch to build the model (which fails for collective
-    strategies) and reduces scalar step logs with ``axis=0`` (which fails for scalars). We
-    build the model from a local batch ourselves, skip Keras' build, and return step logs as
-    shape-(1,) tensors so the cross-worker mean is well defined.
-    """
-    import types
-
-    from keras import ops
-
-    with strategy.scope():
-        model._symbolic_build(data_batch=sample_batch)
-    model._maybe_symbolic_build = types.MethodType(lambda self, iterator=None, data_batch=None: None, model)
-    for name in ("train_step", "test_step"):
-        original = getattr(model, name)
-
-        def step(data, _original=original):
-            return {k: ops.reshape(v, (1,)) for k, v in _original(data).items()}
-
-        setattr(model, name, step)
-
-
-def local_copy(model):
-    """A copy of ``model`` outside any strategy (for prediction after multi-worker fit)."""
-    copy = keras.models.clone_model(model)
-    copy.set_weights(model.get_weights())
-    return copy
-
-
-@contextlib.contextmanager
-def _precision_policy(mixed: bool):
-    previous = keras.config.dtype_policy()
-    if mixed:
-        keras.config.set_dtype_policy("mixed_float16")
-    try:
-        yield
-    finally:
-        keras.config.set_dtype_policy(previous)
-
-
-def fit_verbosity(verbose, stream=None) -> int:
-    """Keras ``fit`` verbosity for ``train.verbose``: ``"auto"`` is the progress bar (1) when
-    ``stream`` (stdout) is a terminal, else one line per epoch (2): in a log file or a pipe a
-    bar is redrawn with carriage returns and ANSI codes into one line of thousands of
-    characters. 0, 1 and 2 are Keras' own and pass through."""
-    if verbose != "auto":
-        return int(verbose)
-    stream = sys.stdout if stream is None else stream
-    try:
-        return 1 if stream.isatty() else 2
-    except (AttributeError, ValueError):  # no isatty, or a closed stream
-        return 2
-
-
 def fit_model(cfg: RunConfig, data, run_dir: Path, *, strategy=None, extra_callbacks=(),
               render=None):
-    """Build, compile and fit on ``data.splits['train']`` (validating on ``'val'``).
+    """Build, compile and fit on ``data.splits['train']`` (validating on ``'val'``) through
+    :func:`heartcv.engine.fit_batches`.
 
     Returns the model with the best checkpoint's weights loaded, and the Keras History.
     """
-    from heartcv.callbacks import FIT_DONE, find_restore_point
-
     strategy = strategy or get_strategy("default")
     run_dir.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(cfg.train.seed)
-    d = cfg.data
     backup = run_dir / "backup"
     if (backup / FIT_DONE).is_file():  # stopped after its last epoch, before its metrics
         model = _trained_model(cfg, data, run_dir)
@@ -325,62 +137,47 @@ def fit_model(cfg: RunConfig, data, run_dir: Path, *, strategy=None, extra_callb
     _truncate_history(run_dir / "history.csv", int(restore["epoch"]) if restore else 0)
     has_val = "val" in data.splits and len(data.splits["val"]) > 0
     monitor = cfg.train.monitor if has_val else cfg.train.monitor.replace("val_", "")
-
-    from heartcv.data.augment import augmenter_from_config
-
-    augment = augmenter_from_config(d.augment, seed=cfg.train.seed)
-    multiworker = not isinstance(strategy, _OneDevice) and _is_multiworker(strategy)
-    train_ds = data.dataset("train", batch_size=d.batch_size, image_size=d.image_size,
-                            channels=d.channels, training=True, augment=augment,
-                            seed=cfg.train.seed, cache=d.cache)
-    val_ds = (data.dataset("val", batch_size=d.batch_size, image_size=d.image_size,
-                           channels=d.channels, cache=d.cache) if has_val else None)
-    steps = cfg.train.steps_per_epoch
-    val_steps = None
-    if multiworker:
-        import tensorflow as tf
-
-        # Every worker must run the same number of steps: shard by element, repeat, fix steps.
-        opts = tf.data.Options()
-        opts.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-        train_ds = train_ds.with_options(opts).repeat()
-        steps = steps or max(len(data.splits["train"]) // d.batch_size, 1)
-        if val_ds is not None:
-            val_ds = val_ds.with_options(opts).repeat()
-            val_steps = max(len(data.splits["val"]) // d.batch_size, 1)
-
-    with _precision_policy(cfg.train.mixed_precision), strategy.scope():
+    multiworker = is_multiworker(strategy)
+    train_ds, val_ds, steps, val_steps = _fit_batches_for(cfg, data, has_val, multiworker)
+    with precision_policy(cfg.train.mixed_precision), strategy.scope():
         model = build_for_run(cfg, data)
         if strategy.num_replicas_in_sync > 1:
             synchronize_batchnorm(model)
-        jit = cfg.train.jit_compile
-        if isinstance(jit, str) and jit != "auto":
-            raise ConfigError(f"Expected `train.jit_compile` true, false or 'auto'. Received: {jit!r}")
-        model.compile(optimizer=make_optimizer(cfg), loss=make_loss(cfg, data),
-                      metrics=make_metrics(data), jit_compile=jit)
-    if multiworker:
-        prepare_multiworker(model, strategy, next(iter(train_ds.take(1))))
-    samples = data.splits["val" if has_val else "train"].images[:8]
-    if samples is not None and samples.shape[1] != d.image_size:
-        import cv2
-
-        samples = np.stack([cv2.resize(s, (d.image_size, d.image_size)) for s in samples])
-        samples = samples[..., None] if samples.ndim == 3 else samples
-    if samples is not None and samples.shape[-1] != d.channels:
-        samples = np.repeat(samples, d.channels, axis=-1)
-    callbacks = make_callbacks(cfg, run_dir, monitor, samples.astype(np.float32), data.task,
+        compiled = dict(optimizer=make_optimizer(cfg), loss=make_loss(cfg, data),
+                        metrics=make_metrics(data), jit_compile=check_jit(cfg.train.jit_compile))
+    d = cfg.data
+    samples = sample_images(data.splits["val" if has_val else "train"].images, d.image_size,
+                            d.channels)
+    callbacks = make_callbacks(cfg, run_dir, monitor, samples, data.task,
                                render, restore=restore) + list(extra_callbacks)
-    history = model.fit(train_ds, validation_data=val_ds, epochs=cfg.train.epochs,
-                        steps_per_epoch=steps, validation_steps=val_steps,
-                        class_weight=class_weight_for(cfg, data), callbacks=callbacks,
-                        shuffle=False,  # the tf.data pipeline shuffles (seeded)
-                        verbose=fit_verbosity(cfg.train.verbose))
+    history = fit_batches(model, train_ds, validation=val_ds, epochs=cfg.train.epochs,
+                          steps_per_epoch=steps, validation_steps=val_steps,
+                          class_weight=class_weight_for(cfg, data), callbacks=callbacks,
+                          verbose=fit_verbosity(cfg.train.verbose), strategy=strategy,
+                          multiworker=multiworker, **compiled)
     best = run_dir / "model.h5"
     if best.is_file():
         model.load_weights(best)
     if multiworker:
         model = local_copy(model)
     return model, history
+
+
+def _fit_batches_for(cfg: RunConfig, data, has_val, multiworker):
+    """The training and validation batches of a config run (sharded for several workers):
+    ``(train, validation, steps_per_epoch, validation_steps)``."""
+    d = cfg.data
+    augment = augmenter_from_config(d.augment, seed=cfg.train.seed)
+    train_ds = data.dataset("train", batch_size=d.batch_size, image_size=d.image_size,
+                            channels=d.channels, training=True, augment=augment,
+                            seed=cfg.train.seed, cache=d.cache)
+    val_ds = (data.dataset("val", batch_size=d.batch_size, image_size=d.image_size,
+                           channels=d.channels, cache=d.cache) if has_val else None)
+    if not multiworker:
+        return train_ds, val_ds, cfg.train.steps_per_epoch, None
+    return shard_for_workers(train_ds, val_ds, len(data.splits["train"]),
+                             len(data.splits["val"]) if has_val else 0, d.batch_size,
+                             cfg.train.steps_per_epoch)
 
 
 def _trained_model(cfg: RunConfig, data, run_dir: Path):

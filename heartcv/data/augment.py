@@ -3,7 +3,7 @@
 The papers reproduced here describe augmentation as ``keras.preprocessing.image.
 ImageDataGenerator`` arguments (``rotation_range=10, zoom_range=0.1, ...``). This module
 builds a ``keras.Sequential`` of preprocessing layers that draws the same random
-transforms, to run per batch inside ``tf.data`` (see :mod:`heartcv.data.pipeline`) or
+transforms, to run per batch inside ``tf.data`` (see :mod:`heartcv.data.batches`) or
 eagerly on NumPy batches.
 
 ImageDataGenerator's rules, and what they become:

@@ -69,7 +69,7 @@ class DataSplits:
     def dataset(self, split, *, batch_size, image_size, channels=3, training=False,
                 augment=None, seed=0, cache=True):
         """A batched ``tf.data.Dataset`` of (float32 images in [0, 255], targets)."""
-        from heartcv.data.pipeline import make_dataset
+        from heartcv.data.batches import make_dataset
 
         s = self.splits[split]
         if self.task == "segmentation":

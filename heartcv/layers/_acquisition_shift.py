@@ -5,7 +5,7 @@ Each layer (``RandomGamma``, ``RandomContrastRange``, ``RandomExposure``,
 only, draws one parameter per image when ``training`` is true and is the identity
 otherwise. Like Keras' image preprocessing layers (and :class:`RandomBrightnessFactor`) it
 exposes ``get_random_transformation`` / ``transform_images`` /
-``transform_segmentation_masks``, so :mod:`heartcv.data.pipeline` can draw parameters one
+``transform_segmentation_masks``, so :mod:`heartcv.data.batches` can draw parameters one
 batch at a time (reproducible) and apply them in parallel, and it accepts the dict form
 ``{"images": x, "segmentation_masks": m}`` (masks returned unchanged).
 """

@@ -134,7 +134,7 @@ class RandomAffine(keras.layers.Layer):
     ``transform_images`` and ``transform_segmentation_masks``, so a pipeline can draw the
     random parameters in order and warp batches in parallel; ``transform_numpy`` applies a
     drawn transform to NumPy batches with OpenCV (same values, faster on CPU), which is how
-    :mod:`heartcv.data.pipeline` warps.
+    :mod:`heartcv.data.batches` warps.
 
     Input may be a batch ``(N, H, W, C)``, a single image, or a dict with ``"images"`` and
     ``"segmentation_masks"`` (0/1, one channel per structure): masks get the same transform,

@@ -8,7 +8,7 @@ from scipy import ndimage
 
 from heartcv.data.augment import build_augmenter
 from heartcv.data.bundle import write_bundle
-from heartcv.data.pipeline import (
+from heartcv.data.batches import (
     BundleSequence,
     class_weights,
     dataset_from_bundle,
@@ -224,7 +224,7 @@ def test_opencv_warp_matches_the_layer(fill_mode):
 
 
 def test_eager_augmentation_matches_the_augmenter():
-    from heartcv.data.pipeline import _augment_np
+    from heartcv.data.batches.transforms import augment_np as _augment_np
 
     x = smooth(4, 32, 32).astype(np.float32)
     masks = (x > 100).astype(np.float32)

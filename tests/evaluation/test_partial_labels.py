@@ -117,7 +117,7 @@ def test_evaluate_on_a_bundle_without_any_model_structure_is_one_line(
 
 
 def test_pipeline_keeps_unlabelled_channels_through_resize_and_augmentation():
-    from heartcv.data.pipeline import make_dataset
+    from heartcv.data.batches import make_dataset
 
     d, masks = _phantom_masks(4, SIZE)
     masks = masks.astype(np.float32)

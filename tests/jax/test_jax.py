@@ -13,7 +13,7 @@ import pytest
 import heartcv
 from heartcv import explain
 from heartcv.data.bundle import write_bundle
-from heartcv.data.pipeline import ArraySequence, BundleSequence, dataset_from_bundle, make_dataset
+from heartcv.data.batches import ArraySequence, BundleSequence, dataset_from_bundle, make_dataset
 from tests.jax import reference
 
 pytestmark = pytest.mark.jax

@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from heartcv.data.pipeline import make_dataset
+from heartcv.data.batches import make_dataset
 from heartcv.data.synthetic import generate_chest_xrays
 from heartcv.layers.random_affine import RandomAffine
 

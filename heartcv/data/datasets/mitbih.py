@@ -49,6 +49,9 @@ References:
     and ST segment measurement algorithms.
 """
 
+import argparse
+import json
+import time
 from pathlib import Path
 from typing import NamedTuple
 
@@ -56,33 +59,18 @@ import numpy as np
 import pandas as pd
 
 from heartcv.data.datasets import did_you_mean, require_dir
-import argparse
-import json
-import time
 from heartcv.data.datasets._prep import dataset_parser, run
+from heartcv.data.bundle import BundleWriter
+from heartcv.data.synthetic.beats import render_beat_image
+from heartcv.files import check_output_file
+from heartcv.progress import progress_bar
 from heartcv.registry import register_dataset
 
 __all__ = [
-    "AAMI_CLASSES",
-    "AAMI_MAP",
-    "DS1",
-    "DS2",
-    "PACED_RECORDS",
-    "RECORDS",
-    "SOURCE",
-    "SYMBOL_TO_AAMI",
-    "Record",
-    "BEAT_CLASSES",
-    "PROTOCOLS",
-    "BeatWindows",
-    "aami_counts",
-    "beat_table",
-    "beat_windows",
-    "protocol_split",
-    "record_beat_windows",
-    "window_mask",
-    "read_record",
-    "record_set",
+    "AAMI_CLASSES", "AAMI_MAP", "BEAT_CLASSES", "DS1", "DS2", "PACED_RECORDS", "PROTOCOLS",
+    "RECORDS", "SOURCE", "SYMBOL_TO_AAMI", "BeatWindows", "Record", "aami_counts",
+    "beat_table", "beat_windows", "protocol_split", "read_record", "record_beat_windows",
+    "record_set", "window_mask",
 ]
 
 SOURCE = "MIT-BIH Arrhythmia Database (Moody & Mark 2001; PhysioNet, Goldberger et al. 2000)"
@@ -100,13 +88,8 @@ DS2 = ("100", "103", "105", "111", "113", "117", "121", "123", "200", "202", "21
 PACED_RECORDS = ("102", "104", "107", "217")
 
 AAMI_CLASSES = ("N", "S", "V", "F", "Q")
-AAMI_MAP = {
-    "N": ("N", "L", "R", "e", "j"),
-    "S": ("A", "a", "J", "S"),
-    "V": ("V", "E"),
-    "F": ("F",),
-    "Q": ("/", "f", "Q"),
-}
+AAMI_MAP = {"N": ("N", "L", "R", "e", "j"), "S": ("A", "a", "J", "S"), "V": ("V", "E"),
+            "F": ("F",), "Q": ("/", "f", "Q")}
 SYMBOL_TO_AAMI = {s: c for c, symbols in AAMI_MAP.items() for s in symbols}
 RECORD_SETS = {"all": RECORDS, "DS1": DS1, "DS2": DS2, "paced": PACED_RECORDS}
 #: Label order of the beat-image paper (its Fig. 3: 0..4 = F, N, Q, S, V).
@@ -512,25 +495,19 @@ def write_beat_bundle(raw, out, *, records=None, size=128, render_size=256, chan
     """
     import wfdb
 
-    from heartcv.data.bundle import BundleWriter
-    from heartcv.data.synthetic.beats import render_beat_image
-
-    from heartcv.files import check_output_file
-
     out = check_output_file(out, overwrite=overwrite, what="Bundle")
     if not isinstance(size, int) or size < 8:
         raise ValueError(f"Expected `size` >= 8. Received: size={size!r}")
     records = RECORDS if records is None else [str(r) for r in records]
     table = beat_table(raw, records)
-    table["split_intra"] = protocol_split(table, "intra", test_fraction=test_fraction,
-                                                 seed=seed)
+    table["split_intra"] = protocol_split(table, "intra", test_fraction=test_fraction, seed=seed)
     table["split_inter"] = protocol_split(table, "inter")
     # beats whose window runs past an end, from the headers (no signal read yet)
     fs = float(wfdb.rdheader(str(_record_path(raw, records[0]))).fs)
     pre, post = _window_samples(tuple(window), fs)
     lengths = {r: wfdb.rdheader(str(_record_path(raw, r))).sig_len for r in records}
     inside = window_mask(table["sample"].to_numpy(),
-                                table["record"].map(lengths).to_numpy(), pre, post)
+                         table["record"].map(lengths).to_numpy(), pre, post)
     valid = table[inside]
     chosen = valid.iloc[select_beats(valid, max_per_class, seed)]
     classes = list(BEAT_CLASSES)
@@ -543,15 +520,13 @@ def write_beat_bundle(raw, out, *, records=None, size=128, render_size=256, chan
              "max_per_class": int(max_per_class), "subset_seed": int(seed)}
     bar = None
     if progress:
-        from heartcv.progress import progress_bar
-
         bar = progress_bar(total=len(chosen), desc="rendering beats", unit="beat")
     written = []
     with BundleWriter(out, task="multiclass", class_names=classes, source=SOURCE,
                       n=len(chosen), attrs=attrs) as w:
         for record, beats in chosen.groupby("record", sort=False):
             win = record_beat_windows(raw, record, window=tuple(window), channel=channel,
-                                             beats=beats)
+                                      beats=beats)
             imgs = np.empty((len(win.signals), size, size, channels), np.uint8)
             for i, sig in enumerate(win.signals):
                 img = render_beat_image(sig, render_size, size, line_width)

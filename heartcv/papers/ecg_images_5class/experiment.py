@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from heartcv.data.batches import make_dataset
+from heartcv.data.lead_augment import build_lead_augmenter
 from heartcv.data.sources import DataSplits, SplitArrays, split_arrays
 
 #: Table order of the paper's Performance Report.
@@ -231,8 +233,8 @@ class VolumeSplits(DataSplits):
 
     def dataset(self, split, *, batch_size, image_size, channels=13, training=False,
                 augment=None, seed=0, cache=True):
-        from heartcv.data.pipeline import make_dataset, uses_tf_data
-
+        """The split's batches from the one batch builder (no resizing; the lead augmenter
+        on training batches when ``lead_augment`` is set)."""
         s = self.splits[split]
         if augment is not None:
             raise ValueError("Lead volumes are not augmented (the paper uses none): set "
@@ -241,21 +243,10 @@ class VolumeSplits(DataSplits):
             raise ValueError(f"Expected `data.image_size`={s.images.shape[1]} and `data.channels`="
                              f"{s.images.shape[-1]} for these volumes. Received: "
                              f"image_size={image_size}, channels={channels}")
-        if not uses_tf_data():  # another Keras backend: the same batches as a PyDataset
-            return make_dataset(s.images, s.targets, batch_size=batch_size, channels=channels,
-                                training=training, seed=seed, cache=False)
-        import tensorflow as tf
-
-        ds = tf.data.Dataset.from_tensor_slices((s.images, s.targets.astype(np.float32)))
-        if training:
-            ds = ds.shuffle(len(s), seed=seed, reshuffle_each_iteration=True)
-        ds = ds.batch(batch_size).map(lambda x, y: (tf.cast(x, tf.float32), y))
         if training and self.lead_augment:
-            from heartcv.data.lead_augment import build_lead_augmenter
-
-            aug = build_lead_augmenter(**self.lead_augment, seed=seed)
-            ds = ds.map(lambda x, y: (aug(x, training=True), y))
-        return ds.prefetch(tf.data.AUTOTUNE)
+            augment = build_lead_augmenter(**self.lead_augment, seed=seed)
+        return make_dataset(s.images, s.targets, batch_size=batch_size, channels=channels,
+                            training=training, augment=augment, seed=seed, cache=False)
 
 
 def make_splits(volumes: dict, *, val_fraction=0.1, test_fraction=0.1, seed=0) -> VolumeSplits:

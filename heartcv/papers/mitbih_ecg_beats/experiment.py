@@ -160,7 +160,7 @@ def mix_accuracy(confusion, mix):
 
 
 def _evaluate(model, split, batch_size, image_size, channels):
-    from heartcv.data.pipeline import make_dataset
+    from heartcv.data.batches import make_dataset
 
     ds = make_dataset(split.images, None, batch_size=batch_size, image_size=image_size,
                       channels=channels)

@@ -33,10 +33,20 @@ from pathlib import Path
 
 import numpy as np
 
+import keras
+
+from heartcv.data.batches import array_rows, batches
 from heartcv.data.synthetic.beats import BEAT_CLASSES
-from heartcv.files import atomic_write_json, atomic_write_text
+from heartcv.engine import LR_SCHEDULES, fit_batches, optimizer
+from heartcv.files import atomic_path, atomic_write_json, atomic_write_text
+from heartcv.io import save_model
+from heartcv.papers.mitbih_ecg_beats.beatset import context_features
 from heartcv.papers.mitbih_ecg_beats.experiment import _cap as _cap_one_hot
 from heartcv.papers.mitbih_ecg_beats.experiment import confusion
+from heartcv.papers.mitbih_ecg_beats.report import (HEADLINE, PROTOCOL_NAMES, all_n_baseline,
+                                                    dechazal_table, record_bootstrap,
+                                                    report_markdown, results_dict)
+from heartcv.registry import build_model as get
 
 #: model key -> (registered builder, what it is)
 MODELS = {
@@ -51,103 +61,15 @@ MODELS = {
     "vgg16": ("mitbih_vgg16", "the paper's Table 2 model; base frozen with RANDOM weights "
                               "(no ImageNet weights here), head trained"),
 }
-PROTOCOL_NAMES = ("intra", "inter")
 #: models whose second input (``"rr"``) is a feature matrix beside the image
 TWO_INPUT = ("beat_rr", "beat_ctx")
 #: models fed the 12 context features (:func:`beatset.context_features`) instead of the RR six
 CONTEXT_MODELS = ("beat_ctx", "ctx_gbm")
-#: the model whose numbers are the headline ``intra/*`` and ``ds2/*`` keys, in order of
-#: preference (declared before any result; the first one run is taken)
-HEADLINE = ("beat_ctx", "beat_rr", "beat_cnn")
 #: DS1 records held out of training as the inter-patient validation patients.
 VAL_RECORDS = ("118", "124", "201", "223")
 MAX_WEIGHT_RATIO = 100.0
 #: de Chazal et al. 2004 (linear discriminants, morphology + RR), DS2, as quoted in issue 15.
 DECHAZAL_2004 = {"S": {"sensitivity": 0.759}, "V": {"sensitivity": 0.777}}
-
-
-# ------------------------------------------------------------------------------ the report
-
-def dechazal_table(cm, classes=BEAT_CLASSES, full_counts=None):
-    """de Chazal's per-class table from a confusion matrix.
-
-    Args:
-        cm: (K, K) counts, rows true.
-        classes: class names of the rows.
-        full_counts: optional {class: n}: re-weight each row to this many beats (a capped test
-            subset read at the full split's mix).
-
-    Returns:
-        ``{"accuracy", "balanced_accuracy", "n", <class>: {"sensitivity", "ppv", "fpr",
-        "support"}}``; a metric with a zero denominator is NaN.
-    """
-    cm = np.asarray(cm, np.float64)
-    support = cm.sum(axis=1)
-    if full_counts is not None:
-        want = np.array([full_counts.get(c, 0) for c in classes], np.float64)
-        scale = np.divide(want, support, out=np.zeros_like(want), where=support > 0)
-        cm = cm * scale[:, None]
-        support = cm.sum(axis=1)
-    total = cm.sum()
-    tp = np.diag(cm)
-    fp = cm.sum(axis=0) - tp
-    fn = support - tp
-    tn = total - tp - fp - fn
-
-    def div(a, b):
-        return float(a / b) if b > 0 else float("nan")
-
-    out = {"n": float(total), "accuracy": div(tp.sum(), total)}
-    se = []
-    for k, c in enumerate(classes):
-        out[c] = {"sensitivity": div(tp[k], tp[k] + fn[k]), "ppv": div(tp[k], tp[k] + fp[k]),
-                  "fpr": div(fp[k], fp[k] + tn[k]), "support": float(support[k])}
-        if support[k] > 0:
-            se.append(out[c]["sensitivity"])
-    out["balanced_accuracy"] = float(np.mean(se)) if se else float("nan")
-    return out
-
-
-def record_bootstrap(y_true, y_pred, records, *, n_boot=1000, seed=0, k=len(BEAT_CLASSES)):
-    """95% intervals of accuracy and per-class Se / +P by resampling *records* (patients).
-
-    Beats of one record are not independent, so the unit resampled is the record: each
-    replicate draws as many records as there are, with replacement, and sums their confusion
-    matrices. Returns ``{"accuracy": [lo, hi], "balanced_accuracy": [...], <class>:
-    {"sensitivity": [lo, hi], "ppv": [lo, hi]}}`` (percentile intervals; NaN where a
-    replicate has no beat of the class is left out of that metric).
-    """
-    records = np.asarray(records).astype(str)
-    names = np.unique(records)
-    per = np.stack([confusion(np.asarray(y_true)[records == r], np.asarray(y_pred)[records == r], k)
-                    for r in names]).astype(np.float64)
-    rng = np.random.default_rng(seed)
-    draws = {"accuracy": [], "balanced_accuracy": []}
-    per_class = {c: {"sensitivity": [], "ppv": []} for c in BEAT_CLASSES[:k]}
-    for _ in range(n_boot):
-        t = dechazal_table(per[rng.integers(0, len(names), len(names))].sum(0), BEAT_CLASSES[:k])
-        draws["accuracy"].append(t["accuracy"])
-        draws["balanced_accuracy"].append(t["balanced_accuracy"])
-        for c in per_class:
-            for m in per_class[c]:
-                per_class[c][m].append(t[c][m])
-
-    def ci(v):
-        v = np.asarray(v, np.float64)
-        v = v[np.isfinite(v)]
-        return [float(np.percentile(v, 2.5)), float(np.percentile(v, 97.5))] if v.size else None
-
-    out = {m: ci(v) for m, v in draws.items()}
-    for c, ms in per_class.items():
-        out[c] = {m: ci(v) for m, v in ms.items()}
-    return out
-
-
-def all_n_baseline(y_true, classes=BEAT_CLASSES, full_counts=None):
-    """:func:`dechazal_table` of calling every beat N."""
-    k = len(classes)
-    return dechazal_table(confusion(y_true, np.full(len(y_true), classes.index("N")), k),
-                          classes, full_counts)
 
 
 def balanced_accuracy(y_true, y_pred, k=len(BEAT_CLASSES), min_support=1):
@@ -205,39 +127,16 @@ def tune_multipliers(y_true, probs, *, grid=None, rounds=3, min_support=50):
 
 # ------------------------------------------------------------------------------- training
 
-def _batches(images, rr, labels, *, batch_size, weights=None, shuffle=False, seed=0,
-             channels=1, key="beat_cnn"):
-    import keras
-
-    class Batches(keras.utils.PyDataset):
-        def __init__(self):
-            super().__init__()
-            self.order = np.arange(len(images))
-            self.rng = np.random.default_rng(seed)
-            if shuffle:
-                self.rng.shuffle(self.order)
-
-        def __len__(self):
-            return int(np.ceil(len(images) / batch_size))
-
-        def __getitem__(self, i):
-            idx = np.sort(self.order[i * batch_size:(i + 1) * batch_size])
-            x = images[idx].astype(np.float32)
-            if channels == 3:
-                x = np.repeat(x, 3, axis=-1)
-            inputs = {"image": x, "rr": rr[idx]} if key in TWO_INPUT else x
-            if labels is None:
-                return (inputs,)
-            y = labels[idx]
-            if weights is None:
-                return inputs, y
-            return inputs, y, weights[y].astype(np.float32)
-
-        def on_epoch_end(self):
-            if shuffle:
-                self.rng.shuffle(self.order)
-
-    return Batches()
+def beat_batches(arrays, idx, key, *, batch_size, labels=None, weights=None, training=False,
+                 seed=0, channels=1):
+    """Batches of beats ``idx`` from the one batch builder: the image (and, for the two-input
+    models, ``"rr"``: :func:`side_features`), the labels and per-beat class weights."""
+    extras = {"rr": side_features(arrays, key)[idx]} if key in TWO_INPUT else None
+    y = None if labels is None else labels[idx]
+    rows = array_rows(arrays["images"][idx], y, extras=extras,
+                      sample_weights=None if weights is None or y is None else weights[y])
+    return batches(rows, batch_size=batch_size, channels=channels, training=training,
+                   seed=seed, cache=False)
 
 
 def class_weights(labels, k=len(BEAT_CLASSES), max_ratio=MAX_WEIGHT_RATIO):
@@ -251,8 +150,6 @@ def class_weights(labels, k=len(BEAT_CLASSES), max_ratio=MAX_WEIGHT_RATIO):
 def side_features(arrays, key):
     """The second input of ``key``: the RR features, or the 12 context features."""
     if key in CONTEXT_MODELS:
-        from heartcv.papers.mitbih_ecg_beats.beatset import context_features
-
         return context_features(arrays)
     return arrays["rr"]
 
@@ -261,7 +158,7 @@ class FeatureBoosting:
     """``ctx_gbm``: scikit-learn gradient boosting on the context features (no image)."""
 
     def __init__(self, seed=0):
-        from sklearn.ensemble import HistGradientBoostingClassifier
+        from sklearn.ensemble import HistGradientBoostingClassifier  # optional: ctx_gbm only
 
         self.clf = HistGradientBoostingClassifier(max_iter=200, max_depth=3, random_state=seed)
 
@@ -276,11 +173,6 @@ class FeatureBoosting:
 
 
 def build_model(key, size, n_rr, seed=0, image_dropout=None):
-    import keras
-
-    import heartcv  # noqa: F401  (registers the models)
-    from heartcv.registry import build_model as get
-
     keras.utils.set_random_seed(seed)
     name = MODELS[key][0]
     if key == "vgg16":
@@ -298,8 +190,6 @@ def build_model(key, size, n_rr, seed=0, image_dropout=None):
 
 def _vgg_parts(model):
     """(frozen feature model up to ``flatten``, head model on the flat features, same weights)."""
-    import keras
-
     feats = keras.Model(model.inputs, model.get_layer("flatten").output)
     x = inp = keras.Input(shape=feats.output.shape[1:], name="features")
     for name in ("fc1", "dropout", "fc2", "dropout_1", "predictions"):
@@ -315,94 +205,111 @@ def predict(model, key, arrays, idx, batch_size=256, feature_cache=None):
         feats, head = _vgg_parts(model)
         f = feature_cache if feature_cache is not None else _features(feats, arrays, idx, batch_size)
         return np.asarray(head.predict(f, batch_size=batch_size, verbose=0), np.float32)
-    ds = _batches(arrays["images"][idx], side_features(arrays, key)[idx], None,
-                  batch_size=batch_size, key=key)
+    ds = beat_batches(arrays, idx, key, batch_size=batch_size)
     return np.asarray(model.predict(ds, verbose=0), np.float32)
 
 
 def _features(feats, arrays, idx, batch_size):
-    ds = _batches(arrays["images"][idx], arrays["rr"][idx], None, batch_size=batch_size,
-                  channels=3, key="vgg16")
+    ds = beat_batches(arrays, idx, "vgg16", batch_size=batch_size, channels=3)
     return np.asarray(feats.predict(ds, verbose=0), np.float32)
 
 
-LR_SCHEDULES = ("constant", "cosine")
+class BestEpoch(keras.callbacks.Callback):
+    """After each epoch: ``select(y_val, probs)`` on the validation beats, a log line, the
+    weights of ``keep`` at the best score so far (restored when training ends)."""
+
+    def __init__(self, keep, select, y_val, predict_val, *, name, epochs, log):
+        super().__init__()
+        self.keep, self.select, self.y_val, self.predict_val = keep, select, y_val, predict_val
+        self.name, self.epochs, self.log = name, epochs, log
+        self.history = {"loss": [], "val_score": [], "seconds": []}
+        self.best, self.best_weights, self.t = -np.inf, None, None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.t = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        score = float(self.select(self.y_val, self.predict_val()))
+        h = self.history
+        h["loss"].append(float((logs or {}).get("loss", float("nan"))))
+        h["val_score"].append(score)
+        h["seconds"].append(round(time.perf_counter() - self.t, 1))
+        self.log(f"    {self.name} epoch {epoch + 1}/{self.epochs}: loss {h['loss'][-1]:.4f}, "
+                 f"validation {score:.4f} ({h['seconds'][-1]} s)")
+        if score > self.best:
+            self.best, self.best_weights = score, self.keep.get_weights()
+
+    def on_train_end(self, logs=None):
+        if self.best_weights is not None:
+            self.keep.set_weights(self.best_weights)
+        self.history["best_epoch"] = int(np.argmax(self.history["val_score"])) + 1
+
+
+def _fit_gbm(arrays, train_idx, val_idx, weights, select, seed, log):
+    """``ctx_gbm``: fitted once (no epochs)."""
+    labels = arrays["labels"]
+    t = time.perf_counter()
+    y = labels[train_idx]
+    model = FeatureBoosting(seed).fit(side_features(arrays, "ctx_gbm")[train_idx], y,
+                                      None if weights is None else weights[y])
+    score = float(select(labels[val_idx], predict(model, "ctx_gbm", arrays, val_idx)))
+    history = {"loss": [float("nan")], "val_score": [score],
+               "seconds": [round(time.perf_counter() - t, 1)], "best_epoch": 1}
+    log(f"    ctx_gbm: fitted, validation {score:.4f} ({history['seconds'][0]} s)")
+    return model, history
 
 
 def fit(key, arrays, train_idx, val_idx, *, epochs, batch_size, learning_rate, weights,
         select, size, seed=0, lr_schedule="constant", image_dropout=None, log=print):
-    """Train one model; keep the epoch with the best ``select(y_val, probs_val)``.
+    """Train one model through the one engine (:func:`heartcv.engine.fit_batches`); keep the
+    epoch with the best ``select(y_val, probs_val)``.
 
     ``lr_schedule``: ``"constant"`` or ``"cosine"`` (the learning rate decays to 0 along a
     half cosine over all ``epochs``' steps). ``image_dropout``: the two-input models' image
-    dropout (``None``: the builder's 0.5). ``ctx_gbm`` is fitted once (no epochs).
+    dropout (``None``: the builder's 0.5). ``ctx_gbm`` is fitted once (no epochs). The
+    training batches come from :func:`heartcv.data.batches.batches` (seeded shuffle, a new
+    order each epoch; class weights as per-beat sample weights); ``vgg16`` trains its head on
+    the frozen base's features, computed once.
 
     Returns ``(model, history)``; history has per-epoch ``loss``, ``val_score``, ``seconds``.
     """
-    import keras
-
     if lr_schedule not in LR_SCHEDULES:
         raise ValueError(f"Unknown lr_schedule. Expected one of {list(LR_SCHEDULES)}. "
                          f"Received: lr_schedule={lr_schedule!r}")
-    labels = arrays["labels"]
-    history = {"loss": [], "val_score": [], "seconds": []}
-    side = side_features(arrays, key)
     if key == "ctx_gbm":
-        t = time.perf_counter()
-        y = labels[train_idx]
-        model = FeatureBoosting(seed).fit(side[train_idx], y,
-                                          None if weights is None else weights[y])
-        score = float(select(labels[val_idx], predict(model, key, arrays, val_idx)))
-        history.update(loss=[float("nan")], val_score=[score],
-                       seconds=[round(time.perf_counter() - t, 1)], best_epoch=1)
-        log(f"    {key}: fitted, validation {score:.4f} ({history['seconds'][0]} s)")
-        return model, history
-    model = build_model(key, size, side.shape[1], seed, image_dropout=image_dropout)
+        return _fit_gbm(arrays, train_idx, val_idx, weights, select, seed, log)
+    labels = arrays["labels"]
+    model = build_model(key, size, side_features(arrays, key).shape[1], seed,
+                        image_dropout=image_dropout)
+    extra = {}
     if key == "vgg16":
-        feats, head = _vgg_parts(model)
+        feats, trainable = _vgg_parts(model)
         t = time.perf_counter()
         ftrain = _features(feats, arrays, train_idx, batch_size)
         fval = _features(feats, arrays, val_idx, batch_size)
-        history["feature_seconds"] = round(time.perf_counter() - t, 1)
+        extra["feature_seconds"] = round(time.perf_counter() - t, 1)
         log(f"    vgg16 frozen-base features: {len(train_idx) + len(val_idx)} beats in "
-            f"{history['feature_seconds']} s")
-        trainable, fit_x = head, ftrain
+            f"{extra['feature_seconds']} s")
+        y = labels[train_idx]
+        train = (ftrain, y, None if weights is None else weights[y].astype(np.float32))
+
+        def predict_val():
+            return np.asarray(trainable.predict(fval, batch_size=256, verbose=0))
     else:
         trainable = model
-    lr = learning_rate
-    if lr_schedule == "cosine":
-        steps = int(np.ceil(len(train_idx) / batch_size)) * int(epochs)
-        lr = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=max(1, steps))
-    trainable.compile(optimizer=keras.optimizers.Adam(lr),
-                      loss="sparse_categorical_crossentropy")
-    best, best_weights = -np.inf, None
-    rng = np.random.default_rng(seed)
-    for epoch in range(epochs):
-        t = time.perf_counter()
-        if key == "vgg16":
-            order = rng.permutation(len(train_idx))
-            y = labels[train_idx][order]
-            sw = None if weights is None else weights[y].astype(np.float32)
-            h = head.fit(fit_x[order], y, sample_weight=sw, batch_size=batch_size, epochs=1,
-                         verbose=0)
-            probs = np.asarray(head.predict(fval, batch_size=256, verbose=0))
-        else:
-            ds = _batches(arrays["images"][train_idx], side[train_idx],
-                          labels[train_idx], batch_size=batch_size, weights=weights,
-                          shuffle=True, seed=seed + epoch, key=key)
-            h = model.fit(ds, epochs=1, verbose=0)
-            probs = predict(model, key, arrays, val_idx)
-        score = float(select(labels[val_idx], probs))
-        history["loss"].append(float(h.history["loss"][-1]))
-        history["val_score"].append(score)
-        history["seconds"].append(round(time.perf_counter() - t, 1))
-        log(f"    {key} epoch {epoch + 1}/{epochs}: loss {history['loss'][-1]:.4f}, "
-            f"validation {score:.4f} ({history['seconds'][-1]} s)")
-        if score > best:
-            best, best_weights = score, model.get_weights()
-    model.set_weights(best_weights)
-    history["best_epoch"] = int(np.argmax(history["val_score"])) + 1
-    return model, history
+        train = beat_batches(arrays, train_idx, key, batch_size=batch_size, labels=labels,
+                             weights=weights, training=True, seed=seed)
+
+        def predict_val():
+            return predict(model, key, arrays, val_idx)
+    steps = int(np.ceil(len(train_idx) / batch_size)) * int(epochs)
+    best = BestEpoch(model, select, labels[val_idx], predict_val, name=key, epochs=epochs,
+                     log=log)
+    fit_batches(trainable, train, epochs=epochs, batch_size=batch_size,
+                optimizer=optimizer("adam", learning_rate, schedule=lr_schedule,
+                                    decay_steps=steps),
+                loss="sparse_categorical_crossentropy", callbacks=[best])
+    return model, {**best.history, **extra}
 
 
 # ------------------------------------------------------------------------------ protocols
@@ -507,106 +414,15 @@ def run_one(arrays, protocol, key, *, out_dir, epochs, batch_size=128, learning_
                                                 arrays["record"][test_idx])
     run_dir = Path(out_dir) / protocol / key
     run_dir.mkdir(parents=True, exist_ok=True)
-    from heartcv.files import atomic_path
-
     with atomic_path(run_dir / "test_predictions.npz") as tmp:
         with open(tmp, "wb") as fh:
             np.savez(fh, y_true=y_test, y_score=p_test, record=arrays["record"][test_idx],
                      sample=arrays["sample"][test_idx], val_true=labels[val_idx], val_score=p_val)
     if save and key not in ("vgg16", "ctx_gbm"):  # vgg16 is 260 MB; its head is what was trained
-        from heartcv.io import save_model
-
         save_model(model, run_dir / "model.keras", include_optimizer=False)
     atomic_write_json(run_dir / "summary.json", summary)
-    import keras
-
     keras.backend.clear_session()
     return summary
-
-
-# ------------------------------------------------------------------------------ reporting
-
-def _f(v, d=3):
-    return "—" if v is None or not np.isfinite(v) else f"{v:.{d}f}"
-
-
-def report_markdown(summaries, header=""):
-    """``report.md``: per protocol a de Chazal table of every model, the all-N baseline."""
-    lines = [header, ""] if header else []
-    for protocol in PROTOCOL_NAMES:
-        rows = [s for s in summaries if s["protocol"] == protocol]
-        if not rows:
-            continue
-        test_n = sum(rows[0]["full_test"].values())
-        lines += [f"## {protocol}: test beats {test_n:,}"
-                  + (" (de Chazal DS2)" if protocol == "inter" else " (beat-level held-out)"), ""]
-        head = ("| Model | Decision | Acc. | Bal. acc. | "
-                + " | ".join(f"{c} Se / +P / FPR" for c in ("N", "S", "V", "F", "Q"))
-                + " | Train s | Best epoch |")
-        lines += [head, "|" + "---|" * (6 + 5)]
-
-        def row(name, decision, t, s=None):
-            cells = [name, decision, _f(t["accuracy"], 4), _f(t["balanced_accuracy"], 4)]
-            cells += [f"{_f(t[c]['sensitivity'])} / {_f(t[c]['ppv'])} / {_f(t[c]['fpr'])}"
-                      for c in ("N", "S", "V", "F", "Q")]
-            cells += [str(s["train_seconds"]) if s else "", str(s["history"]["best_epoch"]) if s else ""]
-            return "| " + " | ".join(cells) + " |"
-
-        lines.append(row("all-N baseline", "every beat N", rows[0]["all_n_baseline"]))
-        for s in rows:
-            name = s["model"] + (" (test capped, at full mix)" if s["test_capped"] else "")
-            lines.append(row(name, "argmax", s["argmax"], s))
-            if "tuned" in s:
-                lines.append(row(name, "validation-tuned", s["tuned"], s))
-        lines.append("")
-    return "\n".join(lines) + "\n"
-
-
-def results_dict(summaries):
-    """The flat ``results.json`` mapping.
-
-    Per model: ``<intra|ds2>/<model>/<decision>/...``; headline keys: ``intra/accuracy``,
-    ``intra/balanced_accuracy`` (argmax), ``ds2/<class>/sensitivity|ppv|fpr``,
-    ``ds2/accuracy``, ``ds2/balanced_accuracy`` (validation-tuned): the headline model of a
-    protocol is the first of :data:`HEADLINE` that was run (else the first model run), named
-    by ``<intra|ds2>/headline_model_is_<model>`` = 1; ``<intra|ds2>/all_n_baseline/...``.
-    """
-    from heartcv.results import flatten
-
-    out = {}
-
-    def table(t):
-        return {"accuracy": t["accuracy"], "balanced_accuracy": t["balanced_accuracy"],
-                **{c: {m: t[c][m] for m in ("sensitivity", "ppv", "fpr")} for c in BEAT_CLASSES}}
-
-    for s in summaries:
-        row = "intra" if s["protocol"] == "intra" else "ds2"
-        out[f"{row}/{s['model']}/argmax"] = table(s["argmax"])
-        if "tuned" in s:
-            out[f"{row}/{s['model']}/tuned"] = table(s["tuned"])
-        out[f"{row}/{s['model']}/train_seconds"] = s["train_seconds"]
-        out[f"{row}/all_n_baseline"] = table(s["all_n_baseline"])
-    intra = [s for s in summaries if s["protocol"] == "intra"]
-    inter = [s for s in summaries if s["protocol"] == "inter"]
-    if intra:
-        head = _headline(intra)
-        out["intra/headline_model_is_" + head["model"]] = 1
-        out["intra/accuracy"] = head["argmax"]["accuracy"]
-        out["intra/balanced_accuracy"] = head["argmax"]["balanced_accuracy"]
-    if inter:
-        head = _headline(inter)
-        out["ds2/headline_model_is_" + head["model"]] = 1
-        t = head["tuned"]
-        out["ds2"] = table(t)
-    return flatten(out)
-
-
-def _headline(summaries):
-    for key in HEADLINE:
-        for s in summaries:
-            if s["model"] == key:
-                return s
-    return summaries[0]
 
 
 def run_fast(arrays, *, protocols, models, out_dir, epochs, header="", log=print,

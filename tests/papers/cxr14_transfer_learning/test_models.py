@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import heartcv
-from heartcv.data.pipeline import label_frequencies
+from heartcv.data.batches import label_frequencies
 from heartcv.losses import WeightedBinaryCrossentropy
 from heartcv.papers.cxr14_transfer_learning.models import cxr14_transfer
 
