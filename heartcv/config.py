@@ -170,50 +170,70 @@ def _type_ok(value, tp) -> tuple[bool, Any]:
     if tp is Any:
         return True, value
     if origin in (typing.Union, types.UnionType):
-        for arg in typing.get_args(tp):
-            if arg is type(None):
-                if value is None:
-                    return True, None
-                continue
-            ok, v = _type_ok(value, arg)
-            if ok:
-                return True, v
-        return False, value
+        return _union_ok(value, typing.get_args(tp))
     if origin is tuple and typing.get_args(tp)[-1:] == (Ellipsis,):  # tuple[X, ...]
-        item = typing.get_args(tp)[0]
-        if not isinstance(value, (list, tuple)):
-            return False, value
-        checked = [_type_ok(v, item) for v in value]
-        return all(ok for ok, _ in checked), tuple(v for _, v in checked)
+        return _tuple_of_ok(value, typing.get_args(tp)[0])
     if origin is tuple:
-        args = typing.get_args(tp)
-        if not isinstance(value, (list, tuple)) or len(value) != len(args):
-            return False, value
-        out = []
-        for v, a in zip(value, args):
-            ok, v = _type_ok(v, a)
-            if not ok:
-                return False, value
-            out.append(v)
-        return True, tuple(out)
+        return _tuple_ok(value, typing.get_args(tp))
     if tp is dict or origin is dict:
         return isinstance(value, dict), value
-    if tp is bool:
-        return isinstance(value, bool), value
-    if tp is int:
-        return isinstance(value, int) and not isinstance(value, bool), value
     if tp is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return True, float(value)
-        if isinstance(value, str):  # YAML 1.1 reads `1e-4` (no dot) as a string
-            try:
-                return True, float(value)
-            except ValueError:
-                pass
-        return False, value
-    if tp is str:
-        return isinstance(value, str), value
+        return _float_ok(value)
+    if tp in _SCALAR_OK:
+        return _SCALAR_OK[tp](value), value
     return isinstance(value, tp), value
+
+
+def _union_ok(value, args) -> tuple[bool, Any]:
+    for arg in args:
+        if arg is type(None):
+            if value is None:
+                return True, None
+            continue
+        ok, v = _type_ok(value, arg)
+        if ok:
+            return True, v
+    return False, value
+
+
+def _tuple_of_ok(value, item) -> tuple[bool, Any]:
+    """``tuple[item, ...]``: a list or tuple of any length."""
+    if not isinstance(value, (list, tuple)):
+        return False, value
+    checked = [_type_ok(v, item) for v in value]
+    return all(ok for ok, _ in checked), tuple(v for _, v in checked)
+
+
+def _tuple_ok(value, args) -> tuple[bool, Any]:
+    """``tuple[A, B]``: a list or tuple of exactly these items."""
+    if not isinstance(value, (list, tuple)) or len(value) != len(args):
+        return False, value
+    out = []
+    for v, a in zip(value, args):
+        ok, v = _type_ok(v, a)
+        if not ok:
+            return False, value
+        out.append(v)
+    return True, tuple(out)
+
+
+def _float_ok(value) -> tuple[bool, Any]:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return True, float(value)
+    if isinstance(value, str):  # YAML 1.1 reads `1e-4` (no dot) as a string
+        try:
+            return True, float(value)
+        except ValueError:
+            pass
+    return False, value
+
+
+# bool is an int in Python; a YAML `true` is no int here
+_SCALAR_OK = {
+    bool: lambda v: isinstance(v, bool),
+    int: lambda v: isinstance(v, int) and not isinstance(v, bool),
+    str: lambda v: isinstance(v, str),
+}
 
 
 def _from_dict(cls, data: dict, where: str):
@@ -406,7 +426,6 @@ def validate(cfg: RunConfig) -> RunConfig:
         ConfigError: the first bad value, naming its key (Keras style:
             ``Expected `train.epochs` >= 1. Received: train.epochs=-3``).
     """
-    finite = lambda v: isinstance(v, (int, float)) and math.isfinite(v)  # noqa: E731
     for key, choices in _CHOICES.items():
         section, _, name = key.rpartition(".")
         node = cfg
@@ -419,8 +438,19 @@ def validate(cfg: RunConfig) -> RunConfig:
            "'/' (e.g. paper/row); no '..', '.', empty part, leading '/', backslash or NUL",
            cfg.name)
     _check(bool(str(cfg.output_dir).strip()), "output_dir", "a non-empty folder", cfg.output_dir)
+    _validate_data(cfg.data)
+    _validate_augment(cfg.data.augment)
+    _check(bool(cfg.model.name.strip()), "model.name", "a registered model name", cfg.model.name)
+    _validate_train(cfg.train)
+    _validate_eval(cfg.eval)
+    return cfg
 
-    d = cfg.data
+
+def _finite(value) -> bool:
+    return isinstance(value, (int, float)) and math.isfinite(value)
+
+
+def _validate_data(d: DataConfig) -> None:
     _check(bool(d.source.strip()), "data.source", "'synthetic' or a bundle path", d.source)
     _check(d.n_patients >= 2, "data.n_patients", ">= 2", d.n_patients)
     _check(d.images_per_patient >= 1, "data.images_per_patient", ">= 1", d.images_per_patient)
@@ -430,20 +460,21 @@ def validate(cfg: RunConfig) -> RunConfig:
     _check(d.batch_size >= 1, "data.batch_size", ">= 1", d.batch_size)
     for key in ("val_fraction", "test_fraction"):
         value = getattr(d, key)
-        _check(finite(value) and 0.0 <= value < 1.0, f"data.{key}", "in [0, 1)", value)
+        _check(_finite(value) and 0.0 <= value < 1.0, f"data.{key}", "in [0, 1)", value)
     _check(d.val_fraction + d.test_fraction < 1.0, "data.val_fraction + data.test_fraction",
            "< 1 (some patients must be left to train on)", d.val_fraction + d.test_fraction)
     _check(d.seed >= 0, "data.seed", ">= 0", d.seed)
     _check(d.mask_structures is None or len(d.mask_structures) >= 1, "data.mask_structures",
            "null or a non-empty list", d.mask_structures)
 
-    a = d.augment
-    _check(finite(a.rotation_range) and 0 <= a.rotation_range <= 180, "data.augment.rotation_range",
-           "in [0, 180] (degrees)", a.rotation_range)
+
+def _validate_augment(a: AugmentConfig) -> None:
+    _check(_finite(a.rotation_range) and 0 <= a.rotation_range <= 180,
+           "data.augment.rotation_range", "in [0, 180] (degrees)", a.rotation_range)
     for key in ("width_shift_range", "height_shift_range", "zoom_range"):
         value = getattr(a, key)
-        _check(finite(value) and 0 <= value < 1, f"data.augment.{key}", "in [0, 1)", value)
-    _check(finite(a.shear_range) and 0 <= a.shear_range < 90, "data.augment.shear_range",
+        _check(_finite(value) and 0 <= value < 1, f"data.augment.{key}", "in [0, 1)", value)
+    _check(_finite(a.shear_range) and 0 <= a.shear_range < 90, "data.augment.shear_range",
            "in [0, 90) (degrees)", a.shear_range)
     for key in ("brightness_range", "gamma_range", "contrast_range", "exposure_range"):
         _check_range_pair(f"data.augment.{key}", getattr(a, key), low=0.0, low_open=True)
@@ -452,25 +483,24 @@ def validate(cfg: RunConfig) -> RunConfig:
     _check_range_pair("data.augment.resolution_range", a.resolution_range, low=1.0)
     _check_range_pair("data.augment.heart_scale_range", a.heart_scale_range, low=0.85, high=1.5)
     _check_range_pair("data.augment.thorax_scale_range", a.thorax_scale_range, low=0.8, high=1.25)
-    _check(finite(a.heart_scale_probability) and 0 <= a.heart_scale_probability <= 1,
+    _check(_finite(a.heart_scale_probability) and 0 <= a.heart_scale_probability <= 1,
            "data.augment.heart_scale_probability", "in [0, 1]", a.heart_scale_probability)
 
-    _check(bool(cfg.model.name.strip()), "model.name", "a registered model name", cfg.model.name)
 
-    t = cfg.train
+def _validate_train(t: TrainConfig) -> None:
     _check(t.epochs >= 1, "train.epochs", ">= 1", t.epochs)
-    _check(finite(t.learning_rate) and t.learning_rate > 0, "train.learning_rate", "> 0",
+    _check(_finite(t.learning_rate) and t.learning_rate > 0, "train.learning_rate", "> 0",
            t.learning_rate)
-    _check(finite(t.momentum) and 0 <= t.momentum < 1, "train.momentum", "in [0, 1)", t.momentum)
+    _check(_finite(t.momentum) and 0 <= t.momentum < 1, "train.momentum", "in [0, 1)", t.momentum)
     _check(bool(t.monitor.strip()), "train.monitor", "a metric name such as 'val_loss'", t.monitor)
-    _check(finite(t.reduce_lr_factor) and 0 < t.reduce_lr_factor < 1, "train.reduce_lr_factor",
+    _check(_finite(t.reduce_lr_factor) and 0 < t.reduce_lr_factor < 1, "train.reduce_lr_factor",
            "in (0, 1)", t.reduce_lr_factor)
     _check(t.reduce_lr_patience >= 0, "train.reduce_lr_patience", ">= 0", t.reduce_lr_patience)
-    _check(finite(t.min_lr) and t.min_lr >= 0, "train.min_lr", ">= 0", t.min_lr)
+    _check(_finite(t.min_lr) and t.min_lr >= 0, "train.min_lr", ">= 0", t.min_lr)
     _check(t.early_stopping_patience is None or t.early_stopping_patience >= 0,
            "train.early_stopping_patience", "null or >= 0", t.early_stopping_patience)
     bn = t.bn_momentum
-    _check(bn in (None, "auto") or (not isinstance(bn, str) and finite(bn) and 0 <= bn < 1),
+    _check(bn in (None, "auto") or (not isinstance(bn, str) and _finite(bn) and 0 <= bn < 1),
            "train.bn_momentum", "null, 'auto' or in [0, 1)", bn)
     _check(isinstance(t.jit_compile, bool) or t.jit_compile == "auto", "train.jit_compile",
            "true, false or 'auto'", t.jit_compile)
@@ -479,13 +509,13 @@ def validate(cfg: RunConfig) -> RunConfig:
     _check(t.steps_per_epoch is None or t.steps_per_epoch >= 1, "train.steps_per_epoch",
            "null or >= 1", t.steps_per_epoch)
 
-    e = cfg.eval
+
+def _validate_eval(e: EvalConfig) -> None:
     _check(e.bootstrap >= 0, "eval.bootstrap", ">= 0 (0: no confidence intervals)", e.bootstrap)
-    _check(finite(e.ci) and 0 < e.ci < 1, "eval.ci", "in (0, 1)", e.ci)
-    _check(e.prevalence is None or (finite(e.prevalence) and 0 < e.prevalence < 1),
+    _check(_finite(e.ci) and 0 < e.ci < 1, "eval.ci", "in (0, 1)", e.ci)
+    _check(e.prevalence is None or (_finite(e.prevalence) and 0 < e.prevalence < 1),
            "eval.prevalence", "null or in (0, 1)", e.prevalence)
-    _check(finite(e.fixed_threshold) and 0 <= e.fixed_threshold <= 1, "eval.fixed_threshold",
+    _check(_finite(e.fixed_threshold) and 0 <= e.fixed_threshold <= 1, "eval.fixed_threshold",
            "in [0, 1]", e.fixed_threshold)
     _check(e.image_size is None or e.image_size >= 8, "eval.image_size", "null or >= 8",
            e.image_size)
-    return cfg

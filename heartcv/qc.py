@@ -125,6 +125,130 @@ def _box(mask):
     return xs.min(), xs.max(), ys.min(), ys.max(), xs.mean(), ys.mean()
 
 
+def _main_components(probs, names, need, threshold, reasons, measures):
+    """Each structure's largest component and its large stray components (area, row)."""
+    h, w = probs.shape[:2]
+    main, strays = {}, {}
+    for name in need:
+        p = probs[..., names.index(name)]
+        mask = p > threshold
+        area = int(mask.sum())
+        if area < MIN_AREA_FRACTION * h * w:
+            reasons.append(f"missing_{name}")
+            continue
+        areas, largest, rows = _components(mask)
+        strays[name] = [(a, r) for a, r in zip(areas[1:], rows) if a >= STRAY_SHARE * areas[0]]
+        share = float(areas[0] / areas.sum())
+        measures[f"{name}_main_share"] = round(share, 4)
+        if len(areas) > 1 and areas[1] >= SECOND_COMPONENT_RATIO * areas[0]:
+            reasons.append(f"split_{name}")
+        elif share < MAIN_COMPONENT_SHARE:
+            reasons.append(f"fragmented_{name}")
+        main[name] = largest
+    return main, strays
+
+
+def _check_uncertain_and_border(probs, names, main, present, reasons, measures):
+    h, w = probs.shape[:2]
+    sel = np.stack([probs[..., names.index(n)] for n in present], -1)
+    inside = sel > 0.2
+    unsure = (sel > 0.2) & (sel < 0.8)
+    share = float(unsure.sum() / max(inside.sum(), 1))
+    measures["uncertain_share"] = round(share, 4)
+    if share > UNCERTAIN_SHARE:
+        reasons.append("uncertain_masks")
+    bottom = int(np.ceil(h * (1 - BOTTOM_BAND)))
+    top = max(1, int(np.floor(h * TOP_BAND)))
+    low = np.any([main[n][bottom:] for n in present], axis=0).mean()
+    high = np.any([main[n][:top] for n in present if n != "heart"] or [np.zeros((top, w), bool)],
+                  axis=0).mean()
+    measures["bottom_band_filled"] = round(float(low), 4)
+    measures["top_band_filled"] = round(float(high), 4)
+    at_border = low > BOTTOM_FILL or high > TOP_FILL
+    if at_border:
+        reasons.append("structure_at_border")
+
+
+def _check_lungs(main, h, w, reasons, measures):
+    """The two lungs' checks; returns their boxes and areas for the heart's checks."""
+    lx0, lx1, ly0, ly1, lcx, lcy = left = _box(main["left_lung"])
+    rx0, rx1, ry0, ry1, rcx, rcy = right = _box(main["right_lung"])
+    la, ra = float(main["left_lung"].sum()), float(main["right_lung"].sum())
+    lung_fraction = (la + ra) / (h * w)
+    measures["lung_fraction"] = round(lung_fraction, 4)
+    measures["lung_area_ratio"] = round(min(la, ra) / max(la, ra), 4)
+    if lcx <= rcx:
+        reasons.append("lungs_swapped")
+    lung_height = max(max(ly1, ry1) - min(ly0, ry0), 1)
+    measures["apex_difference"] = round(abs(ly0 - ry0) / lung_height, 4)
+    if abs(ly0 - ry0) > APEX_DIFFERENCE * lung_height:
+        reasons.append("lung_apices_uneven")
+    if min(la, ra) < LUNG_AREA_RATIO * max(la, ra):
+        reasons.append("lung_size_mismatch")
+    if lung_fraction < LUNG_FRACTION[0]:
+        reasons.append("lungs_too_small")
+    elif lung_fraction > LUNG_FRACTION[1]:
+        reasons.append("lungs_too_large")
+    return left, right, la + ra
+
+
+def _check_heart(main, strays, lungs, reasons, measures):
+    (lx0, lx1, ly0, ly1, lcx, _), (rx0, rx1, ry0, ry1, rcx, _), lung_area = lungs
+    hx0, hx1, hy0, hy1, hcx, hcy = _box(main["heart"])
+    left_edge, right_edge = min(lx0, rx0), max(lx1, rx1)
+    width = max(right_edge - left_edge, 1)
+    mid = (left_edge + right_edge) / 2.0
+    offset = (hcx - mid) / width  # > 0: toward the patient's left (image right)
+    measures["heart_offset"] = round(float(offset), 4)
+    if not (min(lcx, rcx) < hcx < max(lcx, rcx)):
+        reasons.append("heart_not_between")
+    elif offset < -HEART_OFFSET_LIMIT:
+        reasons.append("heart_on_right")
+    elif offset < HEART_OFFSET_REVIEW:
+        reasons.append("heart_near_midline")
+    heart_to_lungs = float(main["heart"].sum()) / max(lung_area, 1.0)
+    measures["heart_to_lungs"] = round(heart_to_lungs, 4)
+    if heart_to_lungs < HEART_TO_LUNGS[0]:
+        reasons.append("heart_too_small")
+    elif heart_to_lungs < HEART_SMALL:
+        reasons.append("heart_small")
+    elif heart_to_lungs > HEART_TO_LUNGS[1]:
+        reasons.append("heart_too_large")
+    if any(r > hy1 for n in ("left_lung", "right_lung") for _, r in strays.get(n, [])):
+        reasons.append("lung_below_heart")
+    apex = min(ly0, ry0)
+    lung_bottom = max(ly1, ry1)
+    if hy0 <= apex or not (apex < hcy < lung_bottom + 0.1 * (lung_bottom - apex)):
+        reasons.append("heart_above_lungs")
+
+
+def _check_heart_grey(image, main, h, w, reasons, measures):
+    img = np.asarray(image, dtype=np.float32)
+    img = img if img.ndim == 2 else img.mean(axis=-1)
+    if img.shape[:2] == (h, w):
+        lung_mean = float(img[main["left_lung"] | main["right_lung"]].mean())
+        heart_mean = float(img[main["heart"]].mean())
+        measures["lung_minus_heart_grey"] = round(lung_mean - heart_mean, 2)
+        if lung_mean >= heart_mean:
+            reasons.append("lungs_not_dark")
+
+
+def _check_ctr(ctr, ctr_interval, reasons, measures):
+    if ctr is not None:
+        measures["ctr"] = round(float(ctr), 4)
+        if ctr > 1.0:
+            reasons.append("heart_wider_than_thorax")
+        elif not CTR_RANGE[0] <= ctr <= CTR_RANGE[1]:
+            reasons.append("ctr_implausible")
+    if ctr_interval is not None and None not in ctr_interval:
+        width = float(ctr_interval[1] - ctr_interval[0])
+        measures["ctr_interval_width"] = round(width, 4)
+        if width > TTA_FAIL_WIDTH:
+            reasons.append("ctr_unreliable")
+        elif width > TTA_WIDTH:
+            reasons.append("unstable_ctr")
+
+
 def check_anatomy(probs, names, image=None, *, ctr=None, ctr_interval=None, threshold=0.5) -> dict:
     """Plausibility checks of one ``(H, W, K)`` heart + lungs prediction.
 
@@ -151,112 +275,17 @@ def check_anatomy(probs, names, image=None, *, ctr=None, ctr_interval=None, thre
         raise ValueError(f"Expected structures {list(need)} among names. Received: {names}")
     h, w = probs.shape[:2]
     reasons, measures = [], {}
-    main, strays = {}, {}
-    for name in need:
-        p = probs[..., names.index(name)]
-        mask = p > threshold
-        area = int(mask.sum())
-        if area < MIN_AREA_FRACTION * h * w:
-            reasons.append(f"missing_{name}")
-            continue
-        areas, largest, rows = _components(mask)
-        strays[name] = [(a, r) for a, r in zip(areas[1:], rows) if a >= STRAY_SHARE * areas[0]]
-        share = float(areas[0] / areas.sum())
-        measures[f"{name}_main_share"] = round(share, 4)
-        if len(areas) > 1 and areas[1] >= SECOND_COMPONENT_RATIO * areas[0]:
-            reasons.append(f"split_{name}")
-        elif share < MAIN_COMPONENT_SHARE:
-            reasons.append(f"fragmented_{name}")
-        main[name] = largest
-
+    main, strays = _main_components(probs, names, need, threshold, reasons, measures)
     present = [n for n in need if n in main]
     if present:
-        sel = np.stack([probs[..., names.index(n)] for n in present], -1)
-        inside = sel > 0.2
-        unsure = (sel > 0.2) & (sel < 0.8)
-        share = float(unsure.sum() / max(inside.sum(), 1))
-        measures["uncertain_share"] = round(share, 4)
-        if share > UNCERTAIN_SHARE:
-            reasons.append("uncertain_masks")
-        bottom = int(np.ceil(h * (1 - BOTTOM_BAND)))
-        top = max(1, int(np.floor(h * TOP_BAND)))
-        low = np.any([main[n][bottom:] for n in present], axis=0).mean()
-        high = np.any([main[n][:top] for n in present if n != "heart"] or [np.zeros((top, w), bool)],
-                      axis=0).mean()
-        measures["bottom_band_filled"] = round(float(low), 4)
-        measures["top_band_filled"] = round(float(high), 4)
-        at_border = low > BOTTOM_FILL or high > TOP_FILL
-        if at_border:
-            reasons.append("structure_at_border")
-
+        _check_uncertain_and_border(probs, names, main, present, reasons, measures)
     if "left_lung" in main and "right_lung" in main:
-        lx0, lx1, ly0, ly1, lcx, lcy = _box(main["left_lung"])
-        rx0, rx1, ry0, ry1, rcx, rcy = _box(main["right_lung"])
-        la, ra = float(main["left_lung"].sum()), float(main["right_lung"].sum())
-        lung_fraction = (la + ra) / (h * w)
-        measures["lung_fraction"] = round(lung_fraction, 4)
-        measures["lung_area_ratio"] = round(min(la, ra) / max(la, ra), 4)
-        if lcx <= rcx:
-            reasons.append("lungs_swapped")
-        lung_height = max(max(ly1, ry1) - min(ly0, ry0), 1)
-        measures["apex_difference"] = round(abs(ly0 - ry0) / lung_height, 4)
-        if abs(ly0 - ry0) > APEX_DIFFERENCE * lung_height:
-            reasons.append("lung_apices_uneven")
-        if min(la, ra) < LUNG_AREA_RATIO * max(la, ra):
-            reasons.append("lung_size_mismatch")
-        if lung_fraction < LUNG_FRACTION[0]:
-            reasons.append("lungs_too_small")
-        elif lung_fraction > LUNG_FRACTION[1]:
-            reasons.append("lungs_too_large")
+        lungs = _check_lungs(main, h, w, reasons, measures)
         if "heart" in main:
-            hx0, hx1, hy0, hy1, hcx, hcy = _box(main["heart"])
-            left_edge, right_edge = min(lx0, rx0), max(lx1, rx1)
-            width = max(right_edge - left_edge, 1)
-            mid = (left_edge + right_edge) / 2.0
-            offset = (hcx - mid) / width  # > 0: toward the patient's left (image right)
-            measures["heart_offset"] = round(float(offset), 4)
-            if not (min(lcx, rcx) < hcx < max(lcx, rcx)):
-                reasons.append("heart_not_between")
-            elif offset < -HEART_OFFSET_LIMIT:
-                reasons.append("heart_on_right")
-            elif offset < HEART_OFFSET_REVIEW:
-                reasons.append("heart_near_midline")
-            heart_to_lungs = float(main["heart"].sum()) / max(la + ra, 1.0)
-            measures["heart_to_lungs"] = round(heart_to_lungs, 4)
-            if heart_to_lungs < HEART_TO_LUNGS[0]:
-                reasons.append("heart_too_small")
-            elif heart_to_lungs < HEART_SMALL:
-                reasons.append("heart_small")
-            elif heart_to_lungs > HEART_TO_LUNGS[1]:
-                reasons.append("heart_too_large")
-            if any(r > hy1 for n in ("left_lung", "right_lung") for _, r in strays.get(n, [])):
-                reasons.append("lung_below_heart")
-            apex = min(ly0, ry0)
-            lung_bottom = max(ly1, ry1)
-            if hy0 <= apex or not (apex < hcy < lung_bottom + 0.1 * (lung_bottom - apex)):
-                reasons.append("heart_above_lungs")
+            _check_heart(main, strays, lungs, reasons, measures)
             if image is not None:
-                img = np.asarray(image, dtype=np.float32)
-                img = img if img.ndim == 2 else img.mean(axis=-1)
-                if img.shape[:2] == (h, w):
-                    lung_mean = float(img[main["left_lung"] | main["right_lung"]].mean())
-                    heart_mean = float(img[main["heart"]].mean())
-                    measures["lung_minus_heart_grey"] = round(lung_mean - heart_mean, 2)
-                    if lung_mean >= heart_mean:
-                        reasons.append("lungs_not_dark")
-    if ctr is not None:
-        measures["ctr"] = round(float(ctr), 4)
-        if ctr > 1.0:
-            reasons.append("heart_wider_than_thorax")
-        elif not CTR_RANGE[0] <= ctr <= CTR_RANGE[1]:
-            reasons.append("ctr_implausible")
-    if ctr_interval is not None and None not in ctr_interval:
-        width = float(ctr_interval[1] - ctr_interval[0])
-        measures["ctr_interval_width"] = round(width, 4)
-        if width > TTA_FAIL_WIDTH:
-            reasons.append("ctr_unreliable")
-        elif width > TTA_WIDTH:
-            reasons.append("unstable_ctr")
+                _check_heart_grey(image, main, h, w, reasons, measures)
+    _check_ctr(ctr, ctr_interval, reasons, measures)
     return {"status": combine_status(reasons), "reasons": reasons, "measures": measures}
 
 

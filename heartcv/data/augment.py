@@ -214,6 +214,55 @@ def _brightness(brightness_range):
 _did_you_mean = did_you_mean
 
 
+def _shift_ranges(values):
+    """The checked acquisition-shift ranges that are on (not None), by argument name."""
+    return {
+        key: check_range(key, values[key], **bounds)
+        for key, _, _, bounds, _ in _SHIFT_LAYERS
+        if values[key] is not None
+    }
+
+
+def _check_options(fill_mode, engine, horizontal_flip, vertical_flip, seed):
+    _check_choice("fill_mode", fill_mode, _FILL_MODES)
+    if engine not in ENGINES:
+        raise ValueError(
+            f"Expected `engine` in {ENGINES}.{_did_you_mean(engine, ENGINES)} "
+            f"Received: engine={engine!r}"
+        )
+    _check_bool("horizontal_flip", horizontal_flip)
+    _check_bool("vertical_flip", vertical_flip)
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise TypeError(f"Expected `seed` to be an int or None. Received: seed={seed!r}")
+
+
+def _add_geometric(add, engine, name, fill, *, rotation, width, height, shear, zoom,
+                   horizontal_flip, vertical_flip):
+    """Add the geometric layers through ``add``; returns whether one fused ``RandomAffine``
+    was added (it then does the flips too)."""
+    zoom_on = zoom != [1.0, 1.0]
+    geometric = bool(rotation or width or height or shear or zoom_on)
+    if engine == "fused" and geometric:
+        add(RandomAffine, rotation_range=rotation, width_shift_range=width,
+            height_shift_range=height, shear_range=shear, zoom_range=zoom,
+            horizontal_flip=horizontal_flip, vertical_flip=vertical_flip,
+            name=f"{name}_affine", **fill)
+        return True
+    if engine != "keras":
+        return False
+    if rotation:
+        add(keras.layers.RandomRotation, rotation_factor(rotation), name=f"{name}_rotation",
+            **fill)
+    if width or height:
+        add(keras.layers.RandomTranslation, height, width, name=f"{name}_translation", **fill)
+    if shear:
+        add(RandomAffine, shear_range=shear, name=f"{name}_shear", **fill)
+    if zoom_on:
+        factor = zoom_factor(zoom)
+        add(keras.layers.RandomZoom, factor, factor, name=f"{name}_zoom", **fill)
+    return False
+
+
 def build_augmenter(
     *,
     rotation_range=0.0,
@@ -289,105 +338,43 @@ def build_augmenter(
     shear = _check_range("shear_range", shear_range)
     zoom = zoom_bounds(zoom_range)
     brightness = _brightness(brightness_range)
-    shift_values = {
+    shift_ranges = _shift_ranges({
         "gamma_range": gamma_range,
         "contrast_range": contrast_range,
         "exposure_range": exposure_range,
         "noise_std_range": noise_std_range,
         "blur_sigma_range": blur_sigma_range,
         "resolution_range": resolution_range,
-    }
-    shift_ranges = {
-        key: check_range(key, shift_values[key], **bounds)
-        for key, _, _, bounds, _ in _SHIFT_LAYERS
-        if shift_values[key] is not None
-    }
-    _check_choice("fill_mode", fill_mode, _FILL_MODES)
-    if engine not in ENGINES:
-        raise ValueError(
-            f"Expected `engine` in {ENGINES}.{_did_you_mean(engine, ENGINES)} "
-            f"Received: engine={engine!r}"
-        )
-    _check_bool("horizontal_flip", horizontal_flip)
-    _check_bool("vertical_flip", vertical_flip)
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-        raise TypeError(f"Expected `seed` to be an int or None. Received: seed={seed!r}")
+    })
+    _check_options(fill_mode, engine, horizontal_flip, vertical_flip, seed)
     cval = _number("cval", cval)
 
     layers = []
 
-    def next_seed():
-        return None if seed is None else seed + len(layers)
+    def add(layer_cls, *args, **kwargs):  # layer i gets seed + i
+        layer_seed = None if seed is None else seed + len(layers)
+        layers.append(layer_cls(*args, seed=layer_seed, **kwargs))
 
-    zoom_on = zoom != [1.0, 1.0]
     fill = {"fill_mode": fill_mode, "fill_value": cval}
-    geometric = bool(rotation or width or height or shear or zoom_on)
-    fused = engine == "fused" and geometric
-    if fused:
-        layers.append(
-            RandomAffine(
-                rotation_range=rotation,
-                width_shift_range=width,
-                height_shift_range=height,
-                shear_range=shear,
-                zoom_range=zoom,
-                horizontal_flip=horizontal_flip,
-                vertical_flip=vertical_flip,
-                seed=next_seed(),
-                name=f"{name}_affine",
-                **fill,
-            )
-        )
-    elif engine == "keras":
-        if rotation:
-            layers.append(
-                keras.layers.RandomRotation(
-                    rotation_factor(rotation), seed=next_seed(), name=f"{name}_rotation", **fill
-                )
-            )
-        if width or height:
-            layers.append(
-                keras.layers.RandomTranslation(
-                    height, width, seed=next_seed(), name=f"{name}_translation", **fill
-                )
-            )
-        if shear:
-            layers.append(
-                RandomAffine(shear_range=shear, seed=next_seed(), name=f"{name}_shear", **fill)
-            )
-        if zoom_on:
-            factor = zoom_factor(zoom)
-            layers.append(
-                keras.layers.RandomZoom(
-                    factor, factor, seed=next_seed(), name=f"{name}_zoom", **fill
-                )
-            )
+    fused = _add_geometric(add, engine, name, fill, rotation=rotation, width=width,
+                           height=height, shear=shear, zoom=zoom,
+                           horizontal_flip=horizontal_flip, vertical_flip=vertical_flip)
     if heart_scale_range is not None or thorax_scale_range is not None:
-        layers.append(
-            RandomCardiacEnlargement(
-                heart_scale_range=heart_scale_range or [1.0, 1.0],
-                thorax_scale_range=thorax_scale_range or [1.0, 1.0],
-                probability=heart_scale_probability,
-                fill_mode="constant" if fill_mode == "constant" else "nearest",
-                seed=next_seed(),
-                name=f"{name}_cardiac",
-            )
-        )
+        add(RandomCardiacEnlargement,
+            heart_scale_range=heart_scale_range or [1.0, 1.0],
+            thorax_scale_range=thorax_scale_range or [1.0, 1.0],
+            probability=heart_scale_probability,
+            fill_mode="constant" if fill_mode == "constant" else "nearest",
+            name=f"{name}_cardiac")
     if horizontal_flip and not fused:
-        layers.append(
-            keras.layers.RandomFlip("horizontal", seed=next_seed(), name=f"{name}_hflip")
-        )
+        add(keras.layers.RandomFlip, "horizontal", name=f"{name}_hflip")
     if vertical_flip and not fused:
-        layers.append(keras.layers.RandomFlip("vertical", seed=next_seed(), name=f"{name}_vflip"))
+        add(keras.layers.RandomFlip, "vertical", name=f"{name}_vflip")
     if brightness is not None and brightness != [1.0, 1.0]:
-        layers.append(
-            RandomBrightnessFactor(brightness, seed=next_seed(), name=f"{name}_brightness")
-        )
+        add(RandomBrightnessFactor, brightness, name=f"{name}_brightness")
     for key, layer_cls, suffix, _, identity in _SHIFT_LAYERS:
         if key in shift_ranges and shift_ranges[key] != identity:
-            layers.append(
-                layer_cls(shift_ranges[key], seed=next_seed(), name=f"{name}_{suffix}")
-            )
+            add(layer_cls, shift_ranges[key], name=f"{name}_{suffix}")
     if not layers:
         return None
     return keras.Sequential(layers, name=name)

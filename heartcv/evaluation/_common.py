@@ -102,45 +102,52 @@ def prepare(y_true, y_score, task):
             f"NaN labels are only allowed for task='multilabel'. Received: task={task!r}, "
             f"y_true with {int(np.isnan(yt).sum())} NaN entries"
         )
-    if task == "binary":
-        if yt.ndim == 2 and yt.shape[1] == 2:
-            yt = np.argmax(yt, axis=1).astype(float)
-        elif yt.ndim == 2 and yt.shape[1] == 1:
-            yt = yt[:, 0]
-        if ys.ndim == 2 and ys.shape[1] in (1, 2):
-            ys = ys[:, -1]
-        if yt.ndim != 1 or ys.ndim != 1:
+    return _PREPARE[task](yt, ys, y_true, y_score)
+
+
+def _prepare_binary(yt, ys, y_true, y_score):
+    if yt.ndim == 2 and yt.shape[1] == 2:
+        yt = np.argmax(yt, axis=1).astype(float)
+    elif yt.ndim == 2 and yt.shape[1] == 1:
+        yt = yt[:, 0]
+    if ys.ndim == 2 and ys.shape[1] in (1, 2):
+        ys = ys[:, -1]
+    if yt.ndim != 1 or ys.ndim != 1:
+        raise ValueError(
+            "Expected binary `y_true` of shape (N,), (N, 1) or one-hot (N, 2) and `y_score` of "
+            f"shape (N,), (N, 1) or (N, 2). Received: y_true.shape={np.shape(y_true)}, "
+            f"y_score.shape={np.shape(y_score)}"
+        )
+    if not np.all(np.isin(yt, (0.0, 1.0))):
+        raise ValueError(
+            f"Expected binary `y_true` in {{0, 1}}. Received: values {np.unique(yt)[:10]}"
+        )
+    return yt.astype(int), ys
+
+
+def _prepare_multiclass(yt, ys, y_true, y_score):
+    if ys.ndim != 2 or ys.shape[1] < 2:
+        raise ValueError(
+            "Expected multiclass `y_score` of shape (N, K) with K >= 2. "
+            f"Received: y_score.shape={ys.shape}"
+        )
+    k = ys.shape[1]
+    if yt.ndim == 2:
+        if yt.shape[1] != k or not np.all(np.isin(yt, (0.0, 1.0))) or np.any(yt.sum(1) != 1):
             raise ValueError(
-                "Expected binary `y_true` of shape (N,), (N, 1) or one-hot (N, 2) and `y_score` of "
-                f"shape (N,), (N, 1) or (N, 2). Received: y_true.shape={np.shape(y_true)}, "
-                f"y_score.shape={np.shape(y_score)}"
+                f"Expected one-hot `y_true` of shape (N, {k}). "
+                f"Received: y_true.shape={yt.shape}"
             )
-        if not np.all(np.isin(yt, (0.0, 1.0))):
-            raise ValueError(
-                f"Expected binary `y_true` in {{0, 1}}. Received: values {np.unique(yt)[:10]}"
-            )
-        return yt.astype(int), ys
-    if task == "multiclass":
-        if ys.ndim != 2 or ys.shape[1] < 2:
-            raise ValueError(
-                "Expected multiclass `y_score` of shape (N, K) with K >= 2. "
-                f"Received: y_score.shape={ys.shape}"
-            )
-        k = ys.shape[1]
-        if yt.ndim == 2:
-            if yt.shape[1] != k or not np.all(np.isin(yt, (0.0, 1.0))) or np.any(yt.sum(1) != 1):
-                raise ValueError(
-                    f"Expected one-hot `y_true` of shape (N, {k}). "
-                    f"Received: y_true.shape={yt.shape}"
-                )
-            yt = np.argmax(yt, axis=1).astype(float)
-        if yt.ndim != 1 or np.any(yt != np.round(yt)) or yt.min() < 0 or yt.max() >= k:
-            raise ValueError(
-                f"Expected integer `y_true` in [0, {k}) of shape (N,) or one-hot (N, {k}). "
-                f"Received: y_true.shape={np.shape(y_true)}, values {np.unique(yt)[:10]}"
-            )
-        return yt.astype(int), ys
-    # multilabel
+        yt = np.argmax(yt, axis=1).astype(float)
+    if yt.ndim != 1 or np.any(yt != np.round(yt)) or yt.min() < 0 or yt.max() >= k:
+        raise ValueError(
+            f"Expected integer `y_true` in [0, {k}) of shape (N,) or one-hot (N, {k}). "
+            f"Received: y_true.shape={np.shape(y_true)}, values {np.unique(yt)[:10]}"
+        )
+    return yt.astype(int), ys
+
+
+def _prepare_multilabel(yt, ys, y_true, y_score):
     if yt.ndim == 1:
         yt = yt[:, None]
     if ys.ndim == 1:
@@ -157,6 +164,10 @@ def prepare(y_true, y_score, task):
             f"Received: values {np.unique(yt[known])[:10]}"
         )
     return yt, ys
+
+
+_PREPARE = {"binary": _prepare_binary, "multiclass": _prepare_multiclass,
+            "multilabel": _prepare_multilabel}
 
 
 def fnum(x):

@@ -127,6 +127,68 @@ def _counts(y, s, task, threshold):
     return tp, fp, fn, tn, cm
 
 
+def _zero_division_fill(zero_division):
+    if zero_division == "nan":
+        return float("nan")
+    if zero_division in (0, 1) and not isinstance(zero_division, bool):
+        return float(zero_division)
+    raise ValueError(
+        "Expected `zero_division` in ('nan', 0.0, 1.0). "
+        f"Received: zero_division={zero_division!r}"
+    )
+
+
+def _check_threshold_prevalence(task, threshold, prevalence):
+    if task == "multiclass" and threshold is not None:
+        raise ValueError(
+            "Multiclass predictions are the argmax of `y_score`; `threshold` must be None. "
+            f"Received: threshold={threshold!r}"
+        )
+    if prevalence is not None:
+        if task != "binary":
+            raise ValueError(f"`prevalence` applies to task='binary' only. Received: task={task!r}")
+        check_unit_interval(prevalence, "prevalence")
+
+
+def _accuracy_confusion(y, s, task, threshold, cm, names, notes):
+    """(accuracy, confusion matrix as JSON) of the task; notes the unknown multilabel labels."""
+    if task != "multilabel":
+        return float(np.trace(cm) / cm.sum()), cm.tolist()
+    n_unknown = int(np.isnan(y).sum())
+    if n_unknown:
+        notes.append(f"{n_unknown} unknown (NaN) label entries were ignored.")
+    return (multilabel_accuracy(y, s, threshold=threshold),
+            {name: cm[i].tolist() for i, name in enumerate(names)})
+
+
+def _threshold_record(task, threshold, threshold_source):
+    if threshold is None and task != "multiclass":
+        return {"value": 0.5, "source": threshold_source or "default"}
+    if task == "multiclass":
+        return {"value": None, "source": "argmax"}
+    t = np.asarray(threshold, dtype=float)
+    value = float(t) if t.ndim == 0 else t.tolist()
+    return {"value": value, "source": threshold_source or "caller"}
+
+
+def _prevalence_record(positive, prevalence, sample_prevalence, notes):
+    """PPV and NPV at ``prevalence`` from the positive class's row of ``per_class``."""
+    sens, spec = positive["recall"], positive["specificity"]
+    if np.isfinite(sens) and np.isfinite(spec):
+        ppv, npv = ppv_npv_at_prevalence(sens, spec, prevalence)
+    else:
+        ppv = npv = float("nan")
+        notes.append("PPV/NPV at prevalence undefined: sensitivity or specificity undefined.")
+    return {
+        "prevalence": float(prevalence),
+        "ppv": ppv,
+        "npv": npv,
+        "sample_prevalence": float(sample_prevalence),
+        "sample_ppv": positive["precision"],
+        "sample_npv": positive["npv"],
+    }
+
+
 def classification_report(
     y_true,
     y_score,
@@ -179,24 +241,8 @@ def classification_report(
         ``prevalence`` (binary, if given) and ``notes``.
     """
     y, s = prepare(y_true, y_score, task)
-    if zero_division == "nan":
-        fill = float("nan")
-    elif zero_division in (0, 1) and not isinstance(zero_division, bool):
-        fill = float(zero_division)
-    else:
-        raise ValueError(
-            "Expected `zero_division` in ('nan', 0.0, 1.0). "
-            f"Received: zero_division={zero_division!r}"
-        )
-    if task == "multiclass" and threshold is not None:
-        raise ValueError(
-            "Multiclass predictions are the argmax of `y_score`; `threshold` must be None. "
-            f"Received: threshold={threshold!r}"
-        )
-    if prevalence is not None:
-        if task != "binary":
-            raise ValueError(f"`prevalence` applies to task='binary' only. Received: task={task!r}")
-        check_unit_interval(prevalence, "prevalence")
+    fill = _zero_division_fill(zero_division)
+    _check_threshold_prevalence(task, threshold, prevalence)
     check_n_boot(n_boot)
     check_ci(ci)
     k = 2 if task == "binary" else s.shape[1]
@@ -220,24 +266,8 @@ def classification_report(
         per_class[name] = row
     macro, weighted = _averages(values, support)
 
-    if task == "multilabel":
-        accuracy = multilabel_accuracy(y, s, threshold=threshold)
-        confusion = {name: cm[i].tolist() for i, name in enumerate(names)}
-        n_unknown = int(np.isnan(y).sum())
-        if n_unknown:
-            notes.append(f"{n_unknown} unknown (NaN) label entries were ignored.")
-    else:
-        accuracy = float(np.trace(cm) / cm.sum())
-        confusion = cm.tolist()
-
-    if threshold is None and task != "multiclass":
-        thr = {"value": 0.5, "source": threshold_source or "default"}
-    elif task == "multiclass":
-        thr = {"value": None, "source": "argmax"}
-    else:
-        t = np.asarray(threshold, dtype=float)
-        value = float(t) if t.ndim == 0 else t.tolist()
-        thr = {"value": value, "source": threshold_source or "caller"}
+    accuracy, confusion = _accuracy_confusion(y, s, task, threshold, cm, names, notes)
+    thr = _threshold_record(task, threshold, threshold_source)
 
     out = {
         "task": task,
@@ -251,21 +281,8 @@ def classification_report(
         "confusion_matrix": confusion,
     }
     if prevalence is not None:
-        pos = names[1]
-        sens, spec = per_class[pos]["recall"], per_class[pos]["specificity"]
-        if np.isfinite(sens) and np.isfinite(spec):
-            ppv, npv = ppv_npv_at_prevalence(sens, spec, prevalence)
-        else:
-            ppv = npv = float("nan")
-            notes.append("PPV/NPV at prevalence undefined: sensitivity or specificity undefined.")
-        out["prevalence"] = {
-            "prevalence": float(prevalence),
-            "ppv": ppv,
-            "npv": npv,
-            "sample_prevalence": float(support[1] / y.shape[0]),
-            "sample_ppv": per_class[pos]["precision"],
-            "sample_npv": per_class[pos]["npv"],
-        }
+        out["prevalence"] = _prevalence_record(per_class[names[1]], prevalence,
+                                               support[1] / y.shape[0], notes)
     if auroc:
         roc = roc_analysis(
             y, s, task=task, class_names=names, n_boot=n_boot, ci=ci, seed=seed, curves=curves

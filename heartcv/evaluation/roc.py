@@ -108,6 +108,40 @@ def _columns(y, s, task):
     return cols
 
 
+def _bootstrap_aucs(n_cases, cols, defined, n_boot, seed):
+    """(n_boot, columns) AUROCs of case resamples; NaN where a column is undefined."""
+    boots = np.full((n_boot, len(cols)), np.nan)
+    if not n_boot:
+        return boots
+    rng = np.random.default_rng(seed)
+    row = 0
+    for counts in bootstrap_counts(n_cases, n_boot, rng):
+        b = counts.shape[1]
+        for j, (m, pos, sc) in enumerate(cols):
+            if defined[j]:
+                w = counts if m.all() else counts[m]
+                boots[row : row + b, j] = weighted_auc(pos[m], sc[m], w)
+        row += b
+    return boots
+
+
+def _macro_auroc(point, boots, defined, col_names, ci, notes):
+    """The unweighted mean AUROC over the defined columns, with its bootstrap CI."""
+    macro_classes = [n for n, ok in zip(col_names, defined) if ok]
+    if not macro_classes:
+        notes.append("Macro AUROC is undefined: no class has both positive and negative cases.")
+        return {"auroc": float("nan"), "ci": [float("nan")] * 2, "n_boot_used": 0, "classes": []}
+    macro_boot = boots[:, defined]
+    ok_rows = np.all(np.isfinite(macro_boot), axis=1)
+    macro_vals = macro_boot[ok_rows].mean(axis=1) if ok_rows.any() else np.array([])
+    return {
+        "auroc": float(np.mean(point[defined])),
+        "ci": percentile_ci(macro_vals, ci),
+        "n_boot_used": int(ok_rows.sum()),
+        "classes": macro_classes,
+    }
+
+
 def roc_analysis(
     y_true,
     y_score,
@@ -161,17 +195,7 @@ def roc_analysis(
                 f"{int(pos[m].sum())} positives; it is left out of the macro mean."
             )
 
-    boots = np.full((n_boot, len(cols)), np.nan)
-    if n_boot:
-        rng = np.random.default_rng(seed)
-        row = 0
-        for counts in bootstrap_counts(y.shape[0], n_boot, rng):
-            b = counts.shape[1]
-            for j, (m, pos, sc) in enumerate(cols):
-                if defined[j]:
-                    w = counts if m.all() else counts[m]
-                    boots[row : row + b, j] = weighted_auc(pos[m], sc[m], w)
-            row += b
+    boots = _bootstrap_aucs(y.shape[0], cols, defined, n_boot, seed)
 
     per_class = {}
     for j, (name, (m, pos, _)) in enumerate(zip(col_names, cols)):
@@ -189,21 +213,7 @@ def roc_analysis(
                 "only and were skipped."
             )
 
-    macro_classes = [n for n, ok in zip(col_names, defined) if ok]
-    if macro_classes:
-        macro_point = float(np.mean(point[defined]))
-        macro_boot = boots[:, defined]
-        ok_rows = np.all(np.isfinite(macro_boot), axis=1)
-        macro_vals = macro_boot[ok_rows].mean(axis=1) if ok_rows.any() else np.array([])
-        macro = {
-            "auroc": macro_point,
-            "ci": percentile_ci(macro_vals, ci),
-            "n_boot_used": int(ok_rows.sum()),
-            "classes": macro_classes,
-        }
-    else:
-        macro = {"auroc": float("nan"), "ci": [float("nan")] * 2, "n_boot_used": 0, "classes": []}
-        notes.append("Macro AUROC is undefined: no class has both positive and negative cases.")
+    macro = _macro_auroc(point, boots, defined, col_names, ci, notes)
     if n_boot == 0:
         notes.append("n_boot=0: no bootstrap confidence intervals (NaN bounds).")
 

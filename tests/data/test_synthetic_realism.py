@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from heartcv.data.synthetic import bayes_ceiling, format_ceiling, generate_chest_xrays
-from heartcv.data.synthetic.chest import DEFAULT_LABEL_NOISE, resolve_phantom_options
+from heartcv.data.synthetic.chest_options import DEFAULT_LABEL_NOISE, resolve_phantom_options
 from heartcv.data.synthetic.chest_shapes import ctr_share_above, sample_ctr
 
 

@@ -82,9 +82,9 @@ import numpy as np
 
 from heartcv.data.synthetic import chest_render as R
 from heartcv.data.synthetic.chest_findings import render_findings
+from heartcv.data.synthetic.chest_options import resolve_phantom_options
 from heartcv.data.synthetic.chest_shapes import (
-    CHD_CLASSES, CTR_DEFAULTS, FINDING_CLASSES, catmull_rom, check_ctr_options, ctr_share_above,
-    heart_outline, sample_patient_params,
+    CHD_CLASSES, FINDING_CLASSES, catmull_rom, heart_outline, sample_patient_params,
 )
 from heartcv.registry import did_you_mean
 
@@ -95,9 +95,6 @@ TASKS = {
     "view": ("multiclass", ["frontal", "lateral"]),
 }
 VIEWS = ("frontal", "lateral", "both")
-# Realistic-phantom defaults (ctr_distribution="jsrt"); "bands" uses no noise and PA only.
-DEFAULT_LABEL_NOISE = (0.04, 0.10)  # (P(observed 1 | true 0), P(observed 0 | true 1))
-DEFAULT_AP_PROB = 0.4  # ChestX-ray14: 44,810 of 112,120 images are AP
 
 
 def _choice(name, value, options):
@@ -376,61 +373,6 @@ def _patient_job(job):
     return params["finding_names"], renders, params["ctr"]
 
 
-def _label_noise(value):
-    """``label_noise`` as (P(1 | true 0), P(0 | true 1)), or one clear error."""
-    pair = (value, value) if isinstance(value, (int, float, np.integer, np.floating)) \
-        and not isinstance(value, bool) else value
-    try:
-        fp, fn = (float(x) for x in pair)
-    except (TypeError, ValueError):
-        raise ValueError("Expected `label_noise` as a flip probability or a pair (P(1 | true 0), "
-                         f"P(0 | true 1)). Received: label_noise={value!r}") from None
-    if not (0.0 <= fp <= 0.5 and 0.0 <= fn <= 0.5):
-        raise ValueError("Expected `label_noise` flip probabilities in [0, 0.5]. "
-                         f"Received: label_noise={value!r}")
-    return fp, fn
-
-
-def resolve_phantom_options(task="cardiomegaly", *, ctr_distribution=None, ctr_mean=0.475,
-                            ctr_sd=0.056, ctr_skew=2.0, ctr_range=(0.33, 0.72), normal_ctr=None,
-                            cardiomegaly_ctr=None, prevalence=None, label_noise=None,
-                            ap_prob=None):
-    """The effective CTR, label-noise and AP settings of :func:`generate_chest_xrays`, with the
-    defaults of the chosen ``ctr_distribution`` filled in and every value checked.
-
-    Returns:
-        dict with ``ctr`` (keyword arguments of
-        :func:`~heartcv.data.synthetic.chest_shapes.sample_ctr`), ``prevalence`` (float: the
-        share of patients with a true ``CTR > 0.5``), ``label_noise`` ((P(1 | 0), P(0 | 1)))
-        and ``ap_prob`` (float).
-    """
-    bands_given = normal_ctr is not None or cardiomegaly_ctr is not None
-    if ctr_distribution is None:
-        ctr_distribution = "bands" if bands_given else "jsrt"
-    elif ctr_distribution == "jsrt" and bands_given:
-        raise ValueError("`normal_ctr`/`cardiomegaly_ctr` apply to ctr_distribution='bands'. "
-                         f"Received: ctr_distribution='jsrt', normal_ctr={normal_ctr}, "
-                         f"cardiomegaly_ctr={cardiomegaly_ctr}")
-    ctr = check_ctr_options(ctr_distribution, ctr_mean, ctr_sd, ctr_skew, ctr_range,
-                            CTR_DEFAULTS["normal_ctr"] if normal_ctr is None else normal_ctr,
-                            CTR_DEFAULTS["cardiomegaly_ctr"] if cardiomegaly_ctr is None
-                            else cardiomegaly_ctr)
-    realistic = ctr_distribution == "jsrt"
-    if prevalence is None:
-        prevalence = ctr_share_above(ctr["ctr_mean"], ctr["ctr_sd"], ctr["ctr_skew"],
-                                     ctr["ctr_range"]) if realistic else 0.5
-    label_noise = (DEFAULT_LABEL_NOISE if realistic else 0.0) if label_noise is None \
-        else label_noise
-    if ap_prob is None:
-        ap_prob = DEFAULT_AP_PROB if realistic and task in ("cardiomegaly", "findings") else 0.0
-    for name, val in (("prevalence", prevalence), ("ap_prob", ap_prob)):
-        if isinstance(val, bool) or not isinstance(val, (int, float, np.integer, np.floating)) \
-                or not 0.0 <= val <= 1.0:
-            raise ValueError(f"Expected `{name}` in [0, 1]. Received: {name}={val}")
-    return dict(ctr=ctr, prevalence=float(prevalence), label_noise=_label_noise(label_noise),
-                ap_prob=float(ap_prob))
-
-
 def generate_chest_xrays(n_patients=100, images_per_patient=2, size=320, *, task="cardiomegaly",
                          view="frontal", seed=0, workers=None, ctr_distribution=None,
                          ctr_mean=0.475, ctr_sd=0.056, ctr_skew=2.0, ctr_range=(0.33, 0.72),
@@ -502,16 +444,7 @@ def generate_chest_xrays(n_patients=100, images_per_patient=2, size=320, *, task
         pixel (x, y)), ``boxes`` (per image, a list of ``(label, x, y, w, h)`` in pixels) and
         ``options`` (the effective CTR, prevalence, label-noise, AP and acquisition settings).
     """
-    _choice("task", task, TASKS)
-    _choice("view", view, VIEWS)
-    if workers is not None and (not isinstance(workers, (int, np.integer)) or workers < 1):
-        raise ValueError(f"Expected `workers` to be None or an integer >= 1. "
-                         f"Received: workers={workers!r}")
-    for name, val, lo in (("n_patients", n_patients, 1),
-                          ("images_per_patient", images_per_patient, 1), ("size", size, 32)):
-        if not isinstance(val, (int, np.integer)) or isinstance(val, bool) or val < lo:
-            raise ValueError(f"Expected `{name}` to be an integer >= {lo}. "
-                             f"Received: {name}={val!r}")
+    _check_sizes(task, view, workers, n_patients, images_per_patient, size)
     opts = resolve_phantom_options(
         task, ctr_distribution=ctr_distribution, ctr_mean=ctr_mean, ctr_sd=ctr_sd,
         ctr_skew=ctr_skew, ctr_range=ctr_range, normal_ctr=normal_ctr,
@@ -535,47 +468,74 @@ def generate_chest_xrays(n_patients=100, images_per_patient=2, size=320, *, task
     top = np.random.default_rng(seqs[0])
     n, per = n_patients, images_per_patient
     prevalence = opts["prevalence"]
-    if task == "chd":
-        labels = top.permutation(np.arange(n) % len(CHD_CLASSES))
-    elif task == "findings":
-        labels = (top.random((n, len(FINDING_CLASSES))) < finding_prob).astype(int)
-        labels[:, FINDING_CLASSES.index("Cardiomegaly")] = top.permutation(
-            np.arange(n) < round(prevalence * n))
-    else:
-        labels = top.permutation((np.arange(n) < round(prevalence * n)).astype(int))
+    labels = _patient_labels(top, task, n, prevalence, finding_prob)
     first = top.integers(0, 2, n)
     flip_u = np.random.default_rng(seqs[n + 1]).random(n * per)
     ap_u = np.random.default_rng(seqs[n + 2]).random(n * per).reshape(n, per)
     kw = dict(opts["ctr"], prevalence=prevalence, finding_prob=finding_prob)
     jobs = []
     for i in range(n):
-        if view == "both":
-            views = [("frontal", "lateral")[(first[i] + j) % 2] for j in range(per)]
-        else:
-            views = [view] * per
+        views = _patient_views(view, first[i], per)
         aps = [bool(vw == "frontal" and u < opts["ap_prob"]) for vw, u in zip(views, ap_u[i])]
         jobs.append((seqs[i + 1], labels[i], views, aps, int(size), task, kw, acq))
-    if workers is None or workers <= 1:
-        results = [_patient_job(j) for j in jobs]
-    else:
-        ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=min(int(workers), os.cpu_count() or 1),
-                                 mp_context=ctx) as pool:
-            results = list(pool.map(_patient_job, jobs, chunksize=max(1, n // (4 * workers))))
-    out = _assemble(results, jobs, task, task_type, class_names, size, per)
-    # Label noise: the observed Cardiomegaly label flips with P(1 | 0) or P(0 | 1).
-    col = {"cardiomegaly": 0, "findings": FINDING_CLASSES.index("Cardiomegaly")}.get(task)
-    labels = out["labels_true"].copy()
-    if col is not None:
-        fp, fn = opts["label_noise"]
-        clean = labels[:, col] > 0.5
-        flip = np.where(clean, flip_u < fn, flip_u < fp)
-        labels[:, col] = np.where(flip, ~clean, clean)
-    out["labels"] = labels
+    out = _assemble(_run_jobs(jobs, workers), jobs, task, task_type, class_names, size, per)
+    out["labels"] = _observed_labels(out["labels_true"], task, opts["label_noise"], flip_u)
     out["options"] = dict(opts["ctr"], prevalence=prevalence, label_noise=opts["label_noise"],
                           ap_prob=opts["ap_prob"], finding_prob=float(finding_prob),
                           **dataclasses.asdict(acq))
     return out
+
+
+def _check_sizes(task, view, workers, n_patients, images_per_patient, size):
+    _choice("task", task, TASKS)
+    _choice("view", view, VIEWS)
+    if workers is not None and (not isinstance(workers, (int, np.integer)) or workers < 1):
+        raise ValueError(f"Expected `workers` to be None or an integer >= 1. "
+                         f"Received: workers={workers!r}")
+    for name, val, lo in (("n_patients", n_patients, 1),
+                          ("images_per_patient", images_per_patient, 1), ("size", size, 32)):
+        if not isinstance(val, (int, np.integer)) or isinstance(val, bool) or val < lo:
+            raise ValueError(f"Expected `{name}` to be an integer >= {lo}. "
+                             f"Received: {name}={val!r}")
+
+
+def _patient_labels(top, task, n, prevalence, finding_prob):
+    """Each patient's true label, drawn from ``top`` (class index, 0/1 or a multi-hot row)."""
+    if task == "chd":
+        return top.permutation(np.arange(n) % len(CHD_CLASSES))
+    if task == "findings":
+        labels = (top.random((n, len(FINDING_CLASSES))) < finding_prob).astype(int)
+        labels[:, FINDING_CLASSES.index("Cardiomegaly")] = top.permutation(
+            np.arange(n) < round(prevalence * n))
+        return labels
+    return top.permutation((np.arange(n) < round(prevalence * n)).astype(int))
+
+
+def _patient_views(view, first, per):
+    if view == "both":
+        return [("frontal", "lateral")[(first + j) % 2] for j in range(per)]
+    return [view] * per
+
+
+def _run_jobs(jobs, workers):
+    if workers is None or workers <= 1:
+        return [_patient_job(j) for j in jobs]
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=min(int(workers), os.cpu_count() or 1),
+                             mp_context=ctx) as pool:
+        return list(pool.map(_patient_job, jobs, chunksize=max(1, len(jobs) // (4 * workers))))
+
+
+def _observed_labels(labels_true, task, label_noise, flip_u):
+    """Label noise: the observed Cardiomegaly label flips with P(1 | 0) or P(0 | 1)."""
+    col = {"cardiomegaly": 0, "findings": FINDING_CLASSES.index("Cardiomegaly")}.get(task)
+    labels = labels_true.copy()
+    if col is not None:
+        fp, fn = label_noise
+        clean = labels[:, col] > 0.5
+        flip = np.where(clean, flip_u < fn, flip_u < fp)
+        labels[:, col] = np.where(flip, ~clean, clean)
+    return labels
 
 
 def _assemble(results, jobs, task, task_type, class_names, size, per):

@@ -60,6 +60,8 @@ Reference:
     weakly-supervised classification and localization of common thorax diseases", CVPR 2017.
 """
 
+from typing import NamedTuple
+
 import cv2
 import numpy as np
 
@@ -305,100 +307,173 @@ def sample_findings(rng, present, lungs, heart):
 
 
 # --------------------------------------------------------------------------- rendering
+class _Frame(NamedTuple):
+    """What every finding renderer draws on: the pose, the lung-frame coordinates ``u``,
+    ``v``, the lung fields per side, the soft lung mask and the mottle texture."""
+
+    pose: object
+    u: np.ndarray
+    v: np.ndarray
+    sides: tuple
+    soft: np.ndarray
+    mottle: np.ndarray
+    fields: np.ndarray
+
+    @property
+    def size(self):
+        return self.pose.size
+
+    @property
+    def s(self):
+        return self.pose.scale
+
+    def zeros(self):
+        return np.zeros((self.size, self.size), np.float32)
+
+
+# Each renderer returns (density layer, vessel suppression or None, box region or None: the
+# box then covers |layer| > 0.1 of its peak).
+def _nodule_mass(f, fr, name):
+    layer = R.fill(fr.zeros(), [fr.pose.px(f["poly"])], 1.0)
+    sharp = 0.004 if name == "Nodule" else 0.006
+    return R.blur(layer, sharp * fr.size + 0.3) * f["density"] * (0.92 + 0.16 * fr.mottle), \
+        None, None
+
+
+def _infiltration(f, fr, name):
+    layer = R.fill(fr.zeros(), [fr.pose.px(p) for p in f["polys"]], 1.0)
+    layer = R.blur(layer, 0.01 * fr.size) * fr.soft
+    layer *= np.clip(0.8 + 0.4 * fr.mottle, 0.4, 1.4) * f["density"]
+    return layer, None, None
+
+
+def _effusion(f, fr, name):
+    layer = R.fill(fr.zeros(), [fr.pose.px(f["poly"])], 1.0)
+    layer *= fr.sides[f["side"]]
+    return R.blur(layer, 0.006 * fr.size) * f["density"], None, None
+
+
+def _pneumothorax(f, fr, name):
+    pose, u, v, size = fr.pose, fr.u, fr.v, fr.size
+    inner = R.fill(fr.zeros(), [pose.px(f["collapsed"])], 1.0)
+    region = fr.sides[f["side"]] * (1 - inner) * (v < f["cut"]) * (np.abs(u) > 0.3)
+    region = region.astype(np.float32)
+    edge = R.lines(fr.zeros(), [pose.px(f["collapsed"])], 1.0, 1)
+    near = cv2.dilate(region, np.ones((3, 3), np.uint8))
+    layer = -0.18 * R.blur(region, 0.004 * size) + 0.14 * edge * near * fr.soft
+    return layer, region, region > 0.5
+
+
+def _atelectasis(f, fr, name):
+    layer = fr.zeros()
+    if "line" in f:
+        R.lines(layer, [fr.pose.px(f["line"])], 1.0, f["width"] * fr.s)
+    else:
+        R.fill(layer, [fr.pose.px(f["poly"])], 1.0)
+    return R.blur(layer * fr.soft, 0.005 * fr.size) * f["density"], None, None
+
+
+def _air_bronchograms(f, fr):
+    return R.lines(fr.zeros(), [fr.pose.px(b) for b in f["bronchi"]], 1.0,
+                   max(1.0, 0.02 * fr.s))
+
+
+def _pneumonia(f, fr, name):
+    size = fr.size
+    layer = R.fill(fr.zeros(), [fr.pose.px(p) for p in f["polys"]], 1.0)
+    layer = R.blur(layer, 0.012 * size) * fr.sides[f["side"]]
+    air = _air_bronchograms(f, fr)
+    layer = np.clip(layer - 0.45 * R.blur(air, 0.002 * size + 0.3) * layer, 0, None)
+    return R.blur(layer, 0.004 * size) * f["density"] * (0.9 + 0.2 * fr.mottle), None, None
+
+
+def _consolidation(f, fr, name):
+    u, v, size = fr.u, fr.v, fr.size
+    top = f["fissure"] - f["height"]
+    below = v < f["fissure"] + f["slope"] * u
+    fade = np.clip((v - top) / (0.5 * f["height"]), 0, 1)
+    layer = fr.sides[f["side"]] * below * fade
+    air = _air_bronchograms(f, fr)
+    layer = (layer * (1 - 0.5 * R.blur(air, 0.002 * size + 0.3))).astype(np.float32)
+    return R.blur(layer, 0.003 * size + 0.3) * f["density"] * (0.92 + 0.16 * fr.mottle), \
+        None, None
+
+
+def _edema(f, fr, name):
+    u, v = fr.u, fr.v
+    haze = fr.zeros()
+    for hx, hy in f["hila"]:
+        haze = np.maximum(haze, np.exp(-((u - hx) ** 2 + (v - hy) ** 2)
+                                       / (2 * f["width"] ** 2)).astype(np.float32))
+    kerley = R.lines(fr.zeros(), [fr.pose.px(k) for k in f["kerley"]], 1.0,
+                     max(1.0, 0.015 * fr.s))
+    layer = (haze * (0.9 + 0.2 * fr.mottle) + 0.6 * R.blur(kerley, 0.002 * fr.size + 0.3))
+    return layer * fr.soft * f["density"], None, None
+
+
+def _emphysema(f, fr, name):
+    pose, size = fr.pose, fr.size
+    upper = np.clip((1.15 - fr.v) / 0.6, 0, 1) * fr.fields
+    bulla = R.fill(fr.zeros(), [pose.px(b) for b in f["bullae"]], 1.0)
+    wall = R.lines(fr.zeros(), [np.vstack([pose.px(b), pose.px(b[:1])]) for b in f["bullae"]],
+                   1.0, 1)
+    suppress = 0.7 * np.maximum(upper, bulla)
+    layer = -(f["lucency"] * R.blur(upper, 0.01 * size)
+              + f["bulla_density"] * R.blur(bulla, 0.002 * size + 0.3))
+    return layer + 0.1 * wall * (1 - bulla) * fr.soft, suppress, None
+
+
+def _fibrosis(f, fr, name):
+    u, v = fr.u, fr.v
+    layer = R.lines(fr.zeros(), [fr.pose.px(n) for n in f["nets"]], 1.0, max(1.0, 0.015 * fr.s))
+    periph = np.clip((np.abs(u) - 0.3) / 0.35, 0, 1) * np.clip((v - 0.5) / 0.4, 0, 1)
+    return R.blur(layer, 0.002 * fr.size + 0.3) * periph * fr.soft * f["density"], None, None
+
+
+def _pleural_thickening(f, fr, name):
+    layer = R.lines(fr.zeros(), [fr.pose.px(f["wall"]), fr.pose.px(f["apex"])], 1.0,
+                    2 * f["width"] * fr.s)
+    return R.blur(layer * fr.sides[f["side"]], 0.004 * fr.size) * f["density"], None, None
+
+
+def _hernia(f, fr, name):
+    sac = R.fill(fr.zeros(), [fr.pose.px(f["poly"])], 1.0)
+    above = (fr.v < f["level"]).astype(np.float32)
+    return R.blur(sac * (f["density"] * (1 - above) - f["air"] * above),
+                  0.002 * fr.size + 0.3), None, None
+
+
+_RENDERERS = {
+    "Nodule": _nodule_mass, "Mass": _nodule_mass, "Infiltration": _infiltration,
+    "Effusion": _effusion, "Pneumothorax": _pneumothorax, "Atelectasis": _atelectasis,
+    "Pneumonia": _pneumonia, "Consolidation": _consolidation, "Edema": _edema,
+    "Emphysema": _emphysema, "Fibrosis": _fibrosis, "Pleural_Thickening": _pleural_thickening,
+    "Hernia": _hernia,
+}
+
+
 def render_findings(params, pose, u, v, lung_field_sides, lung_mask_soft, mottle):
     """Density of each finding (frontal view) and its box; consumes no randomness.
 
     Returns:
         (density layer, vessel-suppression layer in [0, 1], list of (name, x, y, w, h)).
     """
-    size = pose.size
-    s = pose.scale
-    z = lambda: np.zeros((size, size), np.float32)  # noqa: E731
-    dens = z()
-    novessel = z()
-    boxes = []
     fields = (lung_field_sides[0] | lung_field_sides[1]).astype(np.float32)
+    frame = _Frame(pose, u, v, lung_field_sides, lung_mask_soft, mottle, fields)
+    dens = frame.zeros()
+    novessel = frame.zeros()
+    boxes = []
     for f in params["findings"]:
-        layer = z()
         name = f["name"]
-        if name in ("Nodule", "Mass"):
-            R.fill(layer, [pose.px(f["poly"])], 1.0)
-            sharp = 0.004 if name == "Nodule" else 0.006
-            layer = R.blur(layer, sharp * size + 0.3) * f["density"] * (0.92 + 0.16 * mottle)
-        elif name == "Infiltration":
-            R.fill(layer, [pose.px(p) for p in f["polys"]], 1.0)
-            layer = R.blur(layer, 0.01 * size) * lung_mask_soft
-            layer *= np.clip(0.8 + 0.4 * mottle, 0.4, 1.4) * f["density"]
-        elif name == "Effusion":
-            R.fill(layer, [pose.px(f["poly"])], 1.0)
-            layer *= lung_field_sides[f["side"]]
-            layer = R.blur(layer, 0.006 * size) * f["density"]
-        elif name == "Pneumothorax":
-            inner = R.fill(z(), [pose.px(f["collapsed"])], 1.0)
-            region = lung_field_sides[f["side"]] * (1 - inner) * (v < f["cut"]) * (np.abs(u) > 0.3)
-            region = region.astype(np.float32)
-            edge = R.lines(z(), [pose.px(f["collapsed"])], 1.0, 1)
-            near = cv2.dilate(region, np.ones((3, 3), np.uint8))
-            novessel = np.maximum(novessel, region)
-            layer = -0.18 * R.blur(region, 0.004 * size) + 0.14 * edge * near * lung_mask_soft
-            b = R.box_of(region > 0.5)
-            if b is not None:
-                boxes.append((name,) + b)
-            dens += layer
+        if name not in _RENDERERS:  # sample_findings refuses unknown names
             continue
-        elif name == "Atelectasis":
-            if "line" in f:
-                R.lines(layer, [pose.px(f["line"])], 1.0, f["width"] * s)
-            else:
-                R.fill(layer, [pose.px(f["poly"])], 1.0)
-            layer = R.blur(layer * lung_mask_soft, 0.005 * size) * f["density"]
-        elif name == "Pneumonia":
-            R.fill(layer, [pose.px(p) for p in f["polys"]], 1.0)
-            layer = R.blur(layer, 0.012 * size) * lung_field_sides[f["side"]]
-            air = R.lines(z(), [pose.px(b) for b in f["bronchi"]], 1.0, max(1.0, 0.02 * s))
-            layer = np.clip(layer - 0.45 * R.blur(air, 0.002 * size + 0.3) * layer, 0, None)
-            layer = R.blur(layer, 0.004 * size) * f["density"] * (0.9 + 0.2 * mottle)
-        elif name == "Consolidation":
-            top = f["fissure"] - f["height"]
-            below = v < f["fissure"] + f["slope"] * u
-            fade = np.clip((v - top) / (0.5 * f["height"]), 0, 1)
-            layer = lung_field_sides[f["side"]] * below * fade
-            air = R.lines(z(), [pose.px(b) for b in f["bronchi"]], 1.0, max(1.0, 0.02 * s))
-            layer = (layer * (1 - 0.5 * R.blur(air, 0.002 * size + 0.3))).astype(np.float32)
-            layer = R.blur(layer, 0.003 * size + 0.3) * f["density"] * (0.92 + 0.16 * mottle)
-        elif name == "Edema":
-            haze = z()
-            for hx, hy in f["hila"]:
-                haze = np.maximum(haze, np.exp(-((u - hx) ** 2 + (v - hy) ** 2)
-                                               / (2 * f["width"] ** 2)).astype(np.float32))
-            kerley = R.lines(z(), [pose.px(k) for k in f["kerley"]], 1.0, max(1.0, 0.015 * s))
-            layer = (haze * (0.9 + 0.2 * mottle) + 0.6 * R.blur(kerley, 0.002 * size + 0.3))
-            layer = layer * lung_mask_soft * f["density"]
-        elif name == "Emphysema":
-            upper = np.clip((1.15 - v) / 0.6, 0, 1) * fields
-            bulla = R.fill(z(), [pose.px(b) for b in f["bullae"]], 1.0)
-            wall = R.lines(z(), [np.vstack([pose.px(b), pose.px(b[:1])]) for b in f["bullae"]],
-                           1.0, 1)
-            novessel = np.maximum(novessel, 0.7 * np.maximum(upper, bulla))
-            layer = -(f["lucency"] * R.blur(upper, 0.01 * size)
-                      + f["bulla_density"] * R.blur(bulla, 0.002 * size + 0.3))
-            layer = layer + 0.1 * wall * (1 - bulla) * lung_mask_soft
-        elif name == "Fibrosis":
-            R.lines(layer, [pose.px(n) for n in f["nets"]], 1.0, max(1.0, 0.015 * s))
-            periph = np.clip((np.abs(u) - 0.3) / 0.35, 0, 1) * np.clip((v - 0.5) / 0.4, 0, 1)
-            layer = R.blur(layer, 0.002 * size + 0.3) * periph * lung_mask_soft * f["density"]
-        elif name == "Pleural_Thickening":
-            R.lines(layer, [pose.px(f["wall"]), pose.px(f["apex"])], 1.0, 2 * f["width"] * s)
-            layer = R.blur(layer * lung_field_sides[f["side"]], 0.004 * size) * f["density"]
-        elif name == "Hernia":
-            sac = R.fill(z(), [pose.px(f["poly"])], 1.0)
-            above = (v < f["level"]).astype(np.float32)
-            layer = R.blur(sac * (f["density"] * (1 - above) - f["air"] * above),
-                           0.002 * size + 0.3)
-        else:  # sample_findings refuses unknown names
-            continue
-        peak = float(np.abs(layer).max())
-        b = R.box_of(np.abs(layer) > 0.1 * peak) if peak > 0 else None
+        layer, suppress, region = _RENDERERS[name](f, frame, name)
+        if suppress is not None:
+            novessel = np.maximum(novessel, suppress)
+        if region is None:
+            peak = float(np.abs(layer).max())
+            region = np.abs(layer) > 0.1 * peak if peak > 0 else None
+        b = None if region is None else R.box_of(region)
         if b is not None:
             boxes.append((name,) + b)
         dens += layer

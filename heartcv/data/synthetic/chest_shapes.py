@@ -385,6 +385,32 @@ def sample_ctr(rng, enlarged=None, *, ctr_distribution="jsrt", ctr_mean=0.475, c
 
 
 # --------------------------------------------------------------------------- patients
+def _chd_patient(rng, label):
+    """(label, CHD class, findings, CTR) of a CHD-task patient; ``label`` None draws one."""
+    if label is None:
+        label = int(rng.integers(len(CHD_CLASSES)))
+    if not 0 <= int(label) < len(CHD_CLASSES):
+        raise ValueError(f"Expected `label` in 0..{len(CHD_CLASSES) - 1} for task='chd'. "
+                         f"Received: label={label!r}")
+    chd = CHD_CLASSES[int(label)]
+    return label, chd, [], rng.uniform(*_CHD_SIGNS[chd]["ctr"])
+
+
+def _findings_patient(rng, label, finding_prob, p_big, ctr_kw):
+    """(label, CHD class, findings, CTR) of a findings-task patient; ``label`` None draws
+    each finding with ``finding_prob`` and Cardiomegaly with ``p_big``."""
+    if label is None:
+        label = (rng.random(len(FINDING_CLASSES)) < finding_prob).astype(int)
+        label[FINDING_CLASSES.index("Cardiomegaly")] = int(rng.random() < p_big)
+    label = np.asarray(label, dtype=int)
+    if label.shape != (len(FINDING_CLASSES),):
+        raise ValueError(f"Expected `label` of shape ({len(FINDING_CLASSES)},) for "
+                         f"task='findings'. Received: label.shape={label.shape}")
+    findings = [n for n, v in zip(FINDING_CLASSES, label) if v]
+    big = bool(label[FINDING_CLASSES.index("Cardiomegaly")])
+    return label, "normal", findings, sample_ctr(rng, big, **ctr_kw)
+
+
 def sample_patient_params(rng, task="cardiomegaly", label=None, *, normal_ctr=(0.38, 0.47),
                           cardiomegaly_ctr=(0.53, 0.65), prevalence=None, finding_prob=0.25,
                           ctr_distribution="jsrt", ctr_mean=0.475, ctr_sd=0.056, ctr_skew=2.0,
@@ -414,34 +440,18 @@ def sample_patient_params(rng, task="cardiomegaly", label=None, *, normal_ctr=(0
                          f"Received: task={task!r}")
     ctr_kw = check_ctr_options(ctr_distribution, ctr_mean, ctr_sd, ctr_skew, ctr_range,
                                normal_ctr, cardiomegaly_ctr)
-    chd = "normal"
-    findings = []
     if task == "chd":
-        if label is None:
-            label = int(rng.integers(len(CHD_CLASSES)))
-        if not 0 <= int(label) < len(CHD_CLASSES):
-            raise ValueError(f"Expected `label` in 0..{len(CHD_CLASSES) - 1} for task='chd'. "
-                             f"Received: label={label!r}")
-        chd = CHD_CLASSES[int(label)]
-        ctr = rng.uniform(*_CHD_SIGNS[chd]["ctr"])
+        label, chd, findings, ctr = _chd_patient(rng, label)
     elif task == "findings":
-        if label is None:
-            label = (rng.random(len(FINDING_CLASSES)) < finding_prob).astype(int)
-            p_big = (ctr_share_above(ctr_mean, ctr_sd, ctr_skew, ctr_range)
-                     if ctr_distribution == "jsrt" else 0.5) if prevalence is None else prevalence
-            label[FINDING_CLASSES.index("Cardiomegaly")] = int(rng.random() < p_big)
-        label = np.asarray(label, dtype=int)
-        if label.shape != (len(FINDING_CLASSES),):
-            raise ValueError(f"Expected `label` of shape ({len(FINDING_CLASSES)},) for "
-                             f"task='findings'. Received: label.shape={label.shape}")
-        findings = [n for n, v in zip(FINDING_CLASSES, label) if v]
-        big = bool(label[FINDING_CLASSES.index("Cardiomegaly")])
-        ctr = sample_ctr(rng, big, **ctr_kw)
+        p_big = (ctr_share_above(ctr_mean, ctr_sd, ctr_skew, ctr_range)
+                 if ctr_distribution == "jsrt" else 0.5) if prevalence is None else prevalence
+        label, chd, findings, ctr = _findings_patient(rng, label, finding_prob, p_big, ctr_kw)
     else:
         if label is None and prevalence is not None:
             label = int(rng.random() < prevalence)
         ctr = sample_ctr(rng, None if label is None else bool(int(label)), **ctr_kw)
         label = int(ctr > 0.5) if label is None else label
+        chd, findings = "normal", []
     signs = _CHD_SIGNS[chd]
     vasc = rng.uniform(*signs["vasc"])
     lungs, height = _frontal_lungs(rng)

@@ -25,11 +25,14 @@ import keras
 import numpy as np
 from keras import layers, tree
 
-from heartcv.layers import ImagePreprocessing, MaskBackground
-from heartcv.models.backbones import BACKBONES, build_backbone
+from heartcv.layers import MaskBackground
+from heartcv.models.backbones import BACKBONES
 from heartcv.models.blocks import (
     check_normalization, classifier_head, default_activation, intensity_normalization,
-    validate_common, vgg16_encoder,
+    validate_common,
+)
+from heartcv.papers.chd_xray_vgg_unet.vgg16 import (
+    check_width_batchnorm, uses_applications, vgg16_encoder_model,
 )
 from heartcv.registry import register_model
 
@@ -51,6 +54,39 @@ def _check_hidden_units(hidden_units):
         raise ValueError(f"Expected `hidden_units` as an int or a sequence of positive ints. "
                          f"Received: hidden_units={hidden_units!r}")
     return tuple(units)
+
+
+def _check_finetune_input(input_shape):
+    height, columns, channels = input_shape
+    if channels not in (1, 3):
+        raise ValueError(f"Expected `input_shape` with 1 (grey) or 3 channels. "
+                         f"Received: input_shape={input_shape}")
+    if any(s is not None and (not isinstance(s, int) or s < 32) for s in (height, columns)):
+        raise ValueError(f"Expected `input_shape` height and width >= 32 (VGG16 pools five "
+                         f"times). Received: input_shape={input_shape}")
+
+
+def _check_trainable_pooling(trainable_layers, pooling, input_shape):
+    n_conv = len(VGG16_CONV_LAYERS)
+    if isinstance(trainable_layers, bool) or not isinstance(trainable_layers, int) \
+            or not 0 <= trainable_layers <= n_conv:
+        raise ValueError(f"Expected `trainable_layers` as an int in [0, {n_conv}]. "
+                         f"Received: trainable_layers={trainable_layers!r}")
+    if pooling not in POOLINGS:
+        raise ValueError(f"Expected `pooling` in {POOLINGS}. Received: pooling={pooling!r}")
+    if pooling == "flatten" and (input_shape[0] is None or input_shape[1] is None):
+        raise ValueError(f"pooling='flatten' needs a fixed input size; use pooling='avg' for "
+                         f"variable sizes. Received: input_shape={input_shape}")
+
+
+def _train_last_convs(base, trainable_layers):
+    """Only the last ``trainable_layers`` VGG16 convolutions of ``base`` stay trainable."""
+    trained = set(VGG16_CONV_LAYERS[len(VGG16_CONV_LAYERS) - trainable_layers:])
+    for layer_name in VGG16_CONV_LAYERS:
+        trainable = layer_name in trained
+        for suffix in ("", "_conv", "_bn"):  # the BN variant names conv and BN per scope
+            if any(layer.name == layer_name + suffix for layer in base.layers):
+                base.get_layer(layer_name + suffix).trainable = trainable
 
 
 @register_model("vgg16_finetune", task="multiclass", paper=PAPER,
@@ -129,53 +165,21 @@ def vgg16_finetune(
     Input range: [0, 255] (the caffe preprocessing is a layer inside the model).
     """
     validate_common(input_shape=input_shape, num_classes=num_classes, dropout=dropout)
-    height, columns, channels = input_shape
-    if channels not in (1, 3):
-        raise ValueError(f"Expected `input_shape` with 1 (grey) or 3 channels. "
-                         f"Received: input_shape={input_shape}")
-    if any(s is not None and (not isinstance(s, int) or s < 32) for s in (height, columns)):
-        raise ValueError(f"Expected `input_shape` height and width >= 32 (VGG16 pools five "
-                         f"times). Received: input_shape={input_shape}")
-    n_conv = len(VGG16_CONV_LAYERS)
-    if isinstance(trainable_layers, bool) or not isinstance(trainable_layers, int) \
-            or not 0 <= trainable_layers <= n_conv:
-        raise ValueError(f"Expected `trainable_layers` as an int in [0, {n_conv}]. "
-                         f"Received: trainable_layers={trainable_layers!r}")
-    if pooling not in POOLINGS:
-        raise ValueError(f"Expected `pooling` in {POOLINGS}. Received: pooling={pooling!r}")
-    if pooling == "flatten" and (height is None or columns is None):
-        raise ValueError(f"pooling='flatten' needs a fixed input size; use pooling='avg' for "
-                         f"variable sizes. Received: input_shape={input_shape}")
+    _check_finetune_input(input_shape)
+    _check_trainable_pooling(trainable_layers, pooling, input_shape)
     hidden_units = _check_hidden_units(hidden_units)
     activation = default_activation(num_classes, classifier_activation)
-    if isinstance(width, bool) or not isinstance(width, (int, float)) or not 0.0 < width <= 1.0:
-        raise ValueError(f"Expected `width` in (0, 1]. Received: width={width!r}")
-    if not isinstance(batchnorm, bool):
-        raise TypeError(f"Expected `batchnorm` to be a bool. Received: batchnorm={batchnorm!r}")
-    applications = width == 1.0 and not batchnorm
-    if not applications and backbone_weights not in (None, "none", "None"):
-        raise ValueError(
-            "Pretrained VGG16 weights need the original network (width=1.0, batchnorm=False); "
-            "a scaled or batch-normalised VGG16 is trained from scratch. Received: "
-            f"backbone_weights={backbone_weights!r}, width={width}, batchnorm={batchnorm}")
+    check_width_batchnorm(width, batchnorm)
+    applications = uses_applications(width, batchnorm, backbone_weights)
     check_normalization(normalization)
 
     inputs = keras.Input(shape=tuple(input_shape), name="image")
     x = intensity_normalization(inputs, normalization)
-    if channels == 1 and applications:
-        x = layers.Concatenate(axis=-1, name="grey_to_rgb")([x, x, x])
     mode = BACKBONES["vgg16"].preprocessing if applications else "unit"
-    x = ImagePreprocessing(mode, name="preprocess")(x)
-    if applications:
-        base = build_backbone("vgg16", x, backbone_weights)
-    else:
-        base = keras.Model(inputs, vgg16_encoder(x, width, batchnorm))  # to look layers up
-    trained = set(VGG16_CONV_LAYERS[n_conv - trainable_layers:])
-    for layer_name in VGG16_CONV_LAYERS:
-        trainable = layer_name in trained
-        for suffix in ("", "_conv", "_bn"):  # the BN variant names conv and BN per scope
-            if any(layer.name == layer_name + suffix for layer in base.layers):
-                base.get_layer(layer_name + suffix).trainable = trainable
+    base = vgg16_encoder_model(inputs, x, mode, applications=applications,
+                               backbone_weights=backbone_weights, width=width,
+                               batchnorm=batchnorm)
+    _train_last_convs(base, trainable_layers)
 
     pool = {"flatten": layers.Flatten(name="head_flatten"),
             "avg": layers.GlobalAveragePooling2D(name="head_gap"),

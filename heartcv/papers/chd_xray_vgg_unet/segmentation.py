@@ -18,10 +18,12 @@ from keras import layers
 
 from heartcv.layers import ImagePreprocessing
 from heartcv.layers.image_preprocessing import MODES as PREPROCESSING_MODES
-from heartcv.models.backbones import build_backbone, get_backbone_info
+from heartcv.models.backbones import get_backbone_info
 from heartcv.models.blocks import (
     ACTIVATIONS, check_normalization, conv_bn_relu, intensity_normalization, validate_common,
-    vgg16_encoder,
+)
+from heartcv.papers.chd_xray_vgg_unet.vgg16 import (
+    check_width_batchnorm, uses_applications, vgg16_encoder_model,
 )
 from heartcv.registry import register_model
 
@@ -205,23 +207,15 @@ def vgg16_unet(
     """
     _check_segmentation_args(input_shape, num_classes, dropout, classifier_activation, 32)
     check_normalization(normalization)
-    if not isinstance(width, (int, float)) or isinstance(width, bool) or not 0.0 < width <= 1.0:
-        raise ValueError(f"Expected `width` in (0, 1]. Received: width={width!r}")
-    if not isinstance(batchnorm, bool):
-        raise TypeError(f"Expected `batchnorm` to be a bool. Received: batchnorm={batchnorm!r}")
+    check_width_batchnorm(width, batchnorm)
     if decoder_filters is None:
         decoder_filters = tuple(max(1, int(round(f * width))) for f in VGG16_DECODER_FILTERS)
     if (not isinstance(decoder_filters, (list, tuple)) or len(decoder_filters) != 5
             or not all(_is_int_at_least(f, 1) for f in decoder_filters)):
         raise ValueError("Expected `decoder_filters` as 5 positive ints, deepest first. "
                          f"Received: decoder_filters={decoder_filters!r}")
-    applications = width == 1.0 and not batchnorm
-    if not applications and backbone_weights not in (None, "none", "None"):
-        raise ValueError(
-            "Pretrained VGG16 weights need the original encoder (width=1.0, batchnorm=False); "
-            "a scaled or batch-normalised encoder is trained from scratch. "
-            f"Received: backbone_weights={backbone_weights!r}, width={width}, "
-            f"batchnorm={batchnorm}")
+    applications = uses_applications(width, batchnorm, backbone_weights, part="encoder",
+                                     scaled="encoder")
     if preprocessing != "auto" and preprocessing not in PREPROCESSING_MODES:
         raise ValueError(f"Expected `preprocessing` in {('auto', *PREPROCESSING_MODES)}. "
                          f"Received: preprocessing={preprocessing!r}")
@@ -231,22 +225,16 @@ def vgg16_unet(
         mode = info.preprocessing if applications else "unit"
     inputs = keras.Input(shape=tuple(input_shape), name="image")
     x = intensity_normalization(inputs, normalization)
-    if applications and input_shape[-1] == 1:
-        x = layers.Concatenate(axis=-1, name="grey_to_rgb")([x, x, x])
-    x = ImagePreprocessing(mode, name="preprocess")(x)
-    if applications:
-        base = build_backbone("vgg16", x, backbone_weights)
-        if freeze_backbone:
-            base.trainable = False
-        x = base.output
-        get_layer = base.get_layer
-    else:
-        x = vgg16_encoder(x, width, batchnorm)
-        encoder = keras.Model(inputs, x)  # only to look the skips up by name
-        if freeze_backbone:
-            for layer in encoder.layers:
-                layer.trainable = False
-        get_layer = encoder.get_layer
+    encoder = vgg16_encoder_model(inputs, x, mode, applications=applications,
+                                  backbone_weights=backbone_weights, width=width,
+                                  batchnorm=batchnorm)
+    x = encoder.output
+    if freeze_backbone and applications:
+        encoder.trainable = False
+    elif freeze_backbone:
+        for layer in encoder.layers:
+            layer.trainable = False
+    get_layer = encoder.get_layer
     skips = [get_layer(n).output for n in info.feature_layers]
     if dropout:
         x = layers.Dropout(dropout, name="block5_dropout")(x)

@@ -31,6 +31,43 @@ def _conv_bn_relu(x, filters, scope):
     return layers.Activation("relu", name=f"{scope}_relu")(x)
 
 
+def _check_attention_args(attention, normalize_attn, filters):
+    for arg, value in (("attention", attention), ("normalize_attn", normalize_attn)):
+        if not isinstance(value, bool):
+            raise TypeError(f"Expected `{arg}` to be a bool. Received: {arg}={value!r}")
+    filters = tuple(filters) if isinstance(filters, (list, tuple)) else filters
+    if (not isinstance(filters, tuple) or len(filters) != 6
+            or any(isinstance(f, bool) or not isinstance(f, int) or f < 1 for f in filters)):
+        raise ValueError(f"Expected `filters` as 6 positive ints. Received: filters={filters!r}")
+    if len(set(filters[3:])) != 1:
+        raise ValueError("Expected `filters[3:]` equal (blocks 4-6 share the attention width). "
+                         f"Received: filters={filters!r}")
+    return filters
+
+
+def _pad_to_stride(x, input_shape):
+    """Zero-pad (layer ``pad``) H and W to the next multiple of ``STRIDE``, centred."""
+    h, w, _ = input_shape
+    ph, pw = -h % STRIDE, -w % STRIDE
+    if ph or pw:
+        x = layers.ZeroPadding2D(((ph // 2, ph - ph // 2), (pw // 2, pw - pw // 2)), name="pad")(x)
+    return x
+
+
+def _vgg_blocks(x, filters):
+    """The six VGG blocks; returns the last map and blocks 3-5's outputs before pooling."""
+    local = []
+    for b, (f, n) in enumerate(zip(filters, VGG_BLOCKS), start=1):
+        for i in range(1, n + 1):
+            x = _conv_bn_relu(x, f, f"block{b}_{i}")
+            if b == 6:
+                x = layers.MaxPooling2D(2, name=f"block6_{i}_pool")(x)
+        if b in (3, 4, 5):
+            local.append(x)
+            x = layers.MaxPooling2D(2, name=f"block{b}_pool")(x)
+    return x, local
+
+
 @register_model("ecg_attention_vgg", task="multiclass", paper=PAPER,
                 description="ECG images: VGG + 3 attention estimators (Learn to Pay Attention, "
                             "Arch. 6)")
@@ -57,31 +94,11 @@ def ecg_attention_vgg(input_shape=(64, 64, 13), num_classes=5, attention=True, n
     Input range: [0, 255], (H, W, 13).
     """
     validate_ecg(input_shape=input_shape, num_classes=num_classes, dropout=dropout)
-    for arg, value in (("attention", attention), ("normalize_attn", normalize_attn)):
-        if not isinstance(value, bool):
-            raise TypeError(f"Expected `{arg}` to be a bool. Received: {arg}={value!r}")
-    filters = tuple(filters) if isinstance(filters, (list, tuple)) else filters
-    if (not isinstance(filters, tuple) or len(filters) != 6
-            or any(isinstance(f, bool) or not isinstance(f, int) or f < 1 for f in filters)):
-        raise ValueError(f"Expected `filters` as 6 positive ints. Received: filters={filters!r}")
-    if len(set(filters[3:])) != 1:
-        raise ValueError("Expected `filters[3:]` equal (blocks 4-6 share the attention width). "
-                         f"Received: filters={filters!r}")
+    filters = _check_attention_args(attention, normalize_attn, filters)
     activation = default_activation(num_classes, classifier_activation)
     inputs, x = ecg_inputs(input_shape, background_norm)
-    h, w, _ = input_shape
-    ph, pw = -h % STRIDE, -w % STRIDE
-    if ph or pw:
-        x = layers.ZeroPadding2D(((ph // 2, ph - ph // 2), (pw // 2, pw - pw // 2)), name="pad")(x)
-    local = []
-    for b, (f, n) in enumerate(zip(filters, VGG_BLOCKS), start=1):
-        for i in range(1, n + 1):
-            x = _conv_bn_relu(x, f, f"block{b}_{i}")
-            if b == 6:
-                x = layers.MaxPooling2D(2, name=f"block6_{i}_pool")(x)
-        if b in (3, 4, 5):
-            local.append(x)
-            x = layers.MaxPooling2D(2, name=f"block{b}_pool")(x)
+    x = _pad_to_stride(x, input_shape)
+    x, local = _vgg_blocks(x, filters)
     g = layers.Conv2D(filters[-1], tuple(int(s) for s in x.shape[1:3]), padding="valid",
                       name="dense")(x)  # (1, 1, C): the global descriptor
     if attention:

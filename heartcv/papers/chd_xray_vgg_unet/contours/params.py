@@ -75,43 +75,43 @@ class OutlineParams:
     epsilon_fraction: float = 0.005
 
     def __post_init__(self):
-        def bad(name, expected):
+        for name, ok, expected in _CHECKS:
             value = getattr(self, name)
-            raise ValueError(f"Expected `{name}` {expected}. Received: {name}={value!r}")
+            if not ok(value):
+                raise ValueError(f"Expected `{name}` {expected}. Received: {name}={value!r}")
 
-        ints = {"work_width": 32, "clahe_tiles": 1, "open_iterations": 1, "close_iterations": 1,
-                "median_window": 1, "junction_window": 1}
-        for name, low in ints.items():
-            v = getattr(self, name)
-            if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < low:
-                bad(name, f"to be an integer >= {low}")
-        for name in ("blur", "open_kernel", "close_kernel"):
-            v = getattr(self, name)
-            if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 0:
-                bad(name, "to be an integer >= 0")
-        if self.blur and self.blur % 2 == 0:
-            bad("blur", "to be 0 or odd")
-        nonneg = ("clahe_clip", "junction_slope_left", "junction_slope_right", "top_slope")
-        for name in nonneg:
-            if not float(getattr(self, name)) >= 0:
-                bad(name, "to be >= 0")
-        for name in ("bottom_apex", "top_apex", "top_round", "min_area"):
-            if not 0.0 <= float(getattr(self, name)) <= 1.0:
-                bad(name, "in [0, 1]")
-        if not 0.0 <= float(self.side_margin) < 0.5:
-            bad("side_margin", "in [0, 0.5)")
-        if not 0.0 < float(self.epsilon_fraction) < 0.5:
-            bad("epsilon_fraction", "in (0, 0.5)")
-        if isinstance(self.threshold, str):
-            if self.threshold != "otsu":
-                bad("threshold", "to be 'otsu' or a grey level in [0, 255]")
-        elif isinstance(self.threshold, bool) or not isinstance(self.threshold, (int, float)) \
-                or not 0 <= self.threshold <= 255:
-            bad("threshold", "to be 'otsu' or a grey level in [0, 255]")
-        if self.seed_x is not None and (isinstance(self.seed_x, bool)
-                                        or not isinstance(self.seed_x, (int, float))
-                                        or self.seed_x < 0):
-            bad("seed_x", "to be None or a column >= 0")
+
+def _int_at_least(low):
+    return lambda v: isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= low
+
+
+def _grey_level(v):
+    if isinstance(v, str):
+        return v == "otsu"
+    return not isinstance(v, bool) and isinstance(v, (int, float)) and 0 <= v <= 255
+
+
+def _column(v):
+    return v is None or (not isinstance(v, bool) and isinstance(v, (int, float)) and not v < 0)
+
+
+# (name, check, what is expected), checked in this order; the first failure is the error.
+_CHECKS = (
+    *((name, _int_at_least(low), f"to be an integer >= {low}") for name, low in (
+        ("work_width", 32), ("clahe_tiles", 1), ("open_iterations", 1),
+        ("close_iterations", 1), ("median_window", 1), ("junction_window", 1))),
+    *((name, _int_at_least(0), "to be an integer >= 0")
+      for name in ("blur", "open_kernel", "close_kernel")),
+    ("blur", lambda v: not (v and v % 2 == 0), "to be 0 or odd"),
+    *((name, lambda v: float(v) >= 0, "to be >= 0")
+      for name in ("clahe_clip", "junction_slope_left", "junction_slope_right", "top_slope")),
+    *((name, lambda v: 0.0 <= float(v) <= 1.0, "in [0, 1]")
+      for name in ("bottom_apex", "top_apex", "top_round", "min_area")),
+    ("side_margin", lambda v: 0.0 <= float(v) < 0.5, "in [0, 0.5)"),
+    ("epsilon_fraction", lambda v: 0.0 < float(v) < 0.5, "in (0, 0.5)"),
+    ("threshold", _grey_level, "to be 'otsu' or a grey level in [0, 255]"),
+    ("seed_x", _column, "to be None or a column >= 0"),
+)
 
 
 def make_params(params=None, **overrides):
