@@ -3,8 +3,7 @@
 The datasets are those of the registry (``heartcv.data.datasets.list_datasets()``): each
 ``heartcv/data/datasets/<name>.py`` (and a paper's ``prep.py`` where a paper owns the
 conversion) registers its reader and ``heartcv prep`` options with
-``heartcv.registry.register_dataset``; nothing here lists them by hand. The old
-``heartcv.data.prepare.<name>`` modules are shims kept for one release.
+``heartcv.registry.register_dataset``; nothing here lists them by hand.
 """
 
 
