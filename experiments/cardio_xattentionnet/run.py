@@ -36,7 +36,7 @@ from pathlib import Path
 __heartcv_register_later__ = True
 
 import heartcv
-from heartcv.cli import _positive_int  # the CLI's own check (light: no TensorFlow)
+from heartcv.cli import positive_int  # the CLI's own check (light: no TensorFlow)
 from heartcv.config import load_config
 from heartcv.papers import experiment_parser
 from heartcv.papers.cardio_xattentionnet.experiment import (
@@ -64,14 +64,14 @@ def build_parser():
                    help=f"models to train, in table order (default: all eight: {' '.join(MODELS)})")
     p.add_argument("--quick", action=argparse.BooleanOptionalAction, default=False,
                    help="a CPU-sized run: 96 px, 6 epochs, Adam (see QUICK in this file)")
-    p.add_argument("--seeds", type=_positive_int, default=1, metavar="K",
+    p.add_argument("--seeds", type=positive_int, default=1, metavar="K",
                    help="train every model with K seeds (train.seed, +1, ...) on the same split: "
                         "Table 5 as mean ± sd over seeds, DeLong's paired test per seed")
     p.add_argument("--config", type=Path, default=HERE / "configs" / "paper.yaml",
                    metavar="YAML",
                    help="base config (default configs/paper.yaml; e.g. "
                         "configs/localization_224.yaml); --models sets model.name per row")
-    p.add_argument("--map-size", type=_positive_int, default=None, metavar="PX",
+    p.add_argument("--map-size", type=positive_int, default=None, metavar="PX",
                    help="phantom: generate the test images at PX for the heatmaps and their "
                         "faithfulness checks (default: the training size, data.image_size; "
                         "224: 7×7 cells), training resizes them to data.image_size; a bundle "
