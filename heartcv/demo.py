@@ -21,7 +21,15 @@ import time
 from pathlib import Path
 
 from heartcv.config import load_config
+from heartcv.files import atomic_copy
+from heartcv.papers.cardio_xattentionnet.experiment import (
+    load_experiment_data,
+    results_numbers,
+    run_experiment,
+)
 from heartcv.recipes import DEMO, config_overrides, read_recipe
+from heartcv.results import write_results
+from heartcv.summary import headline
 
 AMM, GAP = "cxa_densenet121", "densenet121_gap"
 
@@ -44,14 +52,6 @@ def run_demo(*, output_dir="runs", models_dir="models", quick=False, overrides=(
     computed on (default the recipe's ``map_size``, 224: 7×7 cells; 96 with ``quick``); the
     training size gives maps at the scale the models were trained at (3×3 cells at 96 px).
     """
-    from heartcv.files import atomic_copy
-    from heartcv.papers.cardio_xattentionnet.experiment import (
-        load_experiment_data,
-        results_numbers,
-        run_experiment,
-    )
-    from heartcv.results import write_results
-
     settings, recipe_map_size = demo_settings(quick)
     base = load_config(None, [*settings, f"output_dir={output_dir}", *overrides])
     if map_size is None:
@@ -138,8 +138,6 @@ def faithfulness_lines(f: dict) -> list:
 
 
 def _print_summary(exp, saved, out, elapsed):
-    from heartcv.summary import headline
-
     runs, loc = exp["runs"], exp["localization"]
     print("\n=== heartcv demo: results on held-out synthetic patients")
     ceiling = exp.get("ceiling")

@@ -6,9 +6,9 @@ conversion) registers its reader and ``heartcv prep`` options with
 ``heartcv.registry.register_dataset``; nothing here lists them by hand.
 """
 
+from heartcv.data.datasets import get_dataset
+
 
 def main(dataset: str, argv=None) -> int:
     """Run the preparation of ``dataset`` with its own command-line arguments."""
-    from heartcv.data.datasets import get_dataset
-
     return get_dataset(dataset).main(argv, prog=f"heartcv prep {dataset}")
