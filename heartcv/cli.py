@@ -1,21 +1,28 @@
-"""The ``heartcv`` command (also ``python -m heartcv``).
+"""The ``heartcv`` command (also ``python -m heartcv``): the argument parser and the dispatch.
 
 Subcommands: ``list-models``, ``prep``, ``train``, ``evaluate``, ``predict``, ``explain``,
-``report``, ``leakage``, ``demo``. ``main(argv)`` returns the exit code: 0 on success, 2 for
-bad input (one line on stderr naming the problem; ``--debug`` shows the traceback), 1 when
-``leakage`` finds a patient in two splits.
+``report``, ``leakage``, ``demo``, each run by its module in :mod:`heartcv.commands` (the
+table :data:`COMMANDS`), imported only when that command runs, so ``heartcv --help`` and
+``heartcv COMMAND --help`` import no pandas, OpenCV or TensorFlow. ``main(argv)`` returns the
+exit code: 0 on success, 2 for bad input (one line on stderr naming the problem; ``--debug``
+shows the traceback), 1 when ``leakage`` finds a patient in two splits.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import importlib
+import os
 import sys
+from pathlib import Path
 
-EXIT_OK, EXIT_LEAKAGE, EXIT_BAD_INPUT = 0, 1, 2
-
-
-class CLIError(ValueError):
-    """Bad command-line input; printed as one line, exit code 2."""
+import heartcv
+from heartcv._registry_index import DATASETS
+from heartcv.commands import EXIT_BAD_INPUT, CLIError
+from heartcv.errors import WeightsUnavailableError
+from heartcv.files import os_error_line
+from heartcv.registry import registered_datasets
 
 
 def _add_overrides(p):
@@ -26,9 +33,6 @@ def _add_overrides(p):
 def _prep_description() -> str:
     """The datasets ``heartcv prep`` converts, one line each, from the static index (no
     dataset module, so no pandas or OpenCV, is imported for help)."""
-    from heartcv._registry_index import DATASETS
-    from heartcv.registry import registered_datasets
-
     rows = dict(DATASETS)  # with any registered in this process (a test's toy dataset)
     rows.update({n: s.description for n, s in registered_datasets().items()})
     width = max(len(n) for n in rows)
@@ -138,133 +142,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-# ----------------------------------------------------------------------------- commands
-
-
-def _model_index() -> tuple[dict, set]:
-    """``({name: (task, paper, description)}, paper keys)`` from the static index
-    (heartcv/_registry_index.py: no model code, so no TensorFlow, is imported), with the
-    models and papers registered in this process on top."""
-    from heartcv._registry_index import MODELS, PAPERS
-    from heartcv.registry import get_spec, list_models, list_papers
-
-    rows = {name: (task, paper, desc) for name, task, paper, desc in MODELS}
-    for name in list_models():
-        spec = get_spec(name)
-        rows[name] = (spec.task, spec.paper, spec.description)
-    return rows, set(PAPERS) | set(list_papers())
-
-
-def cmd_list_models(args) -> int:
-    from fnmatch import fnmatchcase
-
-    from heartcv.registry import did_you_mean
-
-    rows, papers = _model_index()
-    if args.paper is not None and args.paper not in papers:
-        raise ValueError(f"Unknown paper {args.paper!r}.{did_you_mean(args.paper, papers)} "
-                         f"Expected one of {sorted(papers)}. Received: paper={args.paper!r}")
-    names = sorted(n for n, (task, paper, _) in rows.items()
-                   if fnmatchcase(n, args.pattern) and args.task in (None, task)
-                   and args.paper in (None, paper))
-    if not names:
-        print(f"no registered model matches {args.pattern!r}")
-        return EXIT_OK
-    width = max(len(n) for n in names)
-    for n in names:
-        task, _, desc = rows[n]
-        print(f"{n:<{width}}  {task:<12}  {desc}")
-    return EXIT_OK
-
-
-def cmd_prep(args) -> int:
-    from heartcv.data import prepare
-
-    try:
-        return prepare.main(args.dataset, args.args)
-    except SystemExit as exc:  # the dataset's own argparse: --help or a usage error
-        return int(exc.code or 0)
-
-
-def cmd_train(args) -> int:
-    from heartcv.config import load_config
-    from heartcv.train import train
-
-    from heartcv.summary import print_summary
-
-    cfg = getattr(args, "config_loaded", None) or load_config(args.config, args.overrides)
-    result = train(cfg, overwrite=getattr(args, "overwrite", False))
-    if result.already_complete:
-        print(f"heartcv train: run {result.run_dir} is already complete "
-              f"({result.paths['metrics_json']}); pass --overwrite to train it again",
-              file=sys.stderr)
-        return EXIT_OK
-    print_summary(result)
-    return EXIT_OK
-
-
-def cmd_evaluate(args) -> int:
-    from heartcv.scoring import evaluate_saved_model
-
-    import errno
-    import json
-    from pathlib import Path
-
-    from heartcv.evaluate import check_task
-
-    # a model of the other task, or --shifts on classification: one line, before any work
-    from heartcv.classes import parse_class_map
-
-    class_map = parse_class_map(args.class_map)  # a malformed map: one line, before any work
-    task = check_task(args.model, args.data, shifts=args.shifts)
-    if task != "segmentation" and not args.shifts:  # classifiers: streamed, any size
-        from heartcv.evaluate import evaluate_bundle
-        from heartcv.summary import headline
-
-        out = Path(args.out) if args.out else Path(args.model).parent / f"eval_{args.split}"
-        if out.exists() and not out.is_dir():
-            raise FileExistsError(errno.EEXIST, "exists and is not a folder", str(out))
-        res = evaluate_bundle(args.model, args.data, args.split, args.image_size,
-                              threshold=args.threshold, prevalence=args.prevalence, out_dir=out,
-                              class_map=class_map)
-        print(f"{args.split} at {res['image_size_label']} ({res['image_size_source']}): "
-              f"{headline(res)}")
-        print(f"metrics written to {out / 'metrics.json'}")
-        return EXIT_OK
-    out = evaluate_saved_model(args.model, args.data, split=args.split, out_dir=args.out,
-                               threshold=args.threshold, prevalence=args.prevalence,
-                               image_size=args.image_size, shifts=args.shifts,
-                               class_map=class_map)
-    metrics = json.loads((out / "metrics.json").read_text())
-    if metrics.get("task") == "segmentation":
-        for line in _segmentation_lines(metrics):
-            print(line)
-    print(f"metrics written to {out / 'metrics.json'}")
-    return EXIT_OK
-
-
-def _segmentation_lines(m: dict) -> list[str]:
-    """Dice per structure, CTR, and one line per shift, for the terminal."""
-    lines = [f"{s}: Dice {m['dice'][s]['mean']:.3f} ± {m['dice'][s]['sd']:.3f} (median "
-             f"{m['dice'][s]['median']:.3f}, {m['dice'][s]['below_0.8']:.0%} below 0.8, "
-             f"n={m['dice'][s]['n']})" for s in m["structures"]]
-    if m.get("unscored_structures"):
-        lines.append(f"not scored (no reference mask): {', '.join(m['unscored_structures'])}")
-    c = m.get("ctr")
-    if c and not c.get("measured", True):
-        lines.append(f"CTR: not measured ({c['reason']})")
-    elif c:
-        lines.append(f"CTR: MAE {c['mae']:.4f}, AUROC for CTR > 0.5 {c['auroc']:.3f} "
-                     f"[{c['auroc_ci'][0]:.3f}–{c['auroc_ci'][1]:.3f}] ({c['n_positive']} of "
-                     f"{c['n']} positive; {c['n_unmeasured']} unmeasured)")
-    for row in m.get("shift_table", []):
-        parts = [f"{k.split('.')[1]} {v:.3f}" for k, v in row.items() if k.endswith(".mean")]
-        if "ctr.mae" in row:
-            parts.append(f"CTR MAE {row['ctr.mae']:.4f}")
-        lines.append(f"  shift {row['shift']:<10} Dice " + ", ".join(parts))
-    return lines
-
-
 _PREDICT_DESCRIPTION = (
     "One image file: <stem>.prediction.json and <stem>.overlay.png in --out. Several inputs "
     "(files, folders, glob patterns, --csv, --data): the model is loaded once, images are "
@@ -284,7 +161,7 @@ def _unit_float(value: str) -> float:
     return x
 
 
-def _positive_int(value: str) -> int:
+def positive_int(value: str) -> int:
     try:
         n = int(value)
     except ValueError:
@@ -304,9 +181,9 @@ def _add_batch_options(p, *, overlays: bool) -> None:
                    help="HDF5 bundle to predict (its image ids name the rows)")
     p.add_argument("--split", default=None, help="bundle split for --data ('all': every "
                                                  "image; default: test); only with --data")
-    p.add_argument("--batch-size", type=_positive_int, default=16,
+    p.add_argument("--batch-size", type=positive_int, default=16,
                    help="images per model call (default: 16)")
-    p.add_argument("--jobs", type=_positive_int, default=None, metavar="N",
+    p.add_argument("--jobs", type=positive_int, default=None, metavar="N",
                    help="threads reading images (default: the CPU count, at most 8)")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True,
                    help="show a progress bar on stderr (--no-progress: none)")
@@ -343,132 +220,32 @@ def _image_size_arg(value: str):
     if value.strip().lower() == "full":
         return "full"
     try:
-        return _positive_int(value)
+        return positive_int(value)
     except argparse.ArgumentTypeError:
         raise argparse.ArgumentTypeError(
             f"expected a positive int or 'full', got {value!r}") from None
 
 
-def _print_prediction(result) -> None:
-    size = "x".join(str(s) for s in result["image_size"])
-    print(f"input size: {size} ({result['image_size_source']})")
-    if result.get("task") == "segmentation":
-        from heartcv.predict import ctr_line
+@dataclasses.dataclass(frozen=True)
+class Command:
+    """How ``main`` runs a command: ``heartcv.commands.<module>.run(args)``."""
 
-        for name, s in result["structures"].items():
-            print(f"{name}: {s['area_px']} px ({s['area_fraction']:.1%} of the image)")
-        print(ctr_line(result))
-    else:
-        for name, p in result["probabilities"].items():
-            print(f"{name}: {p:.4f}")
+    module: str
+    models: bool = True  # register every model (import TensorFlow) before the module
+    check: str | None = None  # heartcv.commands.<check>.check(args) first, without TensorFlow
 
 
-def _single_image(args) -> bool:
-    """One image file named, nothing else: today's one-image outputs (JSON + overlay)."""
-    from pathlib import Path
-
-    return (len(args.images) == 1 and args.csv is None and args.data is None
-            and Path(args.images[0]).is_file())
-
-
-def _run_batch(args, *, overlays, method="auto", alpha=0.2) -> int:
-    from heartcv.predict import csv_views, predict_batch
-
-    seg = {}
-    if getattr(args, "command", None) == "predict":
-        seg = {"view": args.view, "ctr_threshold": args.ctr_threshold, "tta": args.tta,
-               "views": csv_views(args.csv) if args.csv is not None else None}
-    result = predict_batch(args.inputs, args.model, out_dir=args.out, missing=args.missing,
-                           data=args.data, split=args.split, image_size=args.image_size,
-                           batch_size=args.batch_size, jobs=args.jobs, overlays=overlays,
-                           method=method, alpha=alpha, progress=args.progress, **seg)
-    sizes = ", ".join(f"{s} ({n})" for s, n in result["image_sizes"].items()) or "none"
-    print(f"input size: {sizes}; {result['decision']}")
-    print(f"predicted {result['n_predicted']} of {result['n_inputs']} images; "
-          f"skipped {len(result['skipped'])}")
-    for path, reason in result["skipped"][:10]:
-        print(f"  skipped {path}: {reason}")
-    if len(result["skipped"]) > 10:
-        print(f"  ... {len(result['skipped']) - 10} more in {result['written'][1]}")
-    for path in result["written"]:
-        print(f"wrote {path}")
-    if result["n_predicted"] == 0:  # every input skipped: an error, not a result
-        path, reason = result["skipped"][0] if result["skipped"] else ("?", "?")
-        raise CLIError(f"Nothing predicted: none of the {result['n_inputs']} inputs could be "
-                       f"predicted (first: {path}: {reason}); each is listed with its reason in "
-                       f"{result['written'][1]}")
-    return EXIT_OK
-
-
-def cmd_predict(args) -> int:
-    from heartcv.predict import predict_image
-
-    if not _single_image(args):
-        return _run_batch(args, overlays=args.overlays)
-    result = predict_image(args.images[0], args.model, out_dir=args.out,
-                           image_size=args.image_size, view=args.view,
-                           ctr_threshold=args.ctr_threshold, tta=args.tta)
-    _print_prediction(result)
-    for path in result.get("written", []):
-        print(f"wrote {path}")
-    return EXIT_OK
-
-
-def cmd_explain(args) -> int:
-    from heartcv.predict import predict_image
-
-    if not _single_image(args):
-        return _run_batch(args, overlays=True, method=args.method, alpha=args.alpha)
-    result = predict_image(args.images[0], args.model, out_dir=args.out, method=args.method,
-                           alpha=args.alpha, image_size=args.image_size)
-    if "heatmap" in result:
-        print(f"{result['heatmap']['method']} map {tuple(result['heatmap']['shape'])}")
-    else:
-        _print_prediction(result)
-    for path in result["written"]:
-        print(f"wrote {path}")
-    return EXIT_OK
-
-
-def cmd_report(args) -> int:
-    from heartcv.report import rewrite_run_report
-
-    paths = rewrite_run_report(args.run_dir, expected_csv=args.expected)
-    for p in paths.values():
-        print(f"wrote {p}")
-    return EXIT_OK
-
-
-def cmd_leakage(args) -> int:
-    from heartcv.data.splits import format_leakage, leakage_check
-
-    report = leakage_check(args.source, by=args.by, split_column=args.split_column)
-    print(format_leakage(report))
-    return EXIT_LEAKAGE if report["leaking"] else EXIT_OK
-
-
-def cmd_demo(args) -> int:
-    from heartcv.demo import run_demo
-
-    run_demo(output_dir=args.output_dir, models_dir=args.models_dir, quick=args.quick,
-             overrides=args.overrides)
-    return EXIT_OK
-
-
-# Commands that need no model registry (and so no TensorFlow) to run; list-models reads the
-# static index (heartcv/_registry_index.py).
-LIGHT_COMMANDS = ("list-models", "prep", "leakage")
-
-COMMANDS = {"list-models": cmd_list_models, "prep": cmd_prep, "train": cmd_train,
-            "evaluate": cmd_evaluate, "predict": cmd_predict, "explain": cmd_explain,
-            "report": cmd_report, "leakage": cmd_leakage, "demo": cmd_demo}
-
-
-def _weights_unavailable():
-    from heartcv.errors import WeightsUnavailableError
-
-    return WeightsUnavailableError
-
+# list-models reads the static index (heartcv/_registry_index.py), prep and leakage need no
+# model: those three never import TensorFlow.
+COMMANDS = {"list-models": Command("list_models", models=False),
+            "prep": Command("prep", models=False),
+            "train": Command("train", check="train_config"),
+            "evaluate": Command("evaluate"),
+            "predict": Command("predict", check="predict"),
+            "explain": Command("explain", check="predict"),
+            "report": Command("report"),
+            "leakage": Command("leakage", models=False),
+            "demo": Command("demo")}
 
 # Arguments naming an input that must exist, checked before TensorFlow is imported, in the
 # order (and with the messages) the commands themselves would report them.
@@ -478,49 +255,12 @@ _MISSING = {"model": "Model file not found", "data": "Bundle not found",
             "csv": "CSV file not found", "run_dir": "Run directory not found"}
 
 
-def _precheck_images(args) -> None:
-    """``predict`` / ``explain``: find the inputs (no TensorFlow); none is one error line."""
-    from pathlib import Path
-
-    from heartcv.predict import collect_inputs
-
-    if args.split is not None and args.data is None:
-        raise CLIError(f"--split {args.split} selects images of a bundle, and no --data "
-                       f"FILE.h5 was given: pass --data, or leave --split out")
-    args.split = "test" if args.split is None else args.split
-    images = args.images
-    if len(images) == 1 and args.csv is None and args.data is None and \
-            not Path(images[0]).exists() and not any(c in images[0] for c in "*?["):
-        raise CLIError(f"Image file not found: {images[0]}")  # one image: as it always was
-    if not images and args.csv is None and args.data is None:
-        raise CLIError("No input images given: name image files, folders or glob patterns, "
-                       "or pass --csv FILE or --data FILE.h5")
-    args.inputs, args.missing = collect_inputs(images, recursive=args.recursive, csv=args.csv)
-    if not args.inputs and args.data is None:
-        why = [f"{a} is a directory with no image files" + ("" if args.recursive else
-                                                             " (--recursive: sub-folders too)")
-               if Path(a).is_dir() else a for a in images]
-        raise CLIError(f"No input images found in {', '.join(why + ([args.csv] if args.csv else []))}")
-
-
-def _precheck(args) -> None:
-    """Input and config errors that need no TensorFlow, raised before it is imported."""
-    from pathlib import Path
-
+def _check_paths(args) -> None:
+    """The input files a command names exist (no TensorFlow needed to say so)."""
     for name in _INPUT_ARGS.get(args.command, ()):
         value = getattr(args, name, None)
         if value is not None and not Path(value).exists():
             raise CLIError(f"{_MISSING[name]}: {value}")
-    if args.command in ("predict", "explain"):
-        if args.max_pixels is not None:  # one setting for single and batch reads
-            from heartcv.data.images import set_max_pixels
-
-            set_max_pixels(args.max_pixels)
-        _precheck_images(args)
-    if args.command == "train":
-        from heartcv.config import load_config
-
-        args.config_loaded = load_config(args.config, args.overrides)
 
 
 #: the Keras backends, the packages each needs and how to install them (setup.cfg's extras)
@@ -532,8 +272,6 @@ _BACKENDS = {"tensorflow": (("tensorflow",), 'pip install "heartcv"  (TensorFlow
 
 def _missing_backend(err: ImportError) -> str | None:
     """One line for a Keras backend that is not installed, else None."""
-    import os
-
     missing = (getattr(err, "name", None) or "").split(".")[0]
     for backend, (packages, install) in _BACKENDS.items():
         if missing in packages:
@@ -548,8 +286,6 @@ def _load_models(debug: bool) -> None:
     """Import TensorFlow (quietly unless ``--debug`` or ``HEARTCV_DEBUG=1``) and register
     every model. A Keras backend that is not installed (``KERAS_BACKEND=jax`` without jax)
     is one error line with the install command."""
-    import heartcv
-
     try:
         heartcv.register_all(debug=debug)
     except ImportError as err:
@@ -559,22 +295,30 @@ def _load_models(debug: bool) -> None:
         raise CLIError(line) from None
 
 
+def _command_module(name: str):
+    return importlib.import_module(f"heartcv.commands.{name}")
+
+
 def main(argv=None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse: --help (0) or usage errors (2)
         return int(exc.code or 0)
+    command, checker = COMMANDS[args.command], None
     try:
-        _precheck(args)
-        if args.command not in LIGHT_COMMANDS:
+        _check_paths(args)
+        if command.check is not None:
+            checker = _command_module(command.check)
+            checker.check(args)
+        if command.models:
             _load_models(debug=args.debug)
-        return COMMANDS[args.command](args)
+        return _command_module(command.module).run(args)
     except KeyboardInterrupt:
         print("heartcv: interrupted", file=sys.stderr)
         return 130
     except (CLIError, ValueError, TypeError, FileNotFoundError, KeyError,
-            _weights_unavailable()) as err:
+            WeightsUnavailableError) as err:
         if args.debug:
             raise
         msg = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
@@ -586,15 +330,11 @@ def main(argv=None) -> int:
     except OSError as err:  # disk full, read-only or unwritable folder, a file in the way
         if args.debug:
             raise
-        from heartcv.files import os_error_line
-
         print(f"heartcv: error: {os_error_line(err)}", file=sys.stderr)
         return EXIT_BAD_INPUT
     finally:
-        if getattr(args, "max_pixels", None) is not None:  # for this command only
-            from heartcv.data.images import set_max_pixels
-
-            set_max_pixels(None)
+        if checker is not None and hasattr(checker, "finish"):  # e.g. --max-pixels: this command only
+            checker.finish(args)
 
 
 if __name__ == "__main__":  # pragma: no cover

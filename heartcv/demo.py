@@ -7,12 +7,12 @@ patient, trains ``cxa_densenet121`` (DenseNet121 + the Attention Mapping Mechani
 (Tables 4/5 of Innat et al. 2023 with bootstrap CIs and DeLong's paired AUROC test) beside
 the phantom's Bayes ceiling (the AUROC of the exact CTR against the noisy labels), measures
 how much of each model's heatmap falls on the true heart against chance on maps of 7×7
-cells (the test images are kept at ``MAP_SIZE``; the models are fully convolutional, as the
-paper trains at 224 and tests at full size), checks whether each map is faithful (issue 26:
-the AUROC with the AMM map made constant, at the training size, and the
+cells (the test images are kept at the recipe's ``map_size``; the models are fully
+convolutional, as the paper trains at 224 and tests at full size), checks whether each map is
+faithful (issue 26: the AUROC with the AMM map made constant, at the training size, and the
 flip test: is the flipped image's map the map flipped?), writes attention overlays at
 intensity 0.2, logs to TensorBoard, saves ``models/cxa_densenet121_demo.h5`` and writes
-``results.json``.
+``results.json``. The settings are the recipe ``heartcv/recipes/demo.yaml``.
 """
 
 from __future__ import annotations
@@ -21,43 +21,41 @@ import time
 from pathlib import Path
 
 from heartcv.config import load_config
+from heartcv.files import atomic_copy
+from heartcv.papers.cardio_xattentionnet.experiment import (
+    load_experiment_data,
+    results_numbers,
+    run_experiment,
+)
+from heartcv.recipes import DEMO, config_overrides, read_recipe
+from heartcv.results import write_results
+from heartcv.summary import headline
 
 AMM, GAP = "cxa_densenet121", "densenet121_gap"
-MAP_SIZE = 224  # test images for the heatmaps: 224 px → 7×7 cells (DenseNet stride 32)
-DEMO_SETTINGS = [
-    "data.source=synthetic", "data.synthetic=cardiomegaly", "data.n_patients=250",
-    "data.images_per_patient=2", "data.image_size=96", "data.batch_size=16",
-    "data.augment.enabled=true", "data.augment.rotation_range=5",
-    "data.augment.width_shift_range=0.05", "data.augment.height_shift_range=0.05",
-    "data.augment.zoom_range=0.05", "data.augment.brightness_range=[0.9, 1.1]",
-    "train.epochs=6", "train.optimizer=adam", "train.learning_rate=0.001",
-    "train.early_stopping_patience=null", "train.reduce_lr_patience=2",
-    "train.class_weight=balanced", "eval.bootstrap=1000",
-]
-QUICK_SETTINGS = ["data.n_patients=30", "data.image_size=64", "train.epochs=1",
-                  "eval.bootstrap=100"]
-QUICK_MAP_SIZE = 96
+
+
+def demo_settings(quick: bool = False) -> tuple[list, int]:
+    """The demo's recipe (``heartcv/recipes/demo.yaml``, its ``quick`` section on top with
+    ``quick``): ``(config overrides as (dotted key, value) pairs, heatmap image size)``."""
+    recipe = read_recipe(DEMO)
+    settings, map_size = config_overrides(recipe["config"]), recipe["map_size"]
+    if quick:
+        settings += config_overrides(recipe["quick"]["config"])
+        map_size = recipe["quick"]["map_size"]
+    return settings, map_size
 
 
 def run_demo(*, output_dir="runs", models_dir="models", quick=False, overrides=(), map_size=None):
     """Run the demo and print where its tables, model, TensorBoard logs and results are.
 
     ``map_size``: the size of the test images the heatmaps and their faithfulness checks are
-    computed on (default ``MAP_SIZE``, 224: 7×7 cells; ``QUICK_MAP_SIZE`` with ``quick``); the
+    computed on (default the recipe's ``map_size``, 224: 7×7 cells; 96 with ``quick``); the
     training size gives maps at the scale the models were trained at (3×3 cells at 96 px).
     """
-    from heartcv.files import atomic_copy
-    from heartcv.papers.cardio_xattentionnet.experiment import (
-        load_experiment_data,
-        results_numbers,
-        run_experiment,
-    )
-    from heartcv.results import write_results
-
-    settings = DEMO_SETTINGS + (QUICK_SETTINGS if quick else []) + [f"output_dir={output_dir}"]
-    base = load_config(None, ["name=demo", *settings, *overrides])
+    settings, recipe_map_size = demo_settings(quick)
+    base = load_config(None, [*settings, f"output_dir={output_dir}", *overrides])
     if map_size is None:
-        map_size = max(QUICK_MAP_SIZE if quick else MAP_SIZE, base.data.image_size)
+        map_size = max(recipe_map_size, base.data.image_size)
     print(f"heartcv demo: {base.data.n_patients} synthetic patients × "
           f"{base.data.images_per_patient} images, trained at {base.data.image_size}px, heatmaps "
           f"at {map_size}px; training {AMM} (attention mapping) and {GAP} (its GAP baseline), "
@@ -140,8 +138,6 @@ def faithfulness_lines(f: dict) -> list:
 
 
 def _print_summary(exp, saved, out, elapsed):
-    from heartcv.summary import headline
-
     runs, loc = exp["runs"], exp["localization"]
     print("\n=== heartcv demo: results on held-out synthetic patients")
     ceiling = exp.get("ceiling")

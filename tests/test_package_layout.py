@@ -10,10 +10,8 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 PKG = ROOT / "heartcv"
 PAPER_KEYS = ("cardio_xattentionnet", "chd_xray_vgg_unet", "cxr14_transfer_learning",
               "ecg_images_5class", "mitbih_ecg_beats")
-# Application entry points and one-release shims may import a paper; shared methods may not.
-MAY_IMPORT_PAPERS = {"heartcv", "heartcv.cli", "heartcv.demo", "heartcv.models.classifiers",
-                     "heartcv.models", "heartcv.data.datasets"}
-
+# Application entry points may import a paper; shared methods may not.
+MAY_IMPORT_PAPERS = {"heartcv", "heartcv.cli", "heartcv.demo"}
 
 def _module_name(path: pathlib.Path) -> str:
     rel = path.relative_to(ROOT).with_suffix("")
@@ -103,9 +101,6 @@ def test_shared_code_never_imports_a_paper():
     for name, targets in _graph().items():
         if name.startswith("heartcv.papers") or name in MAY_IMPORT_PAPERS:
             continue
-        src = (_modules()[name]).read_text()
-        if "(this path works for one release)" in src:  # a one-release shim
-            continue
         bad = sorted(t for t in targets if t.startswith("heartcv.papers."))
         if bad:
             offenders.append(f"{name} -> {', '.join(bad)}")
@@ -146,33 +141,15 @@ def test_list_models_by_paper():
         heartcv.list_models(paper="chd_xray_vgg_unt")
 
 
-@pytest.mark.parametrize("old,new", [
-    ("heartcv.models.attention", "heartcv.papers.cardio_xattentionnet.models"),
-    ("heartcv.models.chd", "heartcv.papers.chd_xray_vgg_unet.models"),
-    ("heartcv.models.segmentation", "heartcv.papers.chd_xray_vgg_unet.segmentation"),
-    ("heartcv.models.ecg_attention", "heartcv.papers.ecg_images_5class.attention_vgg"),
-    ("heartcv.papers.chd_xray", "heartcv.papers.chd_xray_vgg_unet.experiment"),
-    ("heartcv.papers.ecg_images", "heartcv.papers.ecg_images_5class.experiment"),
-    ("heartcv.data.ecg_layout", "heartcv.papers.ecg_images_5class.layout"),
-    ("heartcv.data.contours.outline", "heartcv.papers.chd_xray_vgg_unet.contours.outline"),
-    ("heartcv.data.prepare.jsrt", "heartcv.data.datasets.jsrt"),
+@pytest.mark.parametrize("old", [
+    "heartcv._compat", "heartcv.models.attention", "heartcv.models.chd",
+    "heartcv.models.segmentation", "heartcv.models.ecg_attention", "heartcv.papers.chd_xray",
+    "heartcv.papers.ecg_images", "heartcv.data.ecg_layout", "heartcv.data.contours.outline",
+    "heartcv.data.prepare.jsrt",
 ])
-def test_old_import_paths_are_the_new_modules(old, new):
+def test_the_pre_move_import_paths_are_gone(old):
+    """The one-release aliases of issue 11 were retired in issue 22: one path per module."""
     import importlib
-    import warnings
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        module = importlib.import_module(old)
-    assert module is importlib.import_module(new)
-
-
-def test_old_path_warns_that_it_moved():
-    import subprocess
-    import sys
-
-    out = subprocess.run([sys.executable, "-W", "always::DeprecationWarning", "-c",
-                          "import heartcv.models.chd"], capture_output=True, text=True,
-                         cwd=ROOT, timeout=120)
-    assert out.returncode == 0, out.stderr[-2000:]
-    assert "heartcv.models.chd moved to heartcv.papers.chd_xray_vgg_unet.models" in out.stderr
+    with pytest.raises(ModuleNotFoundError):
+        importlib.import_module(old)

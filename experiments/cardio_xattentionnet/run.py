@@ -36,9 +36,10 @@ from pathlib import Path
 __heartcv_register_later__ = True
 
 import heartcv
-from heartcv.cli import _positive_int  # the CLI's own check (light: no TensorFlow)
+from heartcv.cli import positive_int  # the CLI's own check (light: no TensorFlow)
 from heartcv.config import load_config
 from heartcv.papers import experiment_parser
+from heartcv.recipes import config_overrides, read_recipe
 from heartcv.papers.cardio_xattentionnet.experiment import (
     MODELS,
     bundle_boxes,
@@ -48,12 +49,8 @@ from heartcv.papers.cardio_xattentionnet.experiment import (
 )
 
 HERE = Path(__file__).resolve().parent
-# --quick: the phantom at 96 px, 6 epochs with Adam 1e-3 (SGD 1e-4 does not leave chance
-# level in 6 epochs from scratch); everything else as the paper. The heatmaps are scored at
-# the training size; --map-size 224 generates the test images and heart masks at 224 px
-# (7×7 cells; see experiment.py), where a 96-px model is shown images 2.3× its scale.
-QUICK = ["data.image_size=96", "data.n_patients=250", "train.epochs=6", "train.optimizer=adam",
-         "train.learning_rate=0.001", "train.reduce_lr_patience=2", "eval.bootstrap=1000"]
+# --quick: the phantom at 96 px, 6 epochs with Adam 1e-3 (configs/quick.yaml says why)
+QUICK = config_overrides(read_recipe(HERE / "configs" / "quick.yaml")["config"])
 
 
 def build_parser():
@@ -63,15 +60,15 @@ def build_parser():
     p.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS, metavar="MODEL",
                    help=f"models to train, in table order (default: all eight: {' '.join(MODELS)})")
     p.add_argument("--quick", action=argparse.BooleanOptionalAction, default=False,
-                   help="a CPU-sized run: 96 px, 6 epochs, Adam (see QUICK in this file)")
-    p.add_argument("--seeds", type=_positive_int, default=1, metavar="K",
+                   help="a CPU-sized run: 96 px, 6 epochs, Adam (configs/quick.yaml)")
+    p.add_argument("--seeds", type=positive_int, default=1, metavar="K",
                    help="train every model with K seeds (train.seed, +1, ...) on the same split: "
                         "Table 5 as mean ± sd over seeds, DeLong's paired test per seed")
     p.add_argument("--config", type=Path, default=HERE / "configs" / "paper.yaml",
                    metavar="YAML",
                    help="base config (default configs/paper.yaml; e.g. "
                         "configs/localization_224.yaml); --models sets model.name per row")
-    p.add_argument("--map-size", type=_positive_int, default=None, metavar="PX",
+    p.add_argument("--map-size", type=positive_int, default=None, metavar="PX",
                    help="phantom: generate the test images at PX for the heatmaps and their "
                         "faithfulness checks (default: the training size, data.image_size; "
                         "224: 7×7 cells), training resizes them to data.image_size; a bundle "

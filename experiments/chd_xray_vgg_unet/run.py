@@ -25,24 +25,16 @@ __heartcv_register_later__ = True
 
 import heartcv
 from heartcv.config import load_config
-from heartcv.results import write_results
 from heartcv.papers import experiment_parser
+from heartcv.recipes import config_overrides, read_recipe
+from heartcv.results import write_results
 
 HERE = Path(__file__).resolve().parent
-# --quick: the phantom at 64 px; VGG16's topology at 1/8 width with BatchNorm, trained from
-# scratch (no ImageNet weights here); segmenters at 1/4 width; 10 folds of few epochs.
-QUICK = {
-    "cls": ["data.image_size=64", "data.batch_size=16", "data.augment.horizontal_flip=false",
-            "model.params.backbone_weights=none", "model.params.trainable_layers=13",
-            "model.params.width=0.125", "model.params.batchnorm=true",
-            "model.params.hidden_units=[64]", "train.learning_rate=0.001", "train.epochs=8",
-            "train.early_stopping_patience=4", "eval.bootstrap=200"],
-    "unet": ["model.params.base_filters=16", "train.epochs=15"],
-    "vgg16_unet": ["model.params.backbone_weights=none",
-                   "model.params.width=0.25", "model.params.batchnorm=true",
-                   "train.learning_rate=0.001", "train.epochs=15"],
-}
 SEGMENTERS = ("unet", "vgg16_unet")
+# --quick: the phantom at 64 px, VGG16 at 1/8 width from scratch, segmenters at 1/4 width
+# (configs/quick.yaml: one section per config: paper, unet, vgg16_unet)
+QUICK = {name: config_overrides(section)
+         for name, section in read_recipe(HERE / "configs" / "quick.yaml").items()}
 
 
 def build_parser():
@@ -54,7 +46,7 @@ def build_parser():
     p.add_argument("--masks", help="with --data: the traced-heart bundle (heartcv prep chd "
                                    "--masks DIR) the segmenters train on")
     p.add_argument("--quick", action=argparse.BooleanOptionalAction, default=False,
-                   help="CPU-sized phantom run (see QUICK in this file)")
+                   help="CPU-sized phantom run (configs/quick.yaml)")
     p.add_argument("--patients", type=int, default=360,
                    help="phantom patients (one frontal image each; default 360)")
     p.add_argument("--segmentation-fraction", type=float, default=0.3,
@@ -75,7 +67,7 @@ def main(argv=None) -> int:
 
     base = [f"output_dir={args.output_dir}"]
     cls_cfg = load_config(HERE / "configs" / "paper.yaml",
-                          base + (QUICK["cls"] if args.quick else []) + args.overrides
+                          base + (QUICK["paper"] if args.quick else []) + args.overrides
                           + ([f"train.folds={args.folds}"] if args.folds else []))
     same_images = [f"data.image_size={cls_cfg.data.image_size}",  # the segmenter masks
                    f"data.channels={cls_cfg.data.channels}"]         # the classifier's images

@@ -30,21 +30,14 @@ from heartcv.data.splits import format_leakage, leakage_check
 from heartcv.papers.cxr14_transfer_learning.experiment import (
     ROWS, bundle_boxes, flat_results, phantom_boxes, run_experiment,
 )
+from heartcv.recipes import config_overrides, read_recipe
 from heartcv.results import write_results
 
 HERE = Path(__file__).resolve().parent
-# --quick: the 14-label findings phantom at 128 px (600 patients x 2 images = 1,200 images,
-# patient-disjoint 70/10/20 split), 8 epochs of Adam (lr 1e-3, batch 16) from scratch, no XLA
-# (compiling DenseNet with XLA costs minutes on a CPU), 200 bootstrap draws. No ImageNet
-# weights offline, so the backbone is fine-tuned (freeze_backbone=auto) and BatchNorm momentum
-# is 0.9 (Keras' 0.99 lags far behind the weights in a run this short). The configs keep the
-# paper's recipe (frozen ImageNet backbone, 80 epochs) for runs with the weights.
-QUICK = ["data.image_size=128", "data.n_patients=600", "data.images_per_patient=2",
-         "data.batch_size=16", "train.epochs=8", "train.learning_rate=1e-3",
-         "train.bn_momentum=0.9", "train.jit_compile=false",
-         "model.params.backbone_weights=null", "eval.bootstrap=200",
-         "train.tensorboard_images=false"]
-QUICK_BOXED = 48  # --quick: heatmap box scores on the first 48 boxed test images (CPU time)
+# --quick: the 14-label findings phantom at 128 px, 8 epochs of Adam from scratch, and heatmap
+# box scores on the first 48 boxed test images only (configs/quick.yaml says why)
+RECIPE = read_recipe(HERE / "configs" / "quick.yaml")
+QUICK, QUICK_BOXED = config_overrides(RECIPE["config"]), RECIPE["max_boxed"]
 
 
 def build_parser():
@@ -54,7 +47,7 @@ def build_parser():
     p.add_argument("--rows", nargs="+", default=list(ROWS), choices=ROWS, metavar="ROW",
                    help=f"table rows to run (default: all three: {' '.join(ROWS)})")
     p.add_argument("--quick", action=argparse.BooleanOptionalAction, default=False,
-                   help="a CPU-sized run on the phantom (see QUICK in this file)")
+                   help="a CPU-sized run on the phantom (configs/quick.yaml)")
     return p
 
 

@@ -43,13 +43,20 @@ from heartcv.papers import experiment_parser
 from heartcv.papers.ecg_images_5class.experiment import (
     BGNORM, MODELS, drop_duplicates, group_shared_crops, leads28_volumes, make_splits,
     read_volume_bundle, run_experiment, shortcut_report, synthetic_volumes)
+from heartcv.recipes import config_overrides, format_override, read_recipe
 from heartcv.results import write_results
 
 HERE = Path(__file__).resolve().parent
-#: --quick: CPU-sized settings, applied to every data source (prepended to --set values).
-QUICK = ["train.epochs=5", "ecg_attention_vgg:model.params.filters=[16,32,64,128,128,128]"]
-#: Synthetic printouts (no --data/--leads28): (sheets, crop side) with and without --quick.
-SYNTHETIC = {True: (300, 32), False: (2746, 64)}
+RECIPE = read_recipe(HERE / "configs" / "quick.yaml")
+#: --quick: CPU-sized settings, applied to every data source (prepended to --set values):
+#: (key, value) pairs, ``MODEL:key`` for one model only (configs/quick.yaml).
+QUICK = config_overrides(RECIPE["config"]) + [
+    (f"{model}:{key}", value) for model, tree in RECIPE["models"].items()
+    for key, value in config_overrides(tree)]
+#: Synthetic printouts (no --data/--leads28): (sheets, crop side) with and without --quick
+#: (without: the paper's 2,746 ECGs at 64 px).
+SYNTHETIC = {True: (RECIPE["synthetic"]["n_sheets"], RECIPE["synthetic"]["size"]),
+             False: (2746, 64)}
 NORMS = ("paper", "background", "both")
 
 
@@ -63,7 +70,8 @@ def build_parser():
     src.add_argument("--leads28", help="the real 28x28 lead arrays (ecg_khan/leads28: COVID-19, "
                                        "MI, history of MI)")
     p.add_argument("--quick", action=argparse.BooleanOptionalAction, default=False,
-                   help="CPU-sized settings for any data: " + ", ".join(QUICK) + "; synthetic "
+                   help="CPU-sized settings for any data: " + ", ".join(map(format_override, QUICK))
+                        + "; synthetic "
                         f"printouts {SYNTHETIC[True][0]} sheets at {SYNTHETIC[True][1]} px "
                         f"(default off: the configs' epochs, full VGG widths, "
                         f"{SYNTHETIC[False][0]} sheets at {SYNTHETIC[False][1]} px). "
@@ -106,17 +114,20 @@ def build_parser():
 
 
 def split_overrides(overrides):
-    """``--set`` values: those for every model, and ``{model: [...]}`` for ``MODEL:KEY=VALUE``."""
+    """``--set`` values (``KEY=VALUE`` strings or ``(KEY, VALUE)`` pairs, as QUICK's): those
+    for every model, and ``{model: [...]}`` for ``MODEL:KEY=VALUE``."""
     common, per_model = [], {}
-    for text in overrides:
-        head = text.split("=", 1)[0]
+    for item in overrides:
+        pair = isinstance(item, tuple)
+        head = item[0] if pair else item.split("=", 1)[0]
         if ":" in head:
-            model, rest = text.split(":", 1)
+            model, rest = head.split(":", 1) if pair else item.split(":", 1)
             if model not in MODELS:
+                text = format_override(item) if pair else item
                 raise SystemExit(f"--set {text}: unknown model {model!r}; choose from {MODELS}")
-            per_model.setdefault(model, []).append(rest)
+            per_model.setdefault(model, []).append((rest, item[1]) if pair else rest)
         else:
-            common.append(text)
+            common.append(item)
     return common, per_model
 
 

@@ -31,6 +31,7 @@ from pathlib import Path
 __heartcv_register_later__ = True
 
 import heartcv
+from heartcv.recipes import read_recipe
 
 HERE = Path(__file__).resolve().parent
 MODEL_KEYS = ("beat_cnn", "beat_rr", "beat_ctx", "ctx_gbm", "small_cnn", "vgg16")
@@ -38,8 +39,8 @@ MODEL_KEYS = ("beat_cnn", "beat_rr", "beat_ctx", "ctx_gbm", "small_cnn", "vgg16"
 DEFAULTS = {"beat_cnn": (8, None, None), "beat_rr": (8, None, None),
             "beat_ctx": (8, None, None), "ctx_gbm": (1, None, None),
             "small_cnn": (10, 1200, None), "vgg16": (10, 600, 500)}
-QUICK = {"n_per_class": 200, "n_patients": 10, "epochs": 8, "batch_size": 16,
-         "min_val_support": 10}
+#: --quick: synthetic beats and CPU-sized training (configs/quick.yaml)
+QUICK = read_recipe(HERE / "configs" / "quick.yaml")
 
 
 def build_parser():

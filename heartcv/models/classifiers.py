@@ -44,11 +44,3 @@ def small_cnn(
     x = layers.GlobalAveragePooling2D(name="gap")(x)
     outputs = classifier_head(x, num_classes=num_classes, activation=activation, dropout=dropout)
     return keras.Model(inputs, outputs, name=name)
-
-
-def __getattr__(name):  # the GAP baselines moved to their paper (one release of this shim)
-    if name == "gap_classifier":
-        from heartcv.papers.cardio_xattentionnet.models import gap_classifier
-
-        return gap_classifier
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

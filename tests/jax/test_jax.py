@@ -20,10 +20,15 @@ pytestmark = pytest.mark.jax
 
 
 def test_backend_is_jax_and_tensorflow_is_never_imported():
-    import heartcv.cli  # noqa: F401
+    import importlib
+
+    import heartcv.cli
     import heartcv.predict  # noqa: F401
     import heartcv.train  # noqa: F401
 
+    for command in heartcv.cli.COMMANDS.values():  # every command's module, as the CLI runs it
+        for name in filter(None, (command.check, command.module)):
+            importlib.import_module(f"heartcv.commands.{name}")
     assert keras.backend.backend() == "jax"
     assert "tensorflow" not in sys.modules
 

@@ -282,9 +282,3 @@ def get_dataset(name: str):
         raise ValueError(f"Unknown dataset {name!r}.{_hint(name, names)} "
                          f"Expected one of {names}. Received: dataset={name!r}")
     return registered_datasets()[name]
-
-
-def __getattr__(name):  # ``DATASETS`` was a hand-written tuple before the registry
-    if name == "DATASETS":
-        return tuple(list_datasets())
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

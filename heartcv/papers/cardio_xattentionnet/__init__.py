@@ -21,15 +21,3 @@ PAPER = register_paper(Paper(
     summary="AMM head vs GAP head over four backbones; cardiomegaly, from scratch",
 ))
 MODEL_MODULES = ("models",)
-
-
-def __getattr__(name):  # old ``heartcv.papers.cardio_xattentionnet`` names (one release)
-    if name.startswith("__"):
-        raise AttributeError(name)
-    import importlib
-
-    experiment = importlib.import_module(f"{__name__}.experiment")
-    try:
-        return getattr(experiment, name)
-    except AttributeError:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None

@@ -1,5 +1,0 @@
-"""Moved to :mod:`heartcv.papers.ecg_images_5class.experiment` (this path works for one release)."""
-
-from heartcv._compat import alias
-
-alias(__name__, "heartcv.papers.ecg_images_5class.experiment")
