@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from heartcv.config import load_config
-from heartcv.files import atomic_copy
+from heartcv.files import atomic_copy, atomic_write_text
 from heartcv.papers.cardio_xattentionnet.experiment import (
     load_experiment_data,
     results_numbers,
@@ -32,6 +32,7 @@ from heartcv.results import write_results
 from heartcv.summary import headline
 
 AMM, GAP = "cxa_densenet121", "densenet121_gap"
+SUMMARY = "summary.txt"  # the printed results section, beside results.json
 
 
 def demo_settings(quick: bool = False) -> tuple[list, int]:
@@ -137,34 +138,44 @@ def faithfulness_lines(f: dict) -> list:
     return lines
 
 
-def _print_summary(exp, saved, out, elapsed):
+def summary_lines(exp) -> list:
+    """The results section the demo prints (the block the README shows, rendered from the
+    committed ``docs/demo/summary.txt``): every number of it is in ``results.json``."""
     runs, loc = exp["runs"], exp["localization"]
-    print("\n=== heartcv demo: results on held-out synthetic patients")
+    out = ["=== heartcv demo: results on held-out synthetic patients"]
     ceiling = exp.get("ceiling")
     if ceiling:
         lo, hi = ceiling.get("auroc_ci") or (float("nan"),) * 2
-        print(f"{'Bayes ceiling':<16} AUROC {ceiling['auroc']:.3f} [95% CI {lo:.3f}–{hi:.3f}] "
-              f"(exact CTR vs the noisy labels: no model can beat it; label noise "
-              f"{ceiling['noise_rate']:.0%}, n={ceiling['n']})")
+        out.append(f"{'Bayes ceiling':<16} AUROC {ceiling['auroc']:.3f} [95% CI {lo:.3f}–{hi:.3f}] "
+                   f"(exact CTR vs the noisy labels: no model can beat it; label noise "
+                   f"{ceiling['noise_rate']:.0%}, n={ceiling['n']})")
     for name, r in runs.items():
-        print(f"{name:<16} {headline(r.metrics)}")
+        out.append(f"{name:<16} {headline(r.metrics)}")
         l = loc.get(name)
         if isinstance(l, dict) and "method" in l:
             cells = "×".join(map(str, l["map_cells"] or ["?"]))
-            print(f"{'':<16} {l['method']}, {cells} cells at {l['input_size'][0]} px "
-                  f"(AUROC there {l.get('auroc_at_map_size', float('nan')):.3f}): "
-                  f"{_ci(l['mass_inside'])} of its mass on the heart, heart = "
-                  f"{l['heart_area_share']:.0%} of the image (chance), excess "
-                  f"{_ci(l['mass_over_chance'], pct=False)}; pointing game "
-                  f"{_ci(l['pointing_game'])} (tied maxima shared; n={l['n_images']} "
-                  f"cardiomegaly images)")
+            out.append(f"{'':<16} {l['method']}, {cells} cells at {l['input_size'][0]} px "
+                       f"(AUROC there {l.get('auroc_at_map_size', float('nan')):.3f}): "
+                       f"{_ci(l['mass_inside'])} of its mass on the heart, heart = "
+                       f"{l['heart_area_share']:.0%} of the image (chance), excess "
+                       f"{_ci(l['mass_over_chance'], pct=False)}; pointing game "
+                       f"{_ci(l['pointing_game'])} (tied maxima shared; n={l['n_images']} "
+                       f"cardiomegaly images)")
             if "faithfulness" in l:
                 for line in faithfulness_lines(l["faithfulness"]):
-                    print(f"{'':<16} {line}")
+                    out.append(f"{'':<16} {line}")
     d = exp["delong"].get(AMM)
     if d:
-        print(f"DeLong {AMM} vs {GAP}: ΔAUROC {d['difference']:+.3f} "
-              f"[{d['ci'][0]:+.3f}, {d['ci'][1]:+.3f}], p = {d['p_value']:.3g}")
+        out.append(f"DeLong {AMM} vs {GAP}: ΔAUROC {d['difference']:+.3f} "
+                   f"[{d['ci'][0]:+.3f}, {d['ci'][1]:+.3f}], p = {d['p_value']:.3g}")
+    return out
+
+
+def _print_summary(exp, saved, out, elapsed):
+    runs = exp["runs"]
+    lines = summary_lines(exp)
+    print("\n" + "\n".join(lines))
+    atomic_write_text(Path(out) / SUMMARY, "\n".join(lines) + "\n")
     print(f"{'tables:':<15}{exp['paths']['markdown']} (Table 5), "
           f"{runs[AMM].paths['table_md']} (Table 4), {exp['paths']['localization_md']}")
     print(f"{'figures:':<15}{out / 'figures'} (ROC, attention overlays at 0.2), "

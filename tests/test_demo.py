@@ -2,8 +2,10 @@
 ceiling, maps of 7×7 cells are scored against chance, results.json; the model reloads elsewhere."""
 
 import json
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,6 +22,42 @@ for path in sys.argv[2:]:
 """
 
 
+COMMITTED = Path(__file__).resolve().parents[1] / "docs" / "demo" / "summary.txt"
+# Tolerance for a number of the fresh demo against the committed block (README): on the machine
+# that made the block the runs are identical (two fresh runs printed the same digits); another
+# CPU's floating point may move a trained model a little. A number printed with two or more
+# decimals (AUROC, accuracy, r, p: the 0–1 scale) may differ by 0.02 or 5% of its value,
+# whichever is larger; one printed with one or no decimal (percentages, percentage points,
+# counts) by 2 units or 5%.
+TOL_ABS, TOL_REL, TOL_UNITS = 0.02, 0.05, 2.0
+
+
+def _numbers(text):
+    """``(value, in_units)`` for every number printed in ``text``: in units when printed with
+    at most one decimal."""
+    return [(float(m.group(0)), len(m.group(2) or "") <= 1)
+            for m in re.finditer(r"[-+]?(\d+)(?:\.(\d+))?", text)]
+
+
+def _close(got, want):
+    (u, big), (v, _) = got, want
+    return abs(u - v) <= max(TOL_UNITS if big else TOL_ABS, TOL_REL * abs(v))
+
+
+def _assert_same_numbers_as_committed(out, run):
+    fresh = (run / "summary.txt").read_text(encoding="utf-8")
+    assert fresh.strip() in out, "summary.txt is not what the demo printed"
+    committed = COMMITTED.read_text(encoding="utf-8")
+    a, b = fresh.splitlines(), committed.splitlines()
+    assert len(a) == len(b), f"the demo prints {len(a)} result lines, the README block {len(b)}"
+    bad = []
+    for got, want in zip(a, b):
+        x, y = _numbers(got), _numbers(want)
+        if len(x) != len(y) or not all(_close(u, v) for u, v in zip(x, y)):
+            bad.append(f"fresh:     {got}\ncommitted: {want}")
+    assert not bad, "the demo's numbers differ from the README block:\n" + "\n".join(bad)
+
+
 @pytest.mark.slow
 def test_demo_trains_amm_and_gap_and_saves_reloadable_model(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
@@ -31,6 +69,7 @@ def test_demo_trains_amm_and_gap_and_saves_reloadable_model(tmp_path, monkeypatc
     assert out.count("constant-map ablation: AUROC with W made constant") == 1
     assert "constant-map ablation: n/a (GAP" in out and out.count("flip test:") == 2
     run = tmp_path / "runs" / "demo"
+    _assert_same_numbers_as_committed(out, run)
     from heartcv.results import read_results
 
     numbers = read_results(run)

@@ -50,3 +50,29 @@ def test_a_number_changed_by_hand_fails_the_check(tmp_path):
     subprocess.run([sys.executable, str(SCRIPT), "--root", str(copy)], check=True,
                    capture_output=True)
     assert (copy / rel).read_text() == text
+
+
+def _numbers(text):
+    import re
+
+    return [float(x) for x in re.findall(r"[-+]?\d+\.\d+|[-+]?\d+(?=%)", text)]
+
+
+def test_demo_summary_numbers_come_from_its_results_file():
+    """Every AUROC, CI and test of the committed demo summary is the committed results.json's
+    number as the demo prints it (the two files come from one run)."""
+    import json
+
+    text = (ROOT / "docs" / "demo" / "summary.txt").read_text(encoding="utf-8")
+    r = json.loads((ROOT / "docs" / "demo" / "results.json").read_text(encoding="utf-8"))
+    lines = text.splitlines()
+    for name in ("cxa_densenet121", "densenet121_gap"):
+        line = next(line for line in lines if line.startswith(name))
+        assert (f"AUROC {r[name + '/auroc']:.3f} [95% CI {r[name + '/auroc_ci_low']:.3f}"
+                f"–{r[name + '/auroc_ci_high']:.3f}]") in line, (name, line)
+        assert f"accuracy {r[name + '/accuracy']:.3f}" in line
+        assert f"AUROC there {r[f'localization/{name}/auroc_at_map_size']:.3f}" in text
+        assert f"{r[f'localization/{name}/mass_inside']:.0%} [" in text
+    assert f"AUROC {r['ceiling/auroc']:.3f}" in text
+    assert f"ΔAUROC {r['delong/cxa_densenet121/difference']:+.3f}" in text
+    assert f"p = {r['delong/cxa_densenet121/p']:.3g}" in text
