@@ -29,15 +29,15 @@ import numpy as np
 
 try:  # after issue 22
     from heartcv.data.batches import dataset_from_bundle, pydataset_from_bundle
-except ImportError:  # before: heartcv.data.batches
-    from heartcv.data.batches import BundleSequence as pydataset_from_bundle
-    from heartcv.data.batches import dataset_from_bundle
+except ImportError:  # before: heartcv.data.pipeline
+    from heartcv.data.pipeline import BundleSequence as pydataset_from_bundle
+    from heartcv.data.pipeline import dataset_from_bundle
 from heartcv.data.synthetic import generate_chest_xrays
 
 try:
     from heartcv.data.bundle import write_bundle
-except ImportError:
-    from heartcv.data.bundle import write_bundle
+except ImportError:  # before: heartcv.data.h5
+    from heartcv.data.h5 import write_bundle
 
 AUGMENT = dict(rotation_range=15.0, width_shift_range=0.1, height_shift_range=0.1,
                shear_range=10.0, zoom_range=0.1, horizontal_flip=True,

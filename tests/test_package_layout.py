@@ -153,3 +153,45 @@ def test_the_pre_move_import_paths_are_gone(old):
 
     with pytest.raises(ModuleNotFoundError):
         importlib.import_module(old)
+
+
+def _package_checks():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("package_checks",
+                                                  ROOT / "scripts" / "package_checks.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_package_structure_limits_of_issue_22():
+    """No module over 600 lines, no alias module, no cross-module underscore import, at most 60
+    function-local imports of heartcv modules, at most 15 functions of radon grade D or worse
+    (when radon is installed): scripts/package_checks.py, whose --list names each offender."""
+    checks = _package_checks()
+    m = checks.measure()
+    assert not m["modules_over_limit"], m["modules_over_limit"]
+    assert m["alias_modules"] == 0, m["alias_list"]
+    assert m["underscore_imports"] == 0, m["underscore_list"]
+    assert m["local_heartcv_imports"] <= checks.LIMITS["local_heartcv_imports"], m["local_list"]
+    if m["radon_d_or_worse"] is not None:
+        assert m["radon_d_or_worse"] <= checks.LIMITS["radon_d_or_worse"], m["radon_list"]
+
+
+def test_package_checks_catch_what_they_measure(tmp_path, monkeypatch):
+    """The measures are not vacuous: a planted long module, an underscore import across
+    modules and a function-local heartcv import are each counted."""
+    checks = _package_checks()
+    pkg = tmp_path / "heartcv"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "a.py").write_text("def _private():\n    return 1\n" + "x = 1\n" * 700)
+    (pkg / "b.py").write_text("from heartcv.a import _private\n\n\ndef f():\n"
+                              "    from heartcv import a\n    return a\n")
+    monkeypatch.setattr(checks, "ROOT", tmp_path)
+    monkeypatch.setattr(checks, "PKG", pkg)
+    m = checks.measure()
+    assert "heartcv.a" in m["modules_over_limit"]
+    assert m["underscore_imports"] == 1 and "heartcv.a._private" in m["underscore_list"][0]
+    assert m["local_heartcv_imports"] == 1 and m["local_list"] == ["heartcv.b:5"]
