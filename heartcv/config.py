@@ -299,18 +299,32 @@ def _merge(base: dict, top: dict) -> dict:
     return out
 
 
-def _read_yaml_tree(path: Path, seen) -> dict:
-    """A YAML file as a dict; ``base: other.yaml`` (relative to the file) is read first."""
+def read_yaml_mapping(path, what: str = "Config") -> dict:
+    """The YAML mapping in ``path`` as a dict (an empty file is ``{}``).
+
+    Raises:
+        FileNotFoundError: no such file (``"{what} file not found: …"``).
+        ConfigError: not YAML, or not a mapping at top level.
+    """
+    path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"Config file not found: {path}")
-    if path.resolve() in seen:
-        raise ConfigError(f"{path}: `base` files form a cycle")
+        raise FileNotFoundError(f"{what} file not found: {path}")
     try:
         tree = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as err:
         raise ConfigError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
     if not isinstance(tree, dict):
         raise ConfigError(f"{path}: expected a mapping at top level, got {type(tree).__name__}")
+    return tree
+
+
+def _read_yaml_tree(path: Path, seen) -> dict:
+    """A YAML file as a dict; ``base: other.yaml`` (relative to the file) is read first."""
+    if not path.is_file():
+        raise FileNotFoundError(f"Config file not found: {path}")
+    if path.resolve() in seen:
+        raise ConfigError(f"{path}: `base` files form a cycle")
+    tree = read_yaml_mapping(path)
     base = tree.pop("base", None)
     if base is None:
         return tree

@@ -13,7 +13,17 @@ from heartcv.losses import labelled_channels
 
 
 class _LabelledMean(keras.metrics.MeanMetricWrapper):
-    """A per-image metric averaged over the images with at least one labelled channel."""
+    """A per-image metric averaged over the images with at least one labelled channel.
+
+    ``fn(y_true, y_pred, threshold)`` scores masks thresholded at ``threshold``.
+    """
+
+    def __init__(self, fn, threshold, name, dtype):
+        super().__init__(fn=fn, name=name, dtype=dtype, threshold=threshold)
+        self.threshold = float(threshold)
+
+    def get_config(self):
+        return {"name": self.name, "dtype": self.dtype, "threshold": self.threshold}
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         weight = labelled_channels(y_true)
@@ -29,11 +39,7 @@ class DiceCoefficient(_LabelledMean):
     """Mean per-image Dice of masks thresholded at ``threshold``."""
 
     def __init__(self, threshold=0.5, name="dice", dtype=None, **kwargs):
-        super().__init__(fn=_dice, name=name, dtype=dtype, threshold=threshold)
-        self.threshold = float(threshold)
-
-    def get_config(self):
-        return {"name": self.name, "dtype": self.dtype, "threshold": self.threshold}
+        super().__init__(_dice, threshold, name, dtype)
 
 
 @keras.saving.register_keras_serializable(package="heartcv")
@@ -41,11 +47,7 @@ class MaskIoU(_LabelledMean):
     """Mean per-image intersection over union of masks thresholded at ``threshold``."""
 
     def __init__(self, threshold=0.5, name="iou", dtype=None, **kwargs):
-        super().__init__(fn=_iou, name=name, dtype=dtype, threshold=threshold)
-        self.threshold = float(threshold)
-
-    def get_config(self):
-        return {"name": self.name, "dtype": self.dtype, "threshold": self.threshold}
+        super().__init__(_iou, threshold, name, dtype)
 
 
 def _binarise(y_true, y_pred, threshold):

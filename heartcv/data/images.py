@@ -432,15 +432,24 @@ def read_mask(path, *, threshold=None):
     return binarize_mask(read_image(path, grey=True), threshold)
 
 
-def _size_hw(size, name="size"):
+def hw_pair(size):
+    """``size`` (an int, or a (height, width) pair of int-likes) as ``(h, w)`` ints; None when
+    it is neither (the caller says what it expected)."""
     if isinstance(size, (int, np.integer)) and not isinstance(size, bool):
-        h = w = int(size)
-    else:
-        try:
-            h, w = (int(s) for s in size)
-        except (TypeError, ValueError):
-            raise ValueError(f"Expected `{name}` to be an int or (height, width). Received: "
-                             f"{name}={size!r}") from None
+        return int(size), int(size)
+    try:
+        h, w = (int(s) for s in size)
+    except (TypeError, ValueError):
+        return None
+    return h, w
+
+
+def _size_hw(size, name="size"):
+    pair = hw_pair(size)
+    if pair is None:
+        raise ValueError(f"Expected `{name}` to be an int or (height, width). Received: "
+                         f"{name}={size!r}")
+    h, w = pair
     if h < 1 or w < 1:
         raise ValueError(f"Expected a positive `{name}`. Received: {name}={size!r}")
     return h, w

@@ -154,3 +154,26 @@ class AcquisitionShiftLayer(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "value_range": list(self.value_range), "seed": self.seed}
+
+
+class FactorRangeLayer(AcquisitionShiftLayer):
+    """Base class of the layers that draw one ``factor ~ U(factor_range)`` per image.
+
+    Subclasses implement ``_apply(images, transformation)`` with ``transformation["factor"]``
+    of shape ``(batch, 1, 1, 1)``.
+
+    Args:
+        factor_range: ``(lower, upper)`` with ``low <= lower <= upper``.
+        low: the smallest allowed ``lower``.
+        value_range, seed: as :class:`AcquisitionShiftLayer`.
+    """
+
+    def __init__(self, factor_range, *, low, value_range=(0.0, 255.0), seed=None, **kwargs):
+        super().__init__(value_range=value_range, seed=seed, **kwargs)
+        self.factor_range = check_range("factor_range", factor_range, low=low)
+
+    def _draw(self, images, batch, seed):
+        return {"factor": self._uniform(batch, self.factor_range, seed)}
+
+    def get_config(self):
+        return {**super().get_config(), "factor_range": list(self.factor_range)}

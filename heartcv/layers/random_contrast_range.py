@@ -3,11 +3,11 @@
 import keras
 from keras import ops
 
-from heartcv.layers._acquisition_shift import AcquisitionShiftLayer, check_range
+from heartcv.layers._acquisition_shift import FactorRangeLayer
 
 
 @keras.saving.register_keras_serializable(package="heartcv")
-class RandomContrastRange(AcquisitionShiftLayer):
+class RandomContrastRange(FactorRangeLayer):
     """Stretch or compress each image about its mean by a random factor, then clip.
 
     ``x' = clip((x - m) * f + m, *value_range)`` with ``m`` the image's mean over height,
@@ -24,15 +24,8 @@ class RandomContrastRange(AcquisitionShiftLayer):
     """
 
     def __init__(self, factor_range=(0.5, 1.5), value_range=(0.0, 255.0), seed=None, **kwargs):
-        super().__init__(value_range=value_range, seed=seed, **kwargs)
-        self.factor_range = check_range("factor_range", factor_range, low=0.0)
-
-    def _draw(self, images, batch, seed):
-        return {"factor": self._uniform(batch, self.factor_range, seed)}
+        super().__init__(factor_range, low=0.0, value_range=value_range, seed=seed, **kwargs)
 
     def _apply(self, images, transformation):
         mean = ops.mean(images, axis=(1, 2, 3), keepdims=True)
         return self._clip((images - mean) * transformation["factor"] + mean)
-
-    def get_config(self):
-        return {**super().get_config(), "factor_range": list(self.factor_range)}

@@ -2,11 +2,11 @@
 
 import keras
 
-from heartcv.layers._acquisition_shift import AcquisitionShiftLayer, check_range
+from heartcv.layers._acquisition_shift import FactorRangeLayer
 
 
 @keras.saving.register_keras_serializable(package="heartcv")
-class RandomExposure(AcquisitionShiftLayer):
+class RandomExposure(FactorRangeLayer):
     """Scale each image's intensities above ``value_range[0]`` by a random factor, then clip.
 
     ``x' = clip(lo + (x - lo) * f, *value_range)``, ``f ~ U(factor_range)`` per image
@@ -24,15 +24,8 @@ class RandomExposure(AcquisitionShiftLayer):
     """
 
     def __init__(self, factor_range=(0.4, 1.2), value_range=(0.0, 255.0), seed=None, **kwargs):
-        super().__init__(value_range=value_range, seed=seed, **kwargs)
-        self.factor_range = check_range("factor_range", factor_range, low=0.0)
-
-    def _draw(self, images, batch, seed):
-        return {"factor": self._uniform(batch, self.factor_range, seed)}
+        super().__init__(factor_range, low=0.0, value_range=value_range, seed=seed, **kwargs)
 
     def _apply(self, images, transformation):
         lo = self.value_range[0]
         return self._clip(lo + (images - lo) * transformation["factor"])
-
-    def get_config(self):
-        return {**super().get_config(), "factor_range": list(self.factor_range)}

@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from heartcv.layers._acquisition_shift import AcquisitionShiftLayer, check_range
+from heartcv.layers._acquisition_shift import FactorRangeLayer
 
 
 def _area_matrix(size, small):
@@ -34,7 +34,7 @@ def _linear_matrix(size, small):
 
 
 @keras.saving.register_keras_serializable(package="heartcv")
-class RandomResolutionLoss(AcquisitionShiftLayer):
+class RandomResolutionLoss(FactorRangeLayer):
     """Lose detail by area-downsampling each image by a random factor and resizing it back.
 
     ``f ~ U(factor_range)`` per image (per image, not per batch): the image is averaged
@@ -56,11 +56,7 @@ class RandomResolutionLoss(AcquisitionShiftLayer):
     """
 
     def __init__(self, factor_range=(1.0, 4.0), value_range=(0.0, 255.0), seed=None, **kwargs):
-        super().__init__(value_range=value_range, seed=seed, **kwargs)
-        self.factor_range = check_range("factor_range", factor_range, low=1.0)
-
-    def _draw(self, images, batch, seed):
-        return {"factor": self._uniform(batch, self.factor_range, seed)}
+        super().__init__(factor_range, low=1.0, value_range=value_range, seed=seed, **kwargs)
 
     def _resample(self, size, factor):
         small = ops.maximum(ops.round(ops.cast(size, "float32") / factor), 1.0)
@@ -74,6 +70,3 @@ class RandomResolutionLoss(AcquisitionShiftLayer):
         out = ops.einsum("nih,nhwc->niwc", rows, images)
         out = ops.einsum("njw,niwc->nijc", cols, out)
         return self._clip(out)
-
-    def get_config(self):
-        return {**super().get_config(), "factor_range": list(self.factor_range)}

@@ -16,9 +16,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from heartcv.config import ConfigError
+from heartcv.config import read_yaml_mapping
 
 DEMO = Path(__file__).with_name("demo.yaml")
 
@@ -28,18 +26,9 @@ def read_recipe(path) -> dict:
 
     Raises:
         FileNotFoundError: no such file.
-        ConfigError: not YAML, or not a mapping at top level.
+        heartcv.config.ConfigError: not YAML, or not a mapping at top level.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"Recipe file not found: {path}")
-    try:
-        tree = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
-    if not isinstance(tree, dict):
-        raise ConfigError(f"{path}: expected a mapping at top level, got {type(tree).__name__}")
-    return tree
+    return read_yaml_mapping(path, "Recipe")
 
 
 def config_overrides(tree: dict | None, prefix: str = "") -> list[tuple[str, Any]]:

@@ -57,25 +57,33 @@ def _cv2_interpolation(in_hw, size):
     return cv2.INTER_AREA if size[0] < in_hw[0] or size[1] < in_hw[1] else cv2.INTER_LINEAR
 
 
-def resize_images_cv2(images, size):
-    if images.shape[1:3] == tuple(size):
-        return images
-    interp = _cv2_interpolation(images.shape[1:3], size)
-    out = np.empty((len(images), size[0], size[1], images.shape[3]), dtype=np.uint8)
-    for i, img in enumerate(images):
-        out[i] = cv2.resize(img, (size[1], size[0]), interpolation=interp).reshape(out.shape[1:])
+def _resize_each_cv2(arrays, size, resize_one):
+    """``resize_one(array, (W, H), interpolation)`` over a (N, h, w, C) uint8 batch, into a
+    (N, H, W, C) uint8 batch; the batch itself when it already has ``size``."""
+    if arrays.shape[1:3] == tuple(size):
+        return arrays
+    interp = _cv2_interpolation(arrays.shape[1:3], size)
+    out = np.empty((len(arrays), size[0], size[1], arrays.shape[3]), dtype=np.uint8)
+    for i, a in enumerate(arrays):
+        out[i] = resize_one(a, (size[1], size[0]), interp).reshape(out.shape[1:])
     return out
+
+
+def _resize_image_cv2(img, wh, interp):
+    return cv2.resize(img, wh, interpolation=interp)
+
+
+def _resize_mask_cv2(m, wh, interp):
+    r = cv2.resize(m.astype(np.float32), wh, interpolation=interp)
+    return np.where(r > 1.0, MISSING_MASK, r >= 0.5)
+
+
+def resize_images_cv2(images, size):
+    return _resize_each_cv2(images, size, _resize_image_cv2)
 
 
 def resize_masks_cv2(masks, size):
-    if masks.shape[1:3] == tuple(size):
-        return masks
-    interp = _cv2_interpolation(masks.shape[1:3], size)
-    out = np.empty((len(masks), size[0], size[1], masks.shape[3]), dtype=np.uint8)
-    for i, m in enumerate(masks):
-        r = cv2.resize(m.astype(np.float32), (size[1], size[0]), interpolation=interp)
-        out[i] = np.where(r > 1.0, MISSING_MASK, r >= 0.5).reshape(out.shape[1:])
-    return out
+    return _resize_each_cv2(masks, size, _resize_mask_cv2)
 
 
 # ------------------------------------------------------------------------- augmentation
@@ -166,23 +174,27 @@ def augment_np(augmenter, x, masks):
 # ----------------------------------------------------------------------- channels, packing
 
 
-def to_channels_tf(x, channels):
+def _to_channels(x, channels, repeat, to_grey):
+    """``x`` as is with ``channels`` channels, a grey ``x`` repeated, else ``to_grey(x)``."""
     have = x.shape[-1]
     if have == channels:
         return x
     if have == 1:
-        return tf.repeat(x, channels, axis=-1)
-    return tf.image.rgb_to_grayscale(x)
+        return repeat(x, channels, axis=-1)
+    return to_grey(x)
+
+
+def _rgb_to_grey_np(x):
+    weights = np.asarray([0.2989, 0.5870, 0.1140], dtype=np.float32)
+    return (x @ weights)[..., None].astype(x.dtype)
+
+
+def to_channels_tf(x, channels):
+    return _to_channels(x, channels, tf.repeat, tf.image.rgb_to_grayscale)
 
 
 def to_channels_np(x, channels):
-    have = x.shape[-1]
-    if have == channels:
-        return x
-    if have == 1:
-        return np.repeat(x, channels, axis=-1)
-    weights = np.asarray([0.2989, 0.5870, 0.1140], dtype=np.float32)
-    return (x @ weights)[..., None].astype(x.dtype)
+    return _to_channels(x, channels, np.repeat, _rgb_to_grey_np)
 
 
 def pack(batch: dict, image_key="image"):

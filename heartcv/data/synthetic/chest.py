@@ -199,12 +199,18 @@ def _fit_heart(h, ctr, pose, lung_polys_px, lung_from_heart, anterior=None):
     return poly, heart, lung
 
 
-def _frontal(params, size, rng, pose):
-    hab, s = params["habitus"], pose.scale
-    u, v = pose.grid()
+def _noise_fields(rng, size):
+    """The three smooth noise fields of a view, drawn in this order: mottle, fine, broad."""
     mottle = R.smooth_noise(rng, size, max(size // 12, 4))
     fine = R.smooth_noise(rng, size, max(size // 4, 8))
     broad = R.smooth_noise(rng, size, 3)
+    return mottle, fine, broad
+
+
+def _frontal(params, size, rng, pose):
+    hab, s = params["habitus"], pose.scale
+    u, v = pose.grid()
+    mottle, fine, broad = _noise_fields(rng, size)
     lungs_px = [pose.px(p) for p in params["lungs"]]
     z8 = lambda: np.zeros((size, size), np.uint8)  # noqa: E731
     sides = [R.fill(z8(), [p], 1, exact=True) for p in lungs_px]
@@ -267,9 +273,7 @@ def _frontal(params, size, rng, pose):
 def _lateral(params, size, rng, pose):
     hab, s = params["habitus"], pose.scale
     u, v = pose.grid()
-    mottle = R.smooth_noise(rng, size, max(size // 12, 4))
-    fine = R.smooth_noise(rng, size, max(size // 4, 8))
-    broad = R.smooth_noise(rng, size, 3)
+    mottle, fine, broad = _noise_fields(rng, size)
     lung_px = pose.px(params["lateral_lung"])
     z8 = lambda: np.zeros((size, size), np.uint8)  # noqa: E731
     field = R.fill(z8(), [lung_px], 1, exact=True)

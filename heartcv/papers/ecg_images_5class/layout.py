@@ -34,6 +34,7 @@ from heartcv.data.datasets.ecg_khan import (  # noqa: F401  (the published sheet
     REFERENCE_SHAPE,
     RELATIVE_BOXES,
 )
+from heartcv.data.images import hw_pair
 
 
 def _check_size(name, value):
@@ -139,15 +140,10 @@ def preprocess_lead(crop, size=64, dilate_kernel=3):
         )
     if crop.size == 0:
         raise ValueError(f"Expected a non-empty `crop`. Received: crop.shape={crop.shape}")
-    if isinstance(size, (int, np.integer)) and not isinstance(size, bool):
-        out_h = out_w = int(size)
-    else:
-        try:
-            out_h, out_w = (int(s) for s in size)
-        except (TypeError, ValueError):
-            raise TypeError(
-                f"Expected `size` to be an int or (height, width). Received: size={size!r}"
-            ) from None
+    pair = hw_pair(size)
+    if pair is None:
+        raise TypeError(f"Expected `size` to be an int or (height, width). Received: size={size!r}")
+    out_h, out_w = pair
     if out_h < 1 or out_w < 1:
         raise ValueError(f"Expected `size` >= 1. Received: size={size!r}")
     if not isinstance(dilate_kernel, (int, np.integer)) or dilate_kernel < 1:

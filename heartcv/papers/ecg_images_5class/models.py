@@ -52,6 +52,13 @@ def _positive(name, value):
     return value
 
 
+def validate_ecg_lstm(*, input_shape, num_classes, dropout, hidden_size, num_layers):
+    """:func:`validate_ecg`, then positive ``hidden_size`` and ``num_layers`` (the LSTMs)."""
+    validate_ecg(input_shape=input_shape, num_classes=num_classes, dropout=dropout)
+    _positive("hidden_size", hidden_size)
+    _positive("num_layers", num_layers)
+
+
 def ecg_inputs(input_shape, background_norm=False):
     """``(inputs, x)``: the (H, W, 13) input and its [0, 1] scaling.
 
@@ -66,6 +73,17 @@ def ecg_inputs(input_shape, background_norm=False):
     if background_norm:
         return inputs, BackgroundNormalization(name="background_norm")(inputs)
     return inputs, ImagePreprocessing("unit", name="preprocess")(inputs)
+
+
+def ecg_begin(input_shape, num_classes, dropout, classifier_activation, background_norm,
+              min_side=4):
+    """``(inputs, x, activation)``: :func:`validate_ecg`, the output activation, then
+    :func:`ecg_inputs`, in that order (the start of the single-path builders)."""
+    validate_ecg(input_shape=input_shape, num_classes=num_classes, dropout=dropout,
+                 min_side=min_side)
+    activation = default_activation(num_classes, classifier_activation)
+    inputs, x = ecg_inputs(input_shape, background_norm)
+    return inputs, x, activation
 
 
 def leads_first(x, input_shape, scope="leads"):
@@ -110,9 +128,8 @@ def ecg_cnn3d(input_shape=(64, 64, 13), num_classes=5, dropout=0.0,
         Paul, Azad. Heart Condition Classification based on ECG Images (CSE 472 report, BUET).
     Input range: [0, 255], (H, W, 13).
     """
-    validate_ecg(input_shape=input_shape, num_classes=num_classes, dropout=dropout, min_side=8)
-    activation = default_activation(num_classes, classifier_activation)
-    inputs, x = ecg_inputs(input_shape, background_norm)
+    inputs, x, activation = ecg_begin(input_shape, num_classes, dropout, classifier_activation,
+                                      background_norm, min_side=8)
     x = leads_first(x, input_shape)
     for i, (f, k) in enumerate(((64, 3), (128, 3), (256, 2), (512, 2)), start=1):
         if k == 2:
@@ -137,9 +154,8 @@ def ecg_cnn2d(input_shape=(64, 64, 13), num_classes=5, dropout=0.0,
         Paul, Azad. Heart Condition Classification based on ECG Images (CSE 472 report, BUET).
     Input range: [0, 255], (H, W, 13).
     """
-    validate_ecg(input_shape=input_shape, num_classes=num_classes, dropout=dropout)
-    activation = default_activation(num_classes, classifier_activation)
-    inputs, x = ecg_inputs(input_shape, background_norm)
+    inputs, x, activation = ecg_begin(input_shape, num_classes, dropout, classifier_activation,
+                                      background_norm)
     x = cnn2d_features(x)
     outputs = dense_head(x, num_classes=num_classes, activation=activation, dropout=dropout)
     return keras.Model(inputs, outputs, name=name)
@@ -168,9 +184,8 @@ def ecg_attn_lstm(input_shape=(64, 64, 13), num_classes=5, hidden_size=128, num_
         Paul, Azad. Heart Condition Classification based on ECG Images (CSE 472 report, BUET).
     Input range: [0, 255], (H, W, 13).
     """
-    validate_ecg(input_shape=input_shape, num_classes=num_classes, dropout=dropout)
-    _positive("hidden_size", hidden_size)
-    _positive("num_layers", num_layers)
+    validate_ecg_lstm(input_shape=input_shape, num_classes=num_classes, dropout=dropout,
+                      hidden_size=hidden_size, num_layers=num_layers)
     activation = default_activation(num_classes, classifier_activation)
     inputs, x = ecg_inputs(input_shape, background_norm)
     h, w, _ = input_shape
@@ -202,9 +217,8 @@ def ecg_hybrid(input_shape=(64, 64, 13), num_classes=5, hidden_size=128, num_lay
         Paul, Azad. Heart Condition Classification based on ECG Images (CSE 472 report, BUET).
     Input range: [0, 255], (H, W, 13).
     """
-    validate_ecg(input_shape=input_shape, num_classes=num_classes, dropout=dropout)
-    _positive("hidden_size", hidden_size)
-    _positive("num_layers", num_layers)
+    validate_ecg_lstm(input_shape=input_shape, num_classes=num_classes, dropout=dropout,
+                      hidden_size=hidden_size, num_layers=num_layers)
     if time_axis not in TIME_AXES:
         raise ValueError(f"Expected `time_axis` in {TIME_AXES}. Received: time_axis={time_axis!r}")
     activation = default_activation(num_classes, classifier_activation)
@@ -240,9 +254,8 @@ def ecg_timedistributed_cnn(input_shape=(64, 64, 13), num_classes=5, dropout=0.0
         Paul, Azad. Heart Condition Classification based on ECG Images (CSE 472 report, BUET).
     Input range: [0, 255], (H, W, 13).
     """
-    validate_ecg(input_shape=input_shape, num_classes=num_classes, dropout=dropout)
-    activation = default_activation(num_classes, classifier_activation)
-    inputs, x = ecg_inputs(input_shape, background_norm)
+    inputs, x, activation = ecg_begin(input_shape, num_classes, dropout, classifier_activation,
+                                      background_norm)
     x = leads_first(x, input_shape)
     x = cnn2d_features(x, wrap=lambda layer, n: layers.TimeDistributed(layer, name=n))
     outputs = dense_head(x, num_classes=num_classes, activation=activation, dropout=dropout)

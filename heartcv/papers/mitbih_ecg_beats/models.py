@@ -80,8 +80,7 @@ def mitbih_vgg16(
     Input range: [0, 255].
     """
     _validate_flatten_head(input_shape, num_classes, dropout)
-    if not isinstance(hidden_units, int) or isinstance(hidden_units, bool) or hidden_units < 1:
-        raise ValueError(f"Expected `hidden_units` >= 1. Received: hidden_units={hidden_units!r}")
+    _check_units("hidden_units", hidden_units)
     activation = default_activation(num_classes, classifier_activation)
     inputs, features = backbone_features(
         input_shape=input_shape, backbone=backbone, backbone_weights=backbone_weights,
