@@ -23,13 +23,13 @@ from heartcv.models.blocks import ATTENTION_LAYER
 ALPHA = 0.2  # the paper's overlay intensity
 
 
-def _check_alpha(alpha):
+def check_alpha(alpha):
     if isinstance(alpha, bool) or not (isinstance(alpha, (int, float)) and 0.0 <= alpha <= 1.0):
         raise ValueError(f"Expected `alpha` in [0, 1]. Received: alpha={alpha!r}")
     return float(alpha)
 
 
-def _images_uint8(images) -> np.ndarray:
+def images_uint8(images) -> np.ndarray:
     x = np.asarray(images)
     if x.ndim == 4 and x.shape[-1] == 1:
         x = x[..., 0]
@@ -100,8 +100,8 @@ def save_overlay_grid(images, maps, path, titles=None, alpha=ALPHA, *, dpi=120,
 
     from heartcv.evaluation._common import atomic_save_figure
 
-    alpha = _check_alpha(alpha)
-    imgs = _images_uint8(images)
+    alpha = check_alpha(alpha)
+    imgs = images_uint8(images)
     n = len(imgs)
     columns = _map_columns(maps, n)
     if titles is not None and len(titles) != n:
@@ -164,7 +164,7 @@ def attention_renderer(alpha=ALPHA, *, annotate=True, batch_size=8, min_size=DIS
         ``render(model, images) -> uint8 (N, H', W', 3)``, images float32 in [0, 255]
         (N, H, W, C).
     """
-    alpha = _check_alpha(alpha)
+    alpha = check_alpha(alpha)
 
     def render(model, images):
         if ATTENTION_LAYER in {layer.name for layer in model.layers}:

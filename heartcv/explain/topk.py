@@ -32,7 +32,7 @@ import numpy as np
 
 from heartcv.explain._common import check_batch_size, prepare_images
 from heartcv.explain.backend import require_tensorflow
-from heartcv.explain.figures import _check_alpha, _images_uint8, overlay
+from heartcv.explain.figures import check_alpha, images_uint8, overlay
 from heartcv.explain.gradients import gradcam
 
 
@@ -135,8 +135,8 @@ def save_top_k_figure(images, result, path, *, alpha=0.5, titles=None, dpi=110):
 
     from heartcv.evaluation._common import atomic_save_figure
 
-    alpha = _check_alpha(alpha)
-    imgs = _images_uint8(images)
+    alpha = check_alpha(alpha)
+    imgs = images_uint8(images)
     maps, labels, scores = result["maps"], result["labels"], result["scores"]
     n, k = maps.shape[:2]
     if len(imgs) != n:
