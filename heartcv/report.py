@@ -51,7 +51,6 @@ import math
 from pathlib import Path
 
 from heartcv.evaluation._common import did_you_mean, to_jsonable
-from heartcv.files import atomic_write_text
 from heartcv.evaluation.expected import (
     comparison_csv,
     comparison_markdown,
@@ -62,6 +61,7 @@ from heartcv.evaluation.expected import (
     select_table,
 )
 from heartcv.evaluation.folds import aggregate_folds
+from heartcv.evaluation.plots import plot_confusion_matrix, plot_roc
 from heartcv.evaluation.tables import (
     COLUMNS,
     HEADERS,
@@ -81,6 +81,7 @@ from heartcv.evaluation.tables import (
     segmentation_csv,
     segmentation_markdown,
 )
+from heartcv.files import atomic_write_text
 
 __all__ = [
     "COLUMNS",
@@ -151,8 +152,6 @@ def write_report(
     paths["csv"] = atomic_write_text(out_dir / "metrics.csv", table_csv)
     paths["markdown"] = atomic_write_text(out_dir / "report.md", "\n".join(md) + "\n")
     if figures and not seg:
-        from heartcv.evaluation.plots import plot_confusion_matrix, plot_roc
-
         fig_dir = out_dir / "figures"
         title = _figure_title(results, table)
         if results.get("roc_curves"):

@@ -15,6 +15,7 @@ import numpy as np
 
 from heartcv.callbacks import DISPLAY_SIZE, draw_label, probability_label, upscale_for_display
 from heartcv.callbacks import overlay_heatmap as overlay  # noqa: F401  (re-exported)
+from heartcv.evaluation._common import atomic_save_figure
 from heartcv.explain._common import normalize_max, prepare_images, upsample
 from heartcv.explain.attention import attention_maps
 from heartcv.explain.gradients import feature_tensor, gradcam_raw
@@ -97,8 +98,6 @@ def save_overlay_grid(images, maps, path, titles=None, alpha=ALPHA, *, dpi=120,
     from matplotlib.cm import ScalarMappable
     from matplotlib.colors import Normalize
     from matplotlib.figure import Figure
-
-    from heartcv.evaluation._common import atomic_save_figure
 
     alpha = check_alpha(alpha)
     imgs = images_uint8(images)
