@@ -45,8 +45,10 @@ def register_all(*, debug: bool = False, library: bool = False) -> None:
         return
     if not debug:
         _import_tensorflow_quietly(library=library)
+    # deferred: these import Keras, so TensorFlow must be imported (quietly) first, and the
+    # CLI answers --help before registering (tests/test_cli_startup.py)
     from heartcv import layers, losses, metrics, models  # noqa: F401
-    from heartcv.papers import import_models
+    from heartcv.papers import import_models  # deferred: see above
 
     import_models()
     _REGISTERED = True
@@ -72,7 +74,7 @@ if not _registration_deferred():
 
 def __getattr__(name):
     if name in ("load_model", "save_model"):
-        from heartcv import io
+        from heartcv import io  # lazy attribute: io imports Keras (after register_all)
 
         return getattr(io, name)
     raise AttributeError(f"module 'heartcv' has no attribute {name!r}")

@@ -16,6 +16,9 @@ import cv2
 import keras
 import numpy as np
 
+from heartcv.files import atomic_write_json
+from heartcv.io import save_model, save_weights
+
 
 def _to_rgb_uint8(images: np.ndarray) -> np.ndarray:
     x = np.clip(images, 0, 255).astype(np.uint8)
@@ -168,8 +171,6 @@ class BestModelCheckpoint(keras.callbacks.Callback):
         return value < self.best if self.mode == "min" else value > self.best
 
     def on_epoch_end(self, epoch, logs=None):
-        from heartcv.io import save_model
-
         value = (logs or {}).get(self.monitor)
         if value is None:
             raise KeyError(f"BestModelCheckpoint: `{self.monitor}` is not in the epoch logs "
@@ -280,9 +281,6 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
         self._current_epoch = int(self.restore["epoch"])
 
     def _save_model(self):
-        from heartcv.files import atomic_write_json
-        from heartcv.io import save_weights
-
         self.dir.mkdir(parents=True, exist_ok=True)
         name = f"epoch{self._current_epoch}.weights.h5"
         save_weights(self.model, self.dir / name)  # atomic; a full disk is one error line
@@ -296,7 +294,5 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
         self._good = entry
 
     def on_train_end(self, logs=None):
-        from heartcv.files import atomic_write_json
-
         if self.dir.is_dir():
             atomic_write_json(self.dir / FIT_DONE, {"epochs": self._current_epoch})

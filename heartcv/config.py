@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 import yaml
+from heartcv.files import atomic_write_text
 from heartcv.registry import did_you_mean
 
 
@@ -375,8 +376,6 @@ def config_to_dict(cfg) -> dict:
 
 def save_config(cfg: RunConfig, path: str | os.PathLike) -> Path:
     """Write the resolved config as YAML (temp file, then rename)."""
-    from heartcv.files import atomic_write_text
-
     return atomic_write_text(path, yaml.safe_dump(config_to_dict(cfg), sort_keys=False))
 
 

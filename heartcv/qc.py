@@ -63,6 +63,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from heartcv.ctr import ctr_from_prediction
+
 __all__ = ["REASONS", "STATUSES", "check_anatomy", "combine_status"]
 
 STATUSES = ("ok", "review", "fail")
@@ -334,8 +336,6 @@ def tta_ctr_interval(view_preds, names, n, *, threshold=0.5):
         A list of ``N`` dicts ``{"low", "high", "views": [ctr or None per view]}``; ``low``
         and ``high`` are ``None`` when fewer than two views gave a CTR.
     """
-    from heartcv.ctr import ctr_from_prediction
-
     view_preds = np.asarray(view_preds)
     v = view_preds.shape[0] // n
     out = []

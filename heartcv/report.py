@@ -51,36 +51,37 @@ import math
 from pathlib import Path
 
 from heartcv.evaluation._common import did_you_mean, to_jsonable
-from heartcv.files import atomic_write_text
 from heartcv.evaluation.expected import (
-    _comparison_csv,
-    _lookup,
-    _paper_section,
-    _select_table,
+    comparison_csv,
     comparison_markdown,
+    lookup_metric,
     paper_comparison,
+    paper_section,
     read_expected,
+    select_table,
 )
 from heartcv.evaluation.folds import aggregate_folds
+from heartcv.evaluation.plots import plot_confusion_matrix, plot_roc
 from heartcv.evaluation.tables import (
     COLUMNS,
     HEADERS,
     SEGMENTATION_METRICS,
-    _caption,
-    _ci_header,
-    _metrics_csv,
-    _norm,
-    _prevalence_line,
-    _scalar,
-    _segmentation_csv,
+    as_scalar,
+    caption,
+    ci_header,
     format_cell,
     format_mean_sd,
     format_number,
     markdown_table,
+    metrics_csv,
+    norm_label,
+    prevalence_line,
     report_rows,
     results_markdown,
+    segmentation_csv,
     segmentation_markdown,
 )
+from heartcv.files import atomic_write_text
 
 __all__ = [
     "COLUMNS",
@@ -131,28 +132,26 @@ def write_report(
     out_dir.mkdir(parents=True, exist_ok=True)
     seg = results.get("task") == "segmentation"
     render = segmentation_markdown if seg else results_markdown
-    md = [_caption(results, table), "", render(results, digits=digits, percent=percent)]
-    prevalence = _prevalence_line(results)
+    md = [caption(results, table), "", render(results, digits=digits, percent=percent)]
+    prevalence = prevalence_line(results)
     if prevalence:
         md += [""] + prevalence
     paths = {}
     if expected_csv is not None:
-        rows = _select_table(expected, table, expected_csv)
-        comp = paper_comparison(rows, lambda row, metric: _lookup(results, row, metric))
-        md += [""] + _paper_section(comp, expected_csv, digits, percent)
+        rows = select_table(expected, table, expected_csv)
+        comp = paper_comparison(rows, lambda row, metric: lookup_metric(results, row, metric))
+        md += [""] + paper_section(comp, expected_csv, digits, percent)
         paths["comparison_csv"] = atomic_write_text(
-            out_dir / "paper_comparison.csv", _comparison_csv(comp)
+            out_dir / "paper_comparison.csv", comparison_csv(comp)
         )
     if results.get("notes"):
         md += ["", "Notes:", ""] + [f"- {n}" for n in results["notes"]]
     text = json.dumps(to_jsonable({**results, "report_table": str(table)}), indent=2) + "\n"
     paths["json"] = atomic_write_text(out_dir / "metrics.json", text)
-    table_csv = _segmentation_csv(results) if seg else _metrics_csv(results)
+    table_csv = segmentation_csv(results) if seg else metrics_csv(results)
     paths["csv"] = atomic_write_text(out_dir / "metrics.csv", table_csv)
     paths["markdown"] = atomic_write_text(out_dir / "report.md", "\n".join(md) + "\n")
     if figures and not seg:
-        from heartcv.evaluation.plots import plot_confusion_matrix, plot_roc
-
         fig_dir = out_dir / "figures"
         title = _figure_title(results, table)
         if results.get("roc_curves"):
@@ -285,7 +284,7 @@ def comparison_table(runs, *, average="weighted", tests=None, digits=3, percent=
     fmt = {"digits": digits, "percent": percent}
     rows = comparison_rows(runs, average=average, tests=tests)
     header = ["Model"] + [f"{average.capitalize()} {HEADERS[m]}" for m in _RUN_METRICS[:4]]
-    header += ["Accuracy", _ci_header(next(iter(runs.values())))]
+    header += ["Accuracy", ci_header(next(iter(runs.values())))]
     if tests:
         header += ["vs", "ΔAUROC [CI]", "p"]
     body, methods = [], []
@@ -350,30 +349,30 @@ def write_comparison(
         md += [""] + list(extra)
     paths = {}
     if expected_csv is not None:
-        expected = _select_table(read_expected(expected_csv), table, expected_csv)
-        labels = {_norm(k): k for k in runs}
+        expected = select_table(read_expected(expected_csv), table, expected_csv)
+        labels = {norm_label(k): k for k in runs}
         if subset:
-            left_out = sorted({r["row"] for r in expected if _norm(r["row"]) not in labels})
-            expected = [r for r in expected if _norm(r["row"]) in labels]
+            left_out = sorted({r["row"] for r in expected if norm_label(r["row"]) not in labels})
+            expected = [r for r in expected if norm_label(r["row"]) in labels]
 
         def lookup(row, metric):
-            if _norm(row) not in labels:
+            if norm_label(row) not in labels:
                 raise ValueError(
                     f"Unknown run in expected.csv.{did_you_mean(row, list(runs))} "
                     f"Received: row={row!r}"
                 )
-            return _run_lookup(runs[labels[_norm(row)]], metric, average)
+            return _run_lookup(runs[labels[norm_label(row)]], metric, average)
 
         if expected:
             comp = paper_comparison(expected, lookup)
-            md += [""] + _paper_section(comp, expected_csv, digits, percent)
+            md += [""] + paper_section(comp, expected_csv, digits, percent)
         else:
             comp = []
         if subset and left_out:
             md += ["", f"Paper rows of {table} not run here (not compared): "
                        f"{', '.join(left_out)}."]
         paths["comparison_csv"] = atomic_write_text(
-            out_dir / f"{name}_paper_comparison.csv", _comparison_csv(comp)
+            out_dir / f"{name}_paper_comparison.csv", comparison_csv(comp)
         )
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
@@ -383,7 +382,7 @@ def write_comparison(
         t = r["test"] or {}
         w.writerow(
             [r["model"]]
-            + [repr(_scalar(r[m])) for m in _RUN_METRICS]
+            + [repr(as_scalar(r[m])) for m in _RUN_METRICS]
             + list(r["auroc_ci"] or ["", ""])
             + [t.get("model_b", ""), t.get("difference", ""), t.get("p_value", "")]
             + [t.get("method", "")]

@@ -28,7 +28,8 @@ import keras
 import numpy as np
 
 from heartcv import report
-from heartcv.callbacks import FIT_DONE, find_restore_point
+from heartcv.callbacks import (FIT_DONE, AtomicBackupAndRestore, BestModelCheckpoint, ImageSummary,
+                               find_restore_point, render_predictions)
 from heartcv.cards import write_card
 from heartcv.config import ConfigError, RunConfig, save_config, validate
 from heartcv.data.augment import augmenter_from_config
@@ -86,9 +87,6 @@ def class_weight_for(cfg: RunConfig, data):
 def make_callbacks(cfg: RunConfig, run_dir: Path, monitor: str, sample_images=None,
                    task="binary", render=None, restore=None):
     """The run's callbacks; ``restore`` is the verified backup to resume from (or None)."""
-    from heartcv.callbacks import (AtomicBackupAndRestore, BestModelCheckpoint, ImageSummary,
-                                   render_predictions)
-
     t = cfg.train
     mode = "min" if "loss" in monitor else "max"
     cbs = [
@@ -183,8 +181,6 @@ def _fit_batches_for(cfg: RunConfig, data, has_val, multiworker):
 def _trained_model(cfg: RunConfig, data, run_dir: Path):
     """The model of a run whose fit ended (``backup/fit_done.json``): its best checkpoint, else
     the last verified backup; None (train again) when neither is usable."""
-    from heartcv.callbacks import find_restore_point
-
     best = run_dir / "model.h5"
     weights = best if best.is_file() else None
     if weights is None:

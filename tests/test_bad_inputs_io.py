@@ -586,14 +586,14 @@ def test_predict_disk_full_on_the_json_leaves_neither_file(models, tmp_path, mon
 
 @pytest.mark.parametrize("alpha", [7, -0.1, float("nan"), float("inf"), True, "0.2", None])
 def test_alpha_checks(alpha):
-    from heartcv.explain.figures import _check_alpha
+    from heartcv.explain import figures
     from heartcv.predict import check_alpha
 
     with pytest.raises(ValueError, match=r"Expected `alpha`"):
         check_alpha(alpha)
     if not isinstance(alpha, str) and alpha is not None:
         with pytest.raises(ValueError, match=r"Expected `alpha` in \[0, 1\]"):
-            _check_alpha(alpha)
+            figures.check_alpha(alpha)
 
 
 def test_explain_refuses_non_finite_images(models):

@@ -84,21 +84,21 @@ def test_kfold_cross_validation(tmp_path):
 
 
 def test_synthetic_options_reach_the_generator_and_are_checked(monkeypatch):
-    import heartcv.data.synthetic as synthetic
+    import heartcv.data.sources as sources
     from heartcv.config import load_config
     from heartcv.data.sources import load_data
 
     import functools
 
     seen = {}
-    real = synthetic.generate_chest_xrays
+    real = sources.generate_chest_xrays
 
     @functools.wraps(real)
     def spy(*args, **kwargs):
         seen.update(kwargs)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(synthetic, "generate_chest_xrays", spy)
+    monkeypatch.setattr(sources, "generate_chest_xrays", spy)
     base = ["data.n_patients=20", "data.image_size=32"]
     data = load_data(load_config(None, base + [
         "data.synthetic_options={normal_ctr: [0.46, 0.495], cardiomegaly_ctr: [0.505, 0.54]}"]).data)

@@ -64,12 +64,12 @@ import keras
 
 from heartcv.layers._acquisition_shift import check_range
 from heartcv.layers.random_affine import (
-    _FILL_MODES,
+    FILL_MODES,
     RandomAffine,
-    _check_bool,
-    _check_choice,
-    _check_range,
-    _zoom_pair,
+    check_affine_range,
+    check_bool,
+    check_choice,
+    zoom_pair,
 )
 from heartcv.layers.random_brightness_factor import RandomBrightnessFactor
 from heartcv.layers.random_cardiac_enlargement import RandomCardiacEnlargement
@@ -145,7 +145,7 @@ def rotation_factor(rotation_range):
         >>> rotation_factor(90)
         0.25
     """
-    degrees = _check_range("rotation_range", rotation_range)
+    degrees = check_affine_range("rotation_range", rotation_range)
     if degrees > 360:
         raise ValueError(
             f"Expected `rotation_range` <= 360 degrees. Received: rotation_range={rotation_range}"
@@ -160,7 +160,7 @@ def translation_factor(shift_range, name="width_shift_range"):
     (values >= 1) is not supported because the image size is not known when the augmenter
     is built.
     """
-    return _check_range(name, shift_range, rule="width_shift_range")
+    return check_affine_range(name, shift_range, rule="width_shift_range")
 
 
 def zoom_bounds(zoom_range):
@@ -172,7 +172,7 @@ def zoom_bounds(zoom_range):
         >>> zoom_bounds([0.8, 1.0])
         [0.8, 1.0]
     """
-    return _zoom_pair(zoom_range)
+    return zoom_pair(zoom_range)
 
 
 def zoom_factor(zoom_range):
@@ -224,14 +224,14 @@ def _shift_ranges(values):
 
 
 def _check_options(fill_mode, engine, horizontal_flip, vertical_flip, seed):
-    _check_choice("fill_mode", fill_mode, _FILL_MODES)
+    check_choice("fill_mode", fill_mode, FILL_MODES)
     if engine not in ENGINES:
         raise ValueError(
             f"Expected `engine` in {ENGINES}.{_did_you_mean(engine, ENGINES)} "
             f"Received: engine={engine!r}"
         )
-    _check_bool("horizontal_flip", horizontal_flip)
-    _check_bool("vertical_flip", vertical_flip)
+    check_bool("horizontal_flip", horizontal_flip)
+    check_bool("vertical_flip", vertical_flip)
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
         raise TypeError(f"Expected `seed` to be an int or None. Received: seed={seed!r}")
 
@@ -335,7 +335,7 @@ def build_augmenter(
     rotation_factor(rotation)  # validates
     width = translation_factor(width_shift_range, "width_shift_range")
     height = translation_factor(height_shift_range, "height_shift_range")
-    shear = _check_range("shear_range", shear_range)
+    shear = check_affine_range("shear_range", shear_range)
     zoom = zoom_bounds(zoom_range)
     brightness = _brightness(brightness_range)
     shift_ranges = _shift_ranges({

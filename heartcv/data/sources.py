@@ -13,6 +13,10 @@ from pathlib import Path
 import numpy as np
 
 from heartcv.classes import binary_class_names
+from heartcv.data.bundle import read_bundle
+from heartcv.data.splits import assert_disjoint, patient_split
+from heartcv.data.synthetic import generate_chest_xrays
+from heartcv.data.synthetic.ceiling import bayes_ceiling
 from heartcv.registry import did_you_mean
 
 SPLITS = ("train", "val", "test")
@@ -53,8 +57,6 @@ class DataSplits:
     source: str
 
     def __post_init__(self):
-        from heartcv.data.splits import assert_disjoint
-
         ids = np.concatenate([s.patient_id for s in self.splits.values()])
         names = np.concatenate([np.full(len(s), k) for k, s in self.splits.items()])
         assert_disjoint(ids, names)
@@ -69,7 +71,7 @@ class DataSplits:
     def dataset(self, split, *, batch_size, image_size, channels=3, training=False,
                 augment=None, seed=0, cache=True):
         """A batched ``tf.data.Dataset`` of (float32 images in [0, 255], targets)."""
-        from heartcv.data.batches import make_dataset
+        from heartcv.data.batches import make_dataset  # heavy: Keras (run.py --help loads this)
 
         s = self.splits[split]
         if self.task == "segmentation":
@@ -87,7 +89,6 @@ class DataSplits:
         s = self.splits[split]
         if s.ctr_true is None or self.task != "binary":
             return None
-        from heartcv.data.synthetic.ceiling import bayes_ceiling
 
         return bayes_ceiling(s.ctr_true, s.targets[:, -1], groups=s.patient_id, **kwargs)
 
@@ -111,8 +112,6 @@ def stratify_labels(targets: np.ndarray, task: str):
 
 def split_arrays(arrays: SplitArrays, *, val_fraction, test_fraction, seed, task) -> dict:
     """Seeded patient-wise train/val/test split of one ``SplitArrays``."""
-    from heartcv.data.splits import patient_split
-
     fractions = {"train": 1.0 - val_fraction - test_fraction, "val": val_fraction,
                  "test": test_fraction}
     fractions = {k: v for k, v in fractions.items() if v > 0}
@@ -131,8 +130,6 @@ def synthetic_arrays(kind: str, *, n_patients, images_per_patient, image_size, s
     CTR (``ctr_true``) and the clean labels (``targets_true``) for the Bayes ceiling.
     """
     import inspect
-
-    from heartcv.data.synthetic import generate_chest_xrays
 
     if kind not in SYNTHETIC_KINDS:
         raise ValueError(f"Expected `data.synthetic` in {SYNTHETIC_KINDS}. Received: {kind!r}")
@@ -193,7 +190,7 @@ def select_structures(masks, mask_names, structures, *, where="bundle", allow_mi
     if not missing:
         idx = [names.index(s) for s in structures]
         return masks[..., idx].astype(np.float32), structures
-    from heartcv.losses import MISSING_MASK
+    from heartcv.losses import MISSING_MASK  # heavy: Keras (run.py --help loads this)
 
     out = np.full(masks.shape[:3] + (len(structures),), MISSING_MASK, dtype=np.float32)
     for k, s in enumerate(structures):
@@ -210,8 +207,6 @@ def bundle_arrays(path: Path, *, task_hint=None, mask_structures=None, allow_mis
     names are the structures trained on; ``allow_missing`` fills a structure the bundle lacks
     with :data:`heartcv.losses.MISSING_MASK` (:func:`select_structures`).
     """
-    from heartcv.data.bundle import read_bundle
-
     b = read_bundle(path)
     task = b.task
     structures = None

@@ -30,6 +30,9 @@ from pathlib import Path
 
 import numpy as np
 
+from heartcv.data.bundle import open_bundle
+from heartcv.registry import did_you_mean
+
 __all__ = [
     "DEFAULT_FRACTIONS",
     "LeakageError",
@@ -291,8 +294,6 @@ def read_split_ids(path, by="patient_id", split_column="split"):
         raise FileNotFoundError(f"Expected a bundle (.h5) or a CSV file. "
                                 f"Received: path={str(path)!r}")
     if path.suffix.lower() in (".h5", ".hdf5"):
-        from heartcv.data.bundle import open_bundle
-
         with open_bundle(path) as b:
             if by != "patient_id":
                 ids = b.meta(by)
@@ -304,8 +305,6 @@ def read_split_ids(path, by="patient_id", split_column="split"):
     df = pd.read_csv(path, dtype=str, keep_default_na=False)
     for col, arg in ((by, "by"), (split_column, "split_column")):
         if col not in df.columns:
-            from heartcv.registry import did_you_mean
-
             hint = did_you_mean(col, df.columns)
             raise ValueError(f"{path}: no column {col!r}.{hint} "
                              f"Received: {arg}={col!r}, columns={list(df.columns)}")

@@ -48,7 +48,7 @@ def check_n_boot(n_boot):
     return int(n_boot)
 
 
-def _as_float_array(x, name):
+def as_float_array(x, name):
     try:
         arr = np.asarray(x, dtype=float)
     except (TypeError, ValueError) as err:
@@ -84,8 +84,8 @@ def prepare(y_true, y_score, task):
         {0, 1, NaN}, ``s`` (N, K).
     """
     check_task(task)
-    yt = _as_float_array(y_true, "y_true")
-    ys = _as_float_array(y_score, "y_score")
+    yt = as_float_array(y_true, "y_true")
+    ys = as_float_array(y_score, "y_score")
     if yt.ndim == 0 or yt.shape[0] == 0:
         raise ValueError(f"Expected a non-empty `y_true`. Received: y_true.shape={yt.shape}")
     if ys.shape[:1] != yt.shape[:1]:

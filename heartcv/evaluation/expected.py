@@ -10,15 +10,15 @@ from pathlib import Path
 
 from heartcv.evaluation._common import did_you_mean
 from heartcv.evaluation.tables import (
-    _METRIC_ALIASES,
-    _ROW_ALIASES,
     HEADERS,
+    METRIC_ALIASES,
+    ROW_ALIASES,
     SEGMENTATION_METRICS,
-    _norm,
-    _scalar,
+    as_scalar,
     format_cell,
     format_number,
     markdown_table,
+    norm_label,
 )
 
 
@@ -43,11 +43,11 @@ def read_expected(path):
             f"Expected columns table,row,metric,paper in {path}. "
             f"Received: columns={reader.fieldnames}, missing {sorted(missing)}"
         )
-    metrics = sorted(set(_METRIC_ALIASES.values()))
+    metrics = sorted(set(METRIC_ALIASES.values()))
     out = []
     for rec in reader:
         where = f"{path}, line {numbered[reader.line_num - 1][0]}"
-        metric = _METRIC_ALIASES.get(_norm(rec["metric"]))
+        metric = METRIC_ALIASES.get(norm_label(rec["metric"]))
         if metric is None:
             raise ValueError(
                 f"{where}: unknown metric.{did_you_mean(rec['metric'], metrics)} "
@@ -63,7 +63,7 @@ def read_expected(path):
     return out
 
 
-def _select_table(expected, table, source):
+def select_table(expected, table, source):
     rows = [e for e in expected if e["table"] == table]
     if not rows:
         tables = sorted({e["table"] for e in expected})
@@ -74,7 +74,7 @@ def _select_table(expected, table, source):
     return rows
 
 
-def _lookup(results, row, metric):
+def lookup_metric(results, row, metric):
     """``(value, ci)`` of ``metric`` in ``row`` of one result dict (value plain or aggregated)."""
     if results.get("task") == "segmentation":
         if metric not in SEGMENTATION_METRICS:
@@ -83,9 +83,9 @@ def _lookup(results, row, metric):
                 f"{metric!r}. Received: metric={metric!r}"
             )
         return results[metric]["mean"], None
-    names = {_norm(n): n for n in results["class_names"]}
-    key = _norm(row)
-    kind = "class" if key in names else _ROW_ALIASES.get(key)
+    names = {norm_label(n): n for n in results["class_names"]}
+    key = norm_label(row)
+    kind = "class" if key in names else ROW_ALIASES.get(key)
     if metric == "auroc" or kind == "auroc":
         a = results.get("auroc")
         if not a:
@@ -120,7 +120,7 @@ def paper_comparison(expected_rows, lookup):
     out = []
     for e in expected_rows:
         value, ci = lookup(e["row"], e["metric"])
-        ours = _scalar(value)
+        ours = as_scalar(value)
         out.append({**e, "heartcv": ours, "delta": ours - e["paper"], "value": value, "ci": ci})
     return out
 
@@ -148,7 +148,7 @@ def comparison_markdown(comparison, *, digits=3, percent=False):
     return markdown_table(["Row", "Metric", "Paper", "heartcv", "Δ"], body, align=align)
 
 
-def _comparison_csv(comparison):
+def comparison_csv(comparison):
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["row", "metric", "paper", "heartcv", "delta"])
@@ -157,7 +157,7 @@ def _comparison_csv(comparison):
     return buf.getvalue()
 
 
-def _paper_section(comparison, expected_csv, digits, percent):
+def paper_section(comparison, expected_csv, digits, percent):
     return [
         f"Paper vs heartcv ({Path(expected_csv).name}; Δ = heartcv - paper):",
         "",

@@ -26,6 +26,7 @@ import numpy as np
 from heartcv.ctr import STRUCTURES as CTR_STRUCTURES
 from heartcv.ctr import ctr_batch
 from heartcv.evaluation.roc import auroc, bootstrap_counts, percentile_ci, weighted_auc
+from heartcv.evaluation.shifts import evaluate_under_shifts
 
 DICE_FLOOR = 0.8  # "share of images below 0.8": a mask a reader would redraw
 
@@ -225,8 +226,6 @@ def shift_report(images, predict_fn, masks_true, structures, *, ref_ctr=None, sh
 
     Returns ``{shift name: report without the per-image lists}`` in the suite's order.
     """
-    from heartcv.evaluation.shifts import evaluate_under_shifts
-
     def score(shifted):
         rep = segmentation_report(masks_true, predict_fn(shifted), structures, ref_ctr=ref_ctr,
                                   threshold=threshold, n_boot=200)

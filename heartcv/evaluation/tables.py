@@ -21,7 +21,7 @@ HEADERS = {
     "dice": "Dice",
     "iou": "IoU",
 }
-_METRIC_ALIASES = {
+METRIC_ALIASES = {
     "precision": "precision", "ppv": "precision",
     "recall": "recall", "sensitivity": "recall", "tpr": "recall",
     "f1": "f1", "f1score": "f1", "f1measure": "f1", "fmeasure": "f1", "fscore": "f1",
@@ -31,7 +31,7 @@ _METRIC_ALIASES = {
     "support": "support",
     "dice": "dice", "iou": "iou", "jaccard": "iou",
 }  # fmt: skip
-_ROW_ALIASES = {
+ROW_ALIASES = {
     "weightedavg": "weighted_avg", "weightedaverage": "weighted_avg", "avgtotal": "weighted_avg",
     "weighted": "weighted_avg",
     "macroavg": "macro_avg", "macroaverage": "macro_avg", "macro": "macro_avg",
@@ -41,7 +41,7 @@ _ROW_ALIASES = {
 _ROW_LABELS = {"weighted_avg": "Weighted avg", "macro_avg": "Macro avg", "accuracy": "Accuracy"}
 
 
-def _norm(text):
+def norm_label(text):
     return re.sub(r"[\s_\-/.]+", "", str(text).strip().lower())
 
 
@@ -49,7 +49,7 @@ def _is_agg(v):
     return isinstance(v, dict) and "mean" in v
 
 
-def _scalar(v):
+def as_scalar(v):
     """Float of a plain number or of an aggregated ``{"mean": ...}`` cell; NaN for None."""
     if v is None:
         return math.nan
@@ -89,7 +89,7 @@ def format_cell(v, *, metric=None, ci=None, digits=3, percent=False):
     return text
 
 
-def _ci_header(results):
+def ci_header(results):
     auroc = results.get("auroc") or {}
     level = auroc.get("ci_level")
     if results.get("aggregated") or not isinstance(level, (int, float)):
@@ -129,7 +129,7 @@ def report_rows(results):
                  "accuracy": results["accuracy"], "support": n})  # fmt: skip
     if results.get("auroc"):
         a = results["auroc"]
-        rows.append({**blank, "row": _ci_header(results), "key": "auroc", "auroc": a["value"],
+        rows.append({**blank, "row": ci_header(results), "key": "auroc", "auroc": a["value"],
                      "auroc_ci": a.get("ci"), "support": n})  # fmt: skip
     return rows
 
@@ -154,7 +154,7 @@ def markdown_table(header, rows, *, align=None):
 
 def results_markdown(results, *, digits=3, percent=False):
     """The paper-style Markdown table of one result dict (see the module docstring)."""
-    header = ["Row"] + [HEADERS[m] for m in COLUMNS[:-1]] + [_ci_header(results)]
+    header = ["Row"] + [HEADERS[m] for m in COLUMNS[:-1]] + [ci_header(results)]
     body = []
     for r in report_rows(results):
         cells = [r["row"]]
@@ -167,7 +167,7 @@ def results_markdown(results, *, digits=3, percent=False):
 
 
 
-def _metrics_csv(results):
+def metrics_csv(results):
     agg = bool(results.get("aggregated"))
     cols = ["row", *COLUMNS, "auroc_ci_low", "auroc_ci_high"]
     if agg:
@@ -184,7 +184,7 @@ def _metrics_csv(results):
             if m == "support":
                 rec[m] = int(round(sum(v["values"]) if _is_agg(v) else v))
                 continue
-            rec[m] = repr(_scalar(v))
+            rec[m] = repr(as_scalar(v))
             if agg and _is_agg(v):
                 rec[f"{m}_sd"] = repr(float(v["sd"]))
         if r["auroc_ci"]:
@@ -203,7 +203,7 @@ def _fmt_threshold(value):
     return str(value)
 
 
-def _caption(results, table):
+def caption(results, table):
     parts = [f"**{table}**", f"task {results['task']}"]
     n = results.get("n_samples")
     if _is_agg(n):
@@ -218,17 +218,17 @@ def _caption(results, table):
     return ", ".join(parts)
 
 
-def _prevalence_line(results):
+def prevalence_line(results):
     prev = results.get("prevalence")
     if not prev:
         return []
-    p, ppv, npv = (_scalar(prev[k]) for k in ("prevalence", "ppv", "npv"))
+    p, ppv, npv = (as_scalar(prev[k]) for k in ("prevalence", "ppv", "npv"))
     return [
         f"At a prevalence of {p:g}, from this sensitivity and specificity (Bayes' rule): "
         f"PPV {format_number(ppv)}, NPV {format_number(npv)} (test set: PPV "
-        f"{format_number(_scalar(prev['sample_ppv']))}, NPV "
-        f"{format_number(_scalar(prev['sample_npv']))} at prevalence "
-        f"{format_number(_scalar(prev['sample_prevalence']))})."
+        f"{format_number(as_scalar(prev['sample_ppv']))}, NPV "
+        f"{format_number(as_scalar(prev['sample_npv']))} at prevalence "
+        f"{format_number(as_scalar(prev['sample_prevalence']))})."
     ]
 
 
@@ -261,7 +261,7 @@ def segmentation_markdown(results, *, digits=3, percent=False):
     return markdown_table(["Metric", "Mean ± sd", "N"], body)
 
 
-def _segmentation_csv(results):
+def segmentation_csv(results):
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["metric", "mean", "sd", "sd_over"])

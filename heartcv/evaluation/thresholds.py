@@ -11,7 +11,7 @@ References:
 
 import numpy as np
 
-from heartcv.evaluation._common import _as_float_array, check_unit_interval, did_you_mean
+from heartcv.evaluation._common import as_float_array, check_unit_interval, did_you_mean
 
 METHODS = ("youden", "f1", "fixed")
 
@@ -58,8 +58,8 @@ def choose_threshold(y_true_val, y_score_val, method="youden", *, value=0.5):
             f"Expected `method` in {METHODS}.{did_you_mean(method, METHODS)} "
             f"Received: method={method!r}"
         )
-    y = _as_float_array(y_true_val, "y_true_val")
-    s = _as_float_array(y_score_val, "y_score_val")
+    y = as_float_array(y_true_val, "y_true_val")
+    s = as_float_array(y_score_val, "y_score_val")
     if y.ndim == 2 and y.shape[1] == 1:
         y, s = y[:, 0], s.reshape(-1)
     if y.shape != s.shape or y.ndim not in (1, 2) or y.shape[0] == 0:

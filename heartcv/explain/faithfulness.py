@@ -43,6 +43,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
+from heartcv.data.images import resize_image
 from heartcv.evaluation._common import to_jsonable
 from heartcv.evaluation.delong import delong_test
 from heartcv.evaluation.roc import auroc
@@ -291,8 +292,6 @@ def faithfulness_checks(model, images, labels, *, scored=None, masks=None, maps=
         ``{"maps": map_checks(...), "ablation": {...}, "ablation_at_train_size": {...} or
         absent, "verdict": {classifier_uses_map, follows_input, position_prior}}``.
     """
-    from heartcv.data.images import resize_image
-
     x = np.asarray(images, dtype=np.float32)
     if x.ndim == 3:
         x = x[..., None]

@@ -15,6 +15,7 @@ import numpy as np
 
 from heartcv.callbacks import DISPLAY_SIZE, draw_label, probability_label, upscale_for_display
 from heartcv.callbacks import overlay_heatmap as overlay  # noqa: F401  (re-exported)
+from heartcv.evaluation._common import atomic_save_figure
 from heartcv.explain._common import normalize_max, prepare_images, upsample
 from heartcv.explain.attention import attention_maps
 from heartcv.explain.gradients import feature_tensor, gradcam_raw
@@ -23,13 +24,13 @@ from heartcv.models.blocks import ATTENTION_LAYER
 ALPHA = 0.2  # the paper's overlay intensity
 
 
-def _check_alpha(alpha):
+def check_alpha(alpha):
     if isinstance(alpha, bool) or not (isinstance(alpha, (int, float)) and 0.0 <= alpha <= 1.0):
         raise ValueError(f"Expected `alpha` in [0, 1]. Received: alpha={alpha!r}")
     return float(alpha)
 
 
-def _images_uint8(images) -> np.ndarray:
+def images_uint8(images) -> np.ndarray:
     x = np.asarray(images)
     if x.ndim == 4 and x.shape[-1] == 1:
         x = x[..., 0]
@@ -98,10 +99,8 @@ def save_overlay_grid(images, maps, path, titles=None, alpha=ALPHA, *, dpi=120,
     from matplotlib.colors import Normalize
     from matplotlib.figure import Figure
 
-    from heartcv.evaluation._common import atomic_save_figure
-
-    alpha = _check_alpha(alpha)
-    imgs = _images_uint8(images)
+    alpha = check_alpha(alpha)
+    imgs = images_uint8(images)
     n = len(imgs)
     columns = _map_columns(maps, n)
     if titles is not None and len(titles) != n:
@@ -164,7 +163,7 @@ def attention_renderer(alpha=ALPHA, *, annotate=True, batch_size=8, min_size=DIS
         ``render(model, images) -> uint8 (N, H', W', 3)``, images float32 in [0, 255]
         (N, H, W, C).
     """
-    alpha = _check_alpha(alpha)
+    alpha = check_alpha(alpha)
 
     def render(model, images):
         if ATTENTION_LAYER in {layer.name for layer in model.layers}:

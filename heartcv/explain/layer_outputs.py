@@ -16,6 +16,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from heartcv.evaluation._common import atomic_save_figure
 from heartcv.explain._common import batches, check_batch_size, get_layer, prepare_images
 
 ORDERS = ("index", "mean")
@@ -85,8 +86,6 @@ def save_feature_grid(features, path, max_channels=64, *, image_index=0, order="
         The written path.
     """
     from matplotlib.figure import Figure
-
-    from heartcv.evaluation._common import atomic_save_figure
 
     f = np.asarray(features, dtype=np.float32)
     if f.ndim == 3:

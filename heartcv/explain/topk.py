@@ -30,9 +30,11 @@ from pathlib import Path
 
 import numpy as np
 
-from heartcv.explain._common import check_batch_size, prepare_images
+from heartcv.evaluation._common import atomic_save_figure
+from heartcv.explain._common import (check_batch_size, default_target_layer, normalize_max,
+                                     prepare_images, upsample)
 from heartcv.explain.backend import require_tensorflow
-from heartcv.explain.figures import _check_alpha, _images_uint8, overlay
+from heartcv.explain.figures import check_alpha, images_uint8, overlay
 from heartcv.explain.gradients import gradcam
 
 
@@ -52,8 +54,6 @@ def _tf_keras_vis_maps(model, x, order, plus, layer):
     from tf_keras_vis.gradcam_plus_plus import GradcamPlusPlus
     from tf_keras_vis.utils.model_modifiers import ReplaceToLinear
     from tf_keras_vis.utils.scores import CategoricalScore
-
-    from heartcv.explain._common import default_target_layer, normalize_max, upsample
 
     layer = layer or default_target_layer(model)
     cam = (GradcamPlusPlus if plus else Gradcam)(model, model_modifier=ReplaceToLinear(),
@@ -133,10 +133,8 @@ def save_top_k_figure(images, result, path, *, alpha=0.5, titles=None, dpi=110):
     """
     from matplotlib.figure import Figure
 
-    from heartcv.evaluation._common import atomic_save_figure
-
-    alpha = _check_alpha(alpha)
-    imgs = _images_uint8(images)
+    alpha = check_alpha(alpha)
+    imgs = images_uint8(images)
     maps, labels, scores = result["maps"], result["labels"], result["scores"]
     n, k = maps.shape[:2]
     if len(imgs) != n:

@@ -10,7 +10,7 @@ from keras import ops
 from heartcv.layers._acquisition_shift import transform_inputs
 from heartcv.registry import did_you_mean
 
-_FILL_MODES = ("constant", "nearest", "reflect", "wrap")
+FILL_MODES = ("constant", "nearest", "reflect", "wrap")
 _INTERPOLATIONS = ("nearest", "bilinear")
 # Shifts are fractions: ImageDataGenerator's pixel form needs the image size, unknown here.
 _FRACTION = "as a fraction of the image size in [0, 1) (pixel shifts are not supported)"
@@ -36,7 +36,7 @@ def _number(name, value):
     return float(value)
 
 
-def _check_range(name, value, rule=None):
+def check_affine_range(name, value, rule=None):
     """``value`` as a float, checked against ``_RANGES[rule or name]``."""
     low, high, expected = _RANGES[rule or name]
     number = _number(name, value)
@@ -45,20 +45,20 @@ def _check_range(name, value, rule=None):
     return number
 
 
-def _check_bool(name, value):
+def check_bool(name, value):
     if not isinstance(value, bool):
         raise TypeError(f"Expected `{name}` to be a bool. Received: {name}={value!r}")
     return value
 
 
-def _check_choice(name, value, choices):
+def check_choice(name, value, choices):
     if value not in choices:
         raise ValueError(f"Expected `{name}` in {choices}.{did_you_mean(value, choices)} "
                          f"Received: {name}={value!r}")
     return value
 
 
-def _zoom_pair(zoom_range):
+def zoom_pair(zoom_range):
     """ImageDataGenerator's rule: a float ``z`` means [1 - z, 1 + z]; a pair is taken as is."""
     if isinstance(zoom_range, (list, tuple)):
         if len(zoom_range) != 2:
@@ -176,16 +176,16 @@ class RandomAffine(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.rotation_range = _check_range("rotation_range", rotation_range)
-        self.width_shift_range = _check_range("width_shift_range", width_shift_range)
-        self.height_shift_range = _check_range("height_shift_range", height_shift_range)
-        self.shear_range = _check_range("shear_range", shear_range)
-        self.zoom_range = _zoom_pair(zoom_range)
-        self.horizontal_flip = _check_bool("horizontal_flip", horizontal_flip)
-        self.vertical_flip = _check_bool("vertical_flip", vertical_flip)
-        self.fill_mode = _check_choice("fill_mode", fill_mode, _FILL_MODES)
+        self.rotation_range = check_affine_range("rotation_range", rotation_range)
+        self.width_shift_range = check_affine_range("width_shift_range", width_shift_range)
+        self.height_shift_range = check_affine_range("height_shift_range", height_shift_range)
+        self.shear_range = check_affine_range("shear_range", shear_range)
+        self.zoom_range = zoom_pair(zoom_range)
+        self.horizontal_flip = check_bool("horizontal_flip", horizontal_flip)
+        self.vertical_flip = check_bool("vertical_flip", vertical_flip)
+        self.fill_mode = check_choice("fill_mode", fill_mode, FILL_MODES)
         self.fill_value = float(fill_value)
-        self.interpolation = _check_choice("interpolation", interpolation, _INTERPOLATIONS)
+        self.interpolation = check_choice("interpolation", interpolation, _INTERPOLATIONS)
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.supports_jit = False

@@ -14,6 +14,9 @@ from typing import Any
 
 import keras
 
+from heartcv.layers import ImagePreprocessing
+from heartcv.models.blocks import check_normalization, intensity_normalization
+
 
 def _register_keras_application_layers() -> None:
     """Make layers that keras.applications defines but does not register loadable from .h5.
@@ -190,9 +193,6 @@ def backbone_features(*, input_shape, backbone, backbone_weights=None, freeze_ba
     callers are unchanged) adds a layer named ``normalize`` right after the ``image`` input;
     the radiograph builders pass ``"percentile"`` by default.
     """
-    from heartcv.layers import ImagePreprocessing
-    from heartcv.models.blocks import check_normalization, intensity_normalization
-
     info = get_backbone_info(backbone)
     check_normalization(normalization)
     mode = info.preprocessing if preprocessing == "auto" else preprocessing

@@ -45,6 +45,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from heartcv.data.splits import DEFAULT_FRACTIONS, assert_disjoint, patient_split
+from heartcv.papers import import_prep_modules
+from heartcv.registry import did_you_mean, registered_datasets  # did_you_mean: re-exported
+
 __all__ = [
     "BOX_COLUMNS",
     "get_dataset",
@@ -67,9 +71,6 @@ INDEX_COLUMNS = ("image_id", "path", "patient_id")
 SPLITS = ("train", "val", "test")
 TASKS = ("binary", "multiclass", "multilabel", "segmentation")
 BOX_COLUMNS = ("image_id", "label", "x", "y", "w", "h")
-
-
-from heartcv.registry import did_you_mean  # noqa: E402  (the one helper, re-exported)
 
 
 def require_dir(path, name="raw_dir"):
@@ -227,8 +228,6 @@ def assign_split(index, *, seed, fractions=None, stratify="auto"):
         A copy with a ``split`` column (kept as is when already complete); in both cases
         :func:`heartcv.data.splits.assert_disjoint` is run (``LeakageError`` on a leak).
     """
-    from heartcv.data.splits import DEFAULT_FRACTIONS, assert_disjoint, patient_split
-
     df = index.copy()
     df.attrs = dict(index.attrs)
     if "split" not in df.columns or df["split"].isna().any():
@@ -256,15 +255,11 @@ def _import_dataset_modules() -> None:
     for info in pkgutil.iter_modules(__path__):
         if not info.name.startswith("_"):
             importlib.import_module(f"{__name__}.{info.name}")
-    from heartcv.papers import import_prep_modules  # papers that own a conversion
-
-    import_prep_modules()
+    import_prep_modules()  # papers that own a conversion
 
 
 def list_datasets() -> list[str]:
     """Sorted names of the datasets ``heartcv prep`` converts (read from the registry)."""
-    from heartcv.registry import registered_datasets
-
     _import_dataset_modules()
     return sorted(registered_datasets())
 
@@ -275,10 +270,8 @@ def get_dataset(name: str):
     Raises:
         ValueError: unknown name, with close matches.
     """
-    from heartcv.registry import did_you_mean as _hint, registered_datasets
-
     names = list_datasets()
     if name not in names:
-        raise ValueError(f"Unknown dataset {name!r}.{_hint(name, names)} "
+        raise ValueError(f"Unknown dataset {name!r}.{did_you_mean(name, names)} "
                          f"Expected one of {names}. Received: dataset={name!r}")
     return registered_datasets()[name]

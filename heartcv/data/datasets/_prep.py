@@ -4,6 +4,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from heartcv.data.convert import convert_index
+from heartcv.files import check_output_file
+
 # OSError covers FileNotFoundError, FileExistsError and heartcv.files.OutputPathError (a
 # read-only or full output folder): all are reported as one line naming the path.
 CONVERT_ERRORS = (OSError, ValueError)
@@ -59,8 +62,6 @@ def first_line(err) -> str:
 def check_out(args):
     """Refuse ``--out`` before any work: a folder, an existing bundle without ``--overwrite``,
     or a folder that is not writable (:func:`heartcv.files.check_output_file`)."""
-    from heartcv.files import check_output_file
-
     check_output_file(args.out, overwrite=getattr(args, "overwrite", False), what="Bundle")
 
 
@@ -69,8 +70,6 @@ def convert(index, args, *, channels=1, check=None):
 
     ``check``: see :func:`heartcv.data.convert.convert_index` (an image refused is skipped).
     """
-    from heartcv.data.convert import convert_index
-
     result = convert_index(index, args.out, size=args.size, channels=channels,
                            workers=args.workers, resume=args.resume, overwrite=args.overwrite,
                            progress=args.progress, check=check)

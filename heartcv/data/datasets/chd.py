@@ -274,7 +274,7 @@ def _self_intersection(v):
     return None if hits.size == 0 else (int(i[hits[0]]), int(j[hits[0]]))
 
 
-def _check_vertices(v, where, image_shape=None):
+def check_vertices(v, where, image_shape=None):
     """Validate an (M, 2) vertex array; ``where`` names the file or argument in errors."""
     if v.ndim != 2 or v.shape[1] != 2:
         raise ValueError(f"Expected vertices of shape (M, 2) in {where}. Received: shape={v.shape}")
@@ -349,7 +349,7 @@ def read_trace(path, image_shape=None):
                              f"Received: line={line!r}") from None
     if not vertices:
         raise ValueError(f"Trace {where} is empty (no vertices).")
-    return _check_vertices(np.asarray(vertices, dtype=np.float64), where, image_shape)
+    return check_vertices(np.asarray(vertices, dtype=np.float64), where, image_shape)
 
 
 def write_trace(path, vertices):
@@ -361,7 +361,7 @@ def write_trace(path, vertices):
         ValueError: if the vertices are not a valid polygon (see :func:`read_trace`).
     """
     path = Path(path)
-    v = _check_vertices(np.asarray(vertices, dtype=np.float64), "`vertices`")
+    v = check_vertices(np.asarray(vertices, dtype=np.float64), "`vertices`")
     fmt = lambda a: np.format_float_positional(a, trim="-")  # noqa: E731
     text = "".join(f"{fmt(x)} {fmt(y)}\n" for x, y in v)
     return atomic_write_text(path, text)

@@ -77,6 +77,7 @@ import pandas as pd
 from heartcv.data.datasets import assign_split as _assign_split
 from heartcv.data.datasets import did_you_mean, finalize_index, require_dir, require_file
 from heartcv.data.datasets._prep import convert, dataset_parser, run
+from heartcv.data.splits import assert_disjoint, patient_split
 from heartcv.registry import register_dataset
 
 __all__ = [
@@ -351,8 +352,6 @@ def _drop_missing(df, n_missing, require_images):
 
 def _official_split(df, lists, *, seed, val_fraction, stratify):
     """Apply the official lists to ``df`` (already restricted to a view)."""
-    from heartcv.data.splits import assert_disjoint, patient_split
-
     coarse = df["image_id"].map(lists)
     n_unlisted = int(coarse.isna().sum())
     if n_unlisted:
@@ -386,8 +385,6 @@ def _build(raw_dir, *, metadata, require_images, seed, val_fraction, official, v
                              f"{str(csv)!r}, e.g. {unknown[:3]}")
         # One patient on both sides of the official lists -> LeakageError naming the patient
         # (checked on every listed image, whether on disk or not).
-        from heartcv.data.splits import assert_disjoint
-
         listed = df["image_id"].map(lists)
         sel = listed.notna().to_numpy()
         assert_disjoint(df["patient_id"].to_numpy()[sel],

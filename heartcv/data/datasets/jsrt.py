@@ -45,9 +45,11 @@ import re
 import numpy as np
 import pandas as pd
 
+from heartcv.data import images
+from heartcv.data.datasets import assign_split
 from heartcv.data.datasets import finalize_index, require_dir, require_file
 from heartcv.data.datasets._prep import convert, dataset_parser, run
-from heartcv.data.datasets import assign_split
+from heartcv.data.splits import assert_disjoint, patient_split
 from heartcv.registry import register_dataset
 
 __all__ = [
@@ -75,9 +77,7 @@ def read_mask(path, threshold=MASK_THRESHOLD):
     Raises:
         FileNotFoundError: if ``path`` is missing; ValueError: if it cannot be decoded.
     """
-    from heartcv.data.images import read_mask as _read_mask
-
-    return _read_mask(require_file(path, "path"), threshold=threshold)
+    return images.read_mask(require_file(path, "path"), threshold=threshold)
 
 
 def jsrt_index(root, *, require_masks=True, ctr=False):
@@ -260,8 +260,6 @@ def range_shift_split(index, fraction, *, seed):
     order = np.argsort(-df["ctr"].to_numpy(), kind="stable")
     test = np.zeros(len(df), dtype=bool)
     test[order[:n_test]] = True
-    from heartcv.data.splits import assert_disjoint, patient_split
-
     rest = patient_split(df.loc[~test, "patient_id"].to_numpy(),
                          fractions={"train": 0.9, "val": 0.1}, seed=seed)
     split = np.full(len(df), "test", dtype=object)

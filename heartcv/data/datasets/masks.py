@@ -69,6 +69,9 @@ import pandas as pd
 from heartcv.data.datasets import SPLITS, did_you_mean, finalize_index, require_dir
 from heartcv.data.datasets._prep import convert, dataset_parser, run
 from heartcv.data.datasets.jsrt import heart_width, thorax_width
+from heartcv.data.images import SUPPORTED_EXTENSIONS, ImageReadError, load_image, read_mask
+from heartcv.data.splits import LeakageError, assert_disjoint
+from heartcv.progress import progress_bar
 from heartcv.registry import register_dataset
 
 __all__ = [
@@ -89,8 +92,6 @@ _RESERVED = ("path", "mask_path", "orig_w", "orig_h")
 
 def _image_files(folder, what):
     """``{stem: path}`` of the readable-looking files in ``folder``, and the ignored entries."""
-    from heartcv.data.images import SUPPORTED_EXTENSIONS
-
     files, ignored = {}, []
     for f in sorted(folder.iterdir()):
         if f.name.startswith(".") or not f.is_file() \
@@ -233,9 +234,6 @@ def _read_labels(csv, images, reserved):
 
 def _check_pixels(index, structures, ctr, progress):
     """Read every image and mask: readable, same sizes; the CTR rows when ``ctr``."""
-    from heartcv.data.images import ImageReadError, load_image, read_mask
-    from heartcv.progress import progress_bar
-
     rows = []
     paths = index["path"].tolist()
     for i in progress_bar(range(len(index)), desc="check", unit="img", disable=not progress,
@@ -354,8 +352,6 @@ def _merge_labels(df, csv, images, reserved):
 
 
 def _check_disjoint(csv, df):
-    from heartcv.data.splits import LeakageError, assert_disjoint
-
     try:
         assert_disjoint(df["patient_id"].to_numpy(), df["split"].to_numpy())
     except LeakageError as e:

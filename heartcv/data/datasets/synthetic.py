@@ -15,8 +15,13 @@ it cannot write; a missing folder is created.
 
 import argparse
 import sys
+from pathlib import Path
 
 import numpy as np
+from heartcv.data.bundle import write_bundle
+from heartcv.data.datasets._prep import CONVERT_ERRORS, check_out, first_line
+from heartcv.data.splits import assert_disjoint, patient_split
+from heartcv.data.synthetic import generate_chest_xrays
 from heartcv.registry import register_dataset
 
 PROG = "heartcv prep synthetic"
@@ -36,8 +41,6 @@ def build_parser(prog=PROG):
 
 
 def main(argv=None, prog=PROG) -> int:
-    from heartcv.data.datasets._prep import CONVERT_ERRORS, check_out, first_line
-
     args = build_parser(prog).parse_args(argv)
     if args.n_patients < 1 or args.size < 16:
         print(f"{prog}: error: expected --n-patients >= 1 and --size >= 16. Received: "
@@ -53,12 +56,6 @@ def main(argv=None, prog=PROG) -> int:
 
 
 def _write(args):
-    from pathlib import Path
-
-    from heartcv.data.bundle import write_bundle
-    from heartcv.data.splits import assert_disjoint, patient_split
-    from heartcv.data.synthetic import generate_chest_xrays
-
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     gen = "cardiomegaly" if args.kind == "segmentation" else args.kind
     d = generate_chest_xrays(args.n_patients, args.images_per_patient, args.size, task=gen,

@@ -35,7 +35,7 @@ References:
 import cv2
 import numpy as np
 
-from heartcv.data.synthetic.ecg import _check_classes, _check_int, add_wave
+from heartcv.data.synthetic.ecg import add_wave, check_classes, check_int
 
 #: AAMI classes in the label order of the beat-image paper (0..4 = F, N, Q, S, V).
 BEAT_CLASSES = ("F", "N", "Q", "S", "V")
@@ -126,7 +126,7 @@ def _beat_signal(rng, cls):
         _add(sig, t, 0.0, paced)
         prev_waves = paced
         prev = -rr
-    else:  # pragma: no cover - guarded by _check_classes
+    else:  # pragma: no cover - guarded by check_classes
         raise ValueError(f"Unknown beat class. Received: cls={cls!r}")
     # the preceding beat (normal; paced for Q), partly inside the window
     _add(sig, t, prev, prev_waves)
@@ -165,9 +165,9 @@ def render_beat_image(signal, render_size=256, size=128, line_width=2, *, y_rang
         )
     if not np.all(np.isfinite(signal)):
         raise ValueError("Expected a finite `signal`. Received: signal with NaN or inf values")
-    render_size = _check_int("render_size", render_size, 8)
-    size = _check_int("size", size, 1)
-    line_width = _check_int("line_width", line_width, 1)
+    render_size = check_int("render_size", render_size, 8)
+    size = check_int("size", size, 1)
+    line_width = check_int("line_width", line_width, 1)
     if not 0 <= margin < 0.5:
         raise ValueError(f"Expected `margin` in [0, 0.5). Received: margin={margin}")
     if y_range is None:
@@ -213,10 +213,10 @@ def generate_beat_images(n_per_class, *, size=128, classes=BEAT_CLASSES, seed=0,
         interval in seconds (the preceding beat's distance) and ``base_rr`` (N,) the
         underlying sinus RR in seconds (see :func:`synthetic_rr`).
     """
-    n_per_class = _check_int("n_per_class", n_per_class, 1)
-    size = _check_int("size", size, 1)
-    render_size = _check_int("render_size", render_size, 8)
-    classes = _check_classes(classes, BEAT_CLASSES)
+    n_per_class = check_int("n_per_class", n_per_class, 1)
+    size = check_int("size", size, 1)
+    render_size = check_int("render_size", render_size, 8)
+    classes = check_classes(classes, BEAT_CLASSES)
     n = n_per_class * len(classes)
     images = np.empty((n, size, size, 3), np.uint8)
     signals = np.empty((n, 2 * _HALF), np.float32)

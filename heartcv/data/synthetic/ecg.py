@@ -318,7 +318,7 @@ def simulate_12lead(rng, cls, duration=DURATION, fs=FS):
     """
     if not isinstance(rng, np.random.Generator):
         raise TypeError(f"Expected `rng` to be a numpy.random.Generator. Received: rng={rng!r}")
-    _check_classes((cls,), ECG_CLASSES, arg="cls")
+    check_classes((cls,), ECG_CLASSES, arg="cls")
     m = _patient(rng)
     info = {"class": cls}
     if cls == "mi":
@@ -503,7 +503,7 @@ def render_ecg_sheet(signals, fs=FS, *, header=(), grid="pink", line_width=3):
     return img
 
 
-def _check_classes(classes, known, arg="classes"):
+def check_classes(classes, known, arg="classes"):
     if isinstance(classes, str) or not all(isinstance(c, str) for c in classes):
         raise TypeError(f"Expected `{arg}` to be a sequence of str. Received: {arg}={classes!r}")
     classes = tuple(classes)
@@ -517,7 +517,7 @@ def _check_classes(classes, known, arg="classes"):
     return classes
 
 
-def _check_int(name, value, minimum):
+def check_int(name, value, minimum):
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise TypeError(f"Expected `{name}` to be an int. Received: {name}={value!r}")
     if value < minimum:
@@ -549,10 +549,10 @@ def generate_ecg_printouts(n, *, classes=ECG_CLASSES, height=1572, width=2213, s
         :data:`LEADS12` order), ``fs`` (500), ``lead_names`` and ``details`` (list of dicts per
         sheet: ``rhythm``, ``territory`` for MI classes, ``r_times_s``, ``heart_rate_bpm``).
     """
-    n = _check_int("n", n, 1)
-    height = _check_int("height", height, 16)
-    width = _check_int("width", width, 16)
-    classes = _check_classes(classes, ECG_CLASSES)
+    n = check_int("n", n, 1)
+    height = check_int("height", height, 16)
+    width = check_int("width", width, 16)
+    classes = check_classes(classes, ECG_CLASSES)
     if grid not in _GRIDS:
         raise ValueError(f"Expected `grid` in {sorted(_GRIDS)}. Received: grid={grid!r}")
     ref_h, ref_w = ecg_layout.REFERENCE_SHAPE

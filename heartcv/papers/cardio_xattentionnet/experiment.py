@@ -331,7 +331,7 @@ def delong_markdown(per_seed_tests: list, seeds: list) -> str:
 
 def results_numbers(exp: dict) -> dict:
     """The flat ``"<row>/<metric>"`` numbers of a run for ``results.json``."""
-    from heartcv.evaluation.tables import _scalar
+    from heartcv.evaluation.tables import as_scalar
 
     out = {}
     seeds = exp["seeds"]
@@ -346,7 +346,7 @@ def results_numbers(exp: dict) -> dict:
                 out[f"{name}/{metric}"] = v["mean"]
                 out[f"{name}/{metric}_sd"] = v["sd"]
             elif v is not None:
-                out[f"{name}/{metric}"] = _scalar(v)
+                out[f"{name}/{metric}"] = as_scalar(v)
         if not many and a.get("ci"):
             out[f"{name}/auroc_ci_low"], out[f"{name}/auroc_ci_high"] = a["ci"]
     for seed, tests in zip(seeds, exp["delong_per_seed"]):

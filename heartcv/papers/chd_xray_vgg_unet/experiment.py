@@ -170,9 +170,9 @@ def _cell(v, digits=3):
 
 
 def _metric(summary, row, metric):
-    from heartcv.evaluation.expected import _lookup
+    from heartcv.evaluation.expected import lookup_metric
 
-    return _lookup(summary, row, metric)[0]
+    return lookup_metric(summary, row, metric)[0]
 
 
 def _rows(setting):

@@ -49,7 +49,7 @@ def _check(name, value, choices):
                          f"Received: {name}={value!r}")
 
 
-def _cap(idx, labels, cap, rng):
+def cap_per_class(idx, labels, cap, rng):
     """At most ``cap`` of ``idx`` per class (seeded), sorted; all when ``cap`` is falsy."""
     if not cap:
         return np.sort(idx)
@@ -112,8 +112,11 @@ def protocol_data(path, protocol, *, max_train_per_class=None, max_test_per_clas
         records = np.asarray(b.patient_id).astype(str)
         labels = b.labels
         rng = np.random.default_rng(seed)
-        chosen = {"train": _cap(np.flatnonzero(split == "train"), labels, max_train_per_class, rng),
-                  "test": _cap(np.flatnonzero(split == "test"), labels, max_test_per_class, rng)}
+        chosen = {
+            "train": cap_per_class(np.flatnonzero(split == "train"), labels, max_train_per_class,
+                                   rng),
+            "test": cap_per_class(np.flatnonzero(split == "test"), labels, max_test_per_class, rng),
+        }
         for name, idx in chosen.items():
             if not len(idx):
                 raise ValueError(f"{path}: protocol {protocol!r} has no {name} beats in this "

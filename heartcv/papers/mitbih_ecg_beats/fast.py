@@ -41,7 +41,7 @@ from heartcv.engine import LR_SCHEDULES, fit_batches, optimizer
 from heartcv.files import atomic_path, atomic_write_json, atomic_write_text
 from heartcv.io import save_model
 from heartcv.papers.mitbih_ecg_beats.beatset import context_features
-from heartcv.papers.mitbih_ecg_beats.experiment import _cap as _cap_one_hot
+from heartcv.papers.mitbih_ecg_beats.experiment import cap_per_class
 from heartcv.papers.mitbih_ecg_beats.experiment import confusion
 from heartcv.papers.mitbih_ecg_beats.report import (HEADLINE, PROTOCOL_NAMES, all_n_baseline,
                                                     dechazal_table, record_bootstrap,
@@ -315,8 +315,8 @@ def fit(key, arrays, train_idx, val_idx, *, epochs, batch_size, learning_rate, w
 # ------------------------------------------------------------------------------ protocols
 
 def _cap(idx, labels, cap, rng):
-    """:func:`experiment._cap` for integer class ids (the same seeded draws)."""
-    return _cap_one_hot(idx, np.eye(len(BEAT_CLASSES))[labels] if cap else labels, cap, rng)
+    """:func:`experiment.cap_per_class` for integer class ids (the same seeded draws)."""
+    return cap_per_class(idx, np.eye(len(BEAT_CLASSES))[labels] if cap else labels, cap, rng)
 
 
 def protocol_indices(arrays, protocol, *, val_records=VAL_RECORDS, val_fraction=0.1, seed=0):

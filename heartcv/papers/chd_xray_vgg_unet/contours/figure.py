@@ -3,7 +3,7 @@
 import cv2
 import numpy as np
 
-from heartcv.papers.chd_xray_vgg_unet.contours.outline import _check_image
+from heartcv.papers.chd_xray_vgg_unet.contours.outline import check_image
 
 __all__ = ["save_outline_figure"]
 
@@ -39,7 +39,7 @@ def save_outline_figure(path, images, results, *, references=None, titles=None, 
         fill = np.stack([res.filled * 255] * 3, -1).astype(np.uint8)
         fill[res.lungs == 1] = (70, 130, 255)
         fill[res.lungs == 2] = (70, 200, 120)
-        over = cv2.cvtColor(_check_image(img), cv2.COLOR_GRAY2RGB)
+        over = cv2.cvtColor(check_image(img), cv2.COLOR_GRAY2RGB)
         if references is not None:
             ref = (np.asarray(references[i]) != 0).astype(np.uint8)
             cs, _ = cv2.findContours(ref, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 
 from heartcv.papers.chd_xray_vgg_unet.contours.params import make_params
-from heartcv.data.datasets.chd import _check_vertices, trace_to_mask
+from heartcv.data.datasets.chd import check_vertices, trace_to_mask
 
 __all__ = ["OutlineResult", "dice", "extract_heart_outline", "rows_from_mask"]
 
@@ -72,7 +72,7 @@ def rows_from_mask(mask):
     return int(rows[0]), int(rows[-1])
 
 
-def _check_image(image):
+def check_image(image):
     img = np.asarray(image)
     if img.dtype != np.uint8:
         raise TypeError(f"Expected a uint8 image (heartcv.data.images.read_image returns one). "
@@ -87,7 +87,7 @@ def _check_image(image):
     return img
 
 
-def _check_rows(top_row, bottom_row, shape):
+def check_rows(top_row, bottom_row, shape):
     h, w = shape
     for name, v in (("top_row", top_row), ("bottom_row", bottom_row)):
         numeric = isinstance(v, (int, float, np.integer, np.floating)) \
@@ -141,7 +141,7 @@ def _borders(img, t, b, p, scale):
     bright = np.flatnonzero(morph[ys, c0:c1]) + c0
     if not morph[ys, xs]:
         if bright.size == 0:
-            raise _no_heart("no bright pixel on the middle row of the band after binarization")
+            raise no_heart("no bright pixel on the middle row of the band after binarization")
         xs = int(bright[np.argmin(np.abs(bright - xs))])
     # flood fill of the bright region connected to the seed, confined to the band; fill holes
     banded = np.zeros_like(morph)
@@ -191,7 +191,7 @@ def _borders(img, t, b, p, scale):
                 morphology=morph, filled=filled, lungs=lungs_img)
 
 
-def _no_heart(reason, rows=None):
+def no_heart(reason, rows=None):
     where = f" between rows {rows[0]} and {rows[1]}" if rows else ""
     return ValueError(f"No heart region found{where}: {reason}.")
 
@@ -253,7 +253,7 @@ def _region(left, right, t, b, p, shape, rows):
     for name, x, sign, slope in (("left", left, 1, p.junction_slope_left),
                                  ("right", right, -1, p.junction_slope_right)):
         if np.isnan(x).all():
-            raise _no_heart(f"no lung field borders the heart on the image {name}", rows)
+            raise no_heart(f"no lung field borders the heart on the image {name}", rows)
         x = _cut(x, sign, slope, p.top_slope, p.junction_window)
         sides.append(_running_median(x, p.median_window))
     left, right = sides
@@ -273,7 +273,7 @@ def _region(left, right, t, b, p, shape, rows):
 def _fit_polygon(region, p, scale, shape, rows):
     contours, _ = cv2.findContours(region, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
     if not contours:
-        raise _no_heart("the completed region is empty", rows)
+        raise no_heart("the completed region is empty", rows)
     c = max(contours, key=cv2.contourArea)
     h, w = shape
     eps = float(p.epsilon_fraction)
@@ -283,10 +283,10 @@ def _fit_polygon(region, p, scale, shape, rows):
         v[:, 0] = np.clip(v[:, 0], 0, w - 1)
         v[:, 1] = np.clip(v[:, 1], 0, h - 1)
         try:
-            return _check_vertices(v, "(the fitted outline)", shape)
+            return check_vertices(v, "(the fitted outline)", shape)
         except ValueError:
             eps /= 2  # a coarse fit may cross itself; refine
-    raise _no_heart("the fitted polygon is not simple", rows)
+    raise no_heart("the fitted polygon is not simple", rows)
 
 
 def extract_heart_outline(image, top_row, bottom_row, params=None, *, diagnostics=False,
@@ -313,11 +313,11 @@ def extract_heart_outline(image, top_row, bottom_row, params=None, *, diagnostic
             (no bright seed, no lung on a side, an outline below ``min_area``).
     """
     p = make_params(params, **overrides)
-    img = _check_image(image)
-    t0, b0 = _check_rows(top_row, bottom_row, img.shape)
-    work, t, b, scale = _working_copy(img, t0, b0, p.work_width)
-    found = _found(work, t, b, p, scale, (t0, b0))
-    polygon, region = _outline(found, t, b, p, scale, work.shape, img.shape, (t0, b0))
+    img = check_image(image)
+    t0, b0 = check_rows(top_row, bottom_row, img.shape)
+    work, t, b, scale = working_copy(img, t0, b0, p.work_width)
+    found = find_borders(work, t, b, p, scale, (t0, b0))
+    polygon, region = fit_outline(found, t, b, p, scale, work.shape, img.shape, (t0, b0))
     if not diagnostics:
         return polygon
     return OutlineResult(polygon=polygon, shape=img.shape, top_row=t0, bottom_row=b0,
@@ -327,7 +327,7 @@ def extract_heart_outline(image, top_row, bottom_row, params=None, *, diagnostic
                          lungs=found["lungs"], region=region)
 
 
-def _working_copy(img, t0, b0, work_width):
+def working_copy(img, t0, b0, work_width):
     """The image resized to ``work_width`` wide and the rows mapped onto it."""
     h0, w0 = img.shape
     if w0 == work_width:
@@ -343,18 +343,18 @@ def _working_copy(img, t0, b0, work_width):
     return work, t, b, scale
 
 
-def _found(work, t, b, p, scale, rows):
+def find_borders(work, t, b, p, scale, rows):
     try:
         return _borders(work, t, b, p, scale)
     except ValueError as e:
-        raise _no_heart(str(e).split(": ", 1)[-1].rstrip("."), rows) from None
+        raise no_heart(str(e).split(": ", 1)[-1].rstrip("."), rows) from None
 
 
-def _outline(found, t, b, p, scale, work_shape, shape, rows):
+def fit_outline(found, t, b, p, scale, work_shape, shape, rows):
     """Steps 6-7: the completed region (working size) and the polygon (original pixels)."""
     region = _region(found["left"], found["right"], t, b, p, work_shape, rows)
     covered = region.sum() / ((b - t + 1) * work_shape[1])
     if covered < p.min_area:
-        raise _no_heart(f"the outline covers {covered:.3f} of the band, below "
+        raise no_heart(f"the outline covers {covered:.3f} of the band, below "
                         f"min_area={p.min_area}", rows)
     return _fit_polygon(region, p, scale, shape, rows), region

@@ -3,13 +3,13 @@
 import numpy as np
 
 from heartcv.papers.chd_xray_vgg_unet.contours.outline import (
-    _check_image,
-    _check_rows,
-    _found,
-    _no_heart,
-    _outline,
-    _working_copy,
+    check_image,
+    check_rows,
     dice,
+    find_borders,
+    fit_outline,
+    no_heart,
+    working_copy,
 )
 from heartcv.papers.chd_xray_vgg_unet.contours.params import IMAGE_PARAMS, make_params
 from heartcv.data.datasets.chd import trace_to_mask
@@ -41,9 +41,9 @@ def _score(images, rows, masks, p, cache):
         cache.clear()
         cache[key] = []
         for img, (t0, b0) in zip(images, rows):
-            work, t, b, scale = _working_copy(img, t0, b0, p.work_width)
+            work, t, b, scale = working_copy(img, t0, b0, p.work_width)
             try:
-                found = _found(work, t, b, p, scale, (t0, b0))
+                found = find_borders(work, t, b, p, scale, (t0, b0))
             except ValueError:
                 found = None
             cache[key].append((found, t, b, scale, work.shape))
@@ -51,8 +51,8 @@ def _score(images, rows, masks, p, cache):
     for img, (t0, b0), mask, (found, t, b, scale, wshape) in zip(images, rows, masks, cache[key]):
         try:
             if found is None:
-                raise _no_heart("cached failure")
-            polygon, _ = _outline(found, t, b, p, scale, wshape, img.shape, (t0, b0))
+                raise no_heart("cached failure")
+            polygon, _ = fit_outline(found, t, b, p, scale, wshape, img.shape, (t0, b0))
             scores.append(dice(trace_to_mask(polygon, img.shape), mask))
         except ValueError:
             scores.append(0.0)
@@ -77,8 +77,8 @@ def tune_outline_params(images, rows, masks, *, params=None, grid=None, rounds=3
     Returns:
         ``(best OutlineParams, its mean Dice)``.
     """
-    images = [_check_image(im) for im in images]
-    rows = [_check_rows(t, b, im.shape) for im, (t, b) in zip(images, rows)]
+    images = [check_image(im) for im in images]
+    rows = [check_rows(t, b, im.shape) for im, (t, b) in zip(images, rows)]
     masks = [np.asarray(m) for m in masks]
     if not (len(images) == len(rows) == len(masks)) or not images:
         raise ValueError(f"Expected as many rows and masks as images (at least one). Received: "
