@@ -40,13 +40,7 @@ from heartcv.cli import positive_int  # the CLI's own check (light: no TensorFlo
 from heartcv.config import load_config
 from heartcv.papers import experiment_parser
 from heartcv.recipes import config_overrides, read_recipe
-from heartcv.papers.cardio_xattentionnet.experiment import (
-    MODELS,
-    bundle_boxes,
-    load_experiment_data,
-    results_numbers,
-    run_experiment,
-)
+from heartcv.papers.cardio_xattentionnet import MODELS  # light: the experiment imports Keras
 
 HERE = Path(__file__).resolve().parent
 # --quick: the phantom at 96 px, 6 epochs with Adam 1e-3 (configs/quick.yaml says why)
@@ -110,6 +104,9 @@ def main(argv=None) -> int:
     start = time.time()
     args = build_parser().parse_args(argv)
     heartcv.register_all(debug=args.debug)
+    from heartcv.papers.cardio_xattentionnet.experiment import (
+        bundle_boxes, load_experiment_data, results_numbers, run_experiment)
+
     settings = [f"output_dir={args.output_dir}"] + (QUICK if args.quick else [])
     if args.data:
         from heartcv.data.bundle import open_bundle

@@ -26,6 +26,7 @@ __heartcv_register_later__ = True
 import heartcv
 from heartcv.config import load_config
 from heartcv.papers import experiment_parser
+from heartcv.papers.chd_xray_vgg_unet import MODELS, SETTINGS  # light: no Keras
 from heartcv.recipes import config_overrides, read_recipe
 from heartcv.results import write_results
 
@@ -38,8 +39,6 @@ QUICK = {name: config_overrides(section)
 
 
 def build_parser():
-    from heartcv.papers.chd_xray_vgg_unet.experiment import MODELS, SETTINGS
-
     p = experiment_parser(__doc__, set_help="override a classifier config value (repeatable)")
     p.add_argument("--data", help="CHD bundle of labelled images (heartcv prep chd); "
                                   "default: the synthetic phantom")

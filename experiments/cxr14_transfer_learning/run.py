@@ -27,9 +27,7 @@ import heartcv
 from heartcv.config import load_config
 from heartcv.papers import experiment_parser
 from heartcv.data.splits import format_leakage, leakage_check
-from heartcv.papers.cxr14_transfer_learning.experiment import (
-    ROWS, bundle_boxes, flat_results, phantom_boxes, run_experiment,
-)
+from heartcv.papers.cxr14_transfer_learning import ROWS  # light: the experiment imports Keras
 from heartcv.recipes import config_overrides, read_recipe
 from heartcv.results import write_results
 
@@ -54,6 +52,9 @@ def build_parser():
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     heartcv.register_all(debug=args.debug)
+    from heartcv.papers.cxr14_transfer_learning.experiment import (
+        bundle_boxes, flat_results, phantom_boxes, run_experiment)
+
     settings = [f"output_dir={args.output_dir}"] + (QUICK if args.quick else [])
     if args.data:
         report = leakage_check(args.data)

@@ -40,9 +40,7 @@ __heartcv_register_later__ = True
 import heartcv
 from heartcv.config import load_config
 from heartcv.papers import experiment_parser
-from heartcv.papers.ecg_images_5class.experiment import (
-    BGNORM, MODELS, drop_duplicates, group_shared_crops, leads28_volumes, make_splits,
-    read_volume_bundle, run_experiment, shortcut_report, synthetic_volumes)
+from heartcv.papers.ecg_images_5class import BGNORM, MODELS  # light: no Keras
 from heartcv.recipes import config_overrides, format_override, read_recipe
 from heartcv.results import write_results
 
@@ -172,6 +170,10 @@ def main(argv=None) -> int:
     if args.source_shift and not args.cv:
         parser.error("--source-shift needs --cv K (it scores the folds' models)")
     heartcv.register_all(debug=args.debug)
+    from heartcv.papers.ecg_images_5class.experiment import (
+        drop_duplicates, group_shared_crops, leads28_volumes, make_splits, read_volume_bundle,
+        run_experiment, shortcut_report, synthetic_volumes)
+
     settings_plan = plan(args)
     if args.data:
         volumes = read_volume_bundle(args.data)
@@ -233,6 +235,7 @@ def _cross_validate(args, configs, volumes, base) -> int:
     from heartcv.config import replace
     from heartcv.data.lead_augment import LEAD_DEFAULTS
     from heartcv.papers.ecg_images_5class.cv import run_cv
+    from heartcv.papers.ecg_images_5class.experiment import read_volume_bundle
 
     augment = None
     if args.lead_augment:  # own rows and run folders: never mixed with unaugmented runs

@@ -45,7 +45,7 @@ QUICK = read_recipe(HERE / "configs" / "quick.yaml")
 
 def build_parser():
     from heartcv.papers import experiment_parser
-    from heartcv.papers.mitbih_ecg_beats.experiment import VALIDATION
+    from heartcv.papers.mitbih_ecg_beats import VALIDATION  # light: no Keras
 
     p = experiment_parser(__doc__)
     p.add_argument("--quick", action="store_true",

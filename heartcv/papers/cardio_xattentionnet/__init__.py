@@ -21,3 +21,9 @@ PAPER = register_paper(Paper(
     summary="AMM head vs GAP head over four backbones; cardiomegaly, from scratch",
 ))
 MODEL_MODULES = ("models",)
+
+# The experiment's rows (light, so run.py's --help needs no TensorFlow)
+AMM_MODELS = ("cxa_densenet121", "cxa_densenet201", "cxa_resnet50", "cxa_inceptionresnetv2")
+BASELINES = {"cxa_densenet121": "densenet121_gap", "cxa_densenet201": "densenet201_gap",
+             "cxa_resnet50": "resnet50_gap", "cxa_inceptionresnetv2": "inceptionresnetv2_gap"}
+MODELS = tuple(m for amm in AMM_MODELS for m in (BASELINES[amm], amm))  # Table 5's row order

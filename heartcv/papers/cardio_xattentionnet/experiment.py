@@ -35,12 +35,22 @@ from pathlib import Path
 
 import numpy as np
 
+from heartcv import evaluate, explain, report
+from heartcv.config import replace
+from heartcv.data.bundle import open_bundle
+from heartcv.data.sources import load_data
+from heartcv.evaluation.roc import auroc
+from heartcv.evaluation.tables import as_scalar
+from heartcv.explain import attention_renderer
+from heartcv.explain.faithfulness import faithfulness_checks, faithfulness_numbers
 from heartcv.files import atomic_write_json, atomic_write_text
+from heartcv.io import load_model
+from heartcv.localization import boxes_to_masks, localization_summary
+from heartcv.models.blocks import ATTENTION_LAYER
+from heartcv.papers.cardio_xattentionnet import AMM_MODELS, BASELINES, MODELS  # noqa: F401
+from heartcv.report import markdown_table, read_expected
+from heartcv.train import train
 
-AMM_MODELS = ("cxa_densenet121", "cxa_densenet201", "cxa_resnet50", "cxa_inceptionresnetv2")
-BASELINES = {"cxa_densenet121": "densenet121_gap", "cxa_densenet201": "densenet201_gap",
-             "cxa_resnet50": "resnet50_gap", "cxa_inceptionresnetv2": "inceptionresnetv2_gap"}
-MODELS = tuple(m for amm in AMM_MODELS for m in (BASELINES[amm], amm))  # Table 5's row order
 
 # The paper's training recipe is experiments/cardio_xattentionnet/configs/paper.yaml.
 
@@ -48,15 +58,12 @@ MODELS = tuple(m for amm in AMM_MODELS for m in (BASELINES[amm], amm))  # Table 
 def _tables_in(expected_csv) -> set:
     if not expected_csv:
         return set()
-    from heartcv.report import read_expected
 
     return {r["table"] for r in read_expected(expected_csv)}
 
 
 def bundle_boxes(path, image_ids, label="Cardiomegaly") -> list:
     """Per image id, the (x, y, w, h) boxes of ``label`` in the bundle's pixel frame."""
-    from heartcv.data.bundle import open_bundle
-
     with open_bundle(path) as b:
         where = {str(i): k for k, i in enumerate(b.image_id)}
         out = []
@@ -69,8 +76,6 @@ def bundle_boxes(path, image_ids, label="Cardiomegaly") -> list:
 
 def heatmaps(model, name: str, images: np.ndarray) -> tuple[str, np.ndarray]:
     """The model's own map: AMM attention W for ``cxa_*``, Grad-CAM for the GAP baselines."""
-    from heartcv import explain
-
     if name.startswith("cxa_"):
         return "AMM attention", explain.attention_maps(model, images)[1]
     return "Grad-CAM", explain.gradcam(model, images)
@@ -88,8 +93,6 @@ def baseline_of(name: str) -> str | None:
 def map_cells(model, size) -> list | None:
     """(rows, cols) of the feature grid a model's heatmap comes from, for (size, size) input."""
     import keras
-
-    from heartcv.models.blocks import ATTENTION_LAYER
 
     names = {layer.name for layer in model.layers}
     layer = "amm_bn" if ATTENTION_LAYER in names else "gap" if "gap" in names else None
@@ -122,11 +125,6 @@ def localization(models: dict, test, out_dir: Path, *, boxes=None, n_show=4, see
     blank-image tests, heart correlation and mass on the heart after per-map min–max
     (``ablation_at_map_size=False``: the ablation at ``train_size`` only).
     """
-    from heartcv import explain
-    from heartcv.evaluation.roc import auroc
-    from heartcv.explain.faithfulness import faithfulness_checks
-    from heartcv.localization import boxes_to_masks, localization_summary
-
     y = test.targets[:, 0] > 0.5
     positives = np.flatnonzero(y)
     if test.heart_masks is None and boxes is not None:
@@ -205,8 +203,6 @@ def _fmt_ci(entry, digits=3):
 
 def localization_markdown(per_seed: list) -> str:
     """Localization table: one seed with bootstrap CIs, several with mean ± sd over seeds."""
-    from heartcv.report import markdown_table
-
     first = {k: v for k, v in per_seed[0].items() if isinstance(v, dict) and "method" in v}
     if not first:
         return per_seed[0].get("note", "localization not measured")
@@ -240,8 +236,6 @@ def localization_markdown(per_seed: list) -> str:
 
 def _faith(per_seed: list, name: str) -> list:
     """Each seed's flat faithfulness numbers of model ``name`` (empty dicts where absent)."""
-    from heartcv.explain.faithfulness import faithfulness_numbers
-
     return [faithfulness_numbers(ps[name]["faithfulness"]) if "faithfulness" in ps.get(name, {})
             else {} for ps in per_seed]
 
@@ -274,8 +268,6 @@ def _ablation_cell(first: dict, nums: list, tag: str) -> str:
 
 def faithfulness_markdown(per_seed: list) -> str:
     """Faithfulness of each model's map (issue 26): one seed with CIs, several mean ± sd."""
-    from heartcv.report import markdown_table
-
     names = [k for k, v in per_seed[0].items() if isinstance(v, dict) and "faithfulness" in v]
     if not names:
         return ""
@@ -316,8 +308,6 @@ def faithfulness_markdown(per_seed: list) -> str:
 
 def delong_markdown(per_seed_tests: list, seeds: list) -> str:
     """Per-seed DeLong tests of every AMM model against its GAP baseline."""
-    from heartcv.report import markdown_table
-
     rows = []
     for seed, tests in zip(seeds, per_seed_tests):
         for amm, t in tests.items():
@@ -331,8 +321,6 @@ def delong_markdown(per_seed_tests: list, seeds: list) -> str:
 
 def results_numbers(exp: dict) -> dict:
     """The flat ``"<row>/<metric>"`` numbers of a run for ``results.json``."""
-    from heartcv.evaluation.tables import as_scalar
-
     out = {}
     seeds = exp["seeds"]
     many = len(seeds) > 1
@@ -435,8 +423,6 @@ def load_experiment_data(cfg, map_size=None):
     ``map_size`` for the heatmaps). A bundle keeps its own image size."""
     import dataclasses
 
-    from heartcv.data.sources import load_data
-
     d = cfg.data
     if d.source == "synthetic" and map_size and int(map_size) > d.image_size:
         d = dataclasses.replace(d, image_size=int(map_size))
@@ -473,12 +459,6 @@ def run_experiment(base_cfg, models=MODELS, *, data=None, out_dir=None, expected
         "localization_per_seed", "ceiling", "elapsed_s", "train_seconds"}``.
     """
     import time
-
-    from heartcv import evaluate, report
-    from heartcv.config import replace
-    from heartcv.explain import attention_renderer
-    from heartcv.io import load_model
-    from heartcv.train import train
 
     start = time.time()
     if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:

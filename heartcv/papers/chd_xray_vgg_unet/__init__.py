@@ -20,3 +20,7 @@ PAPER = register_paper(Paper(
     summary="VGG16 fine-tuning, OpenCV heart outlines, U-Net / VGG16-U-Net, VGG+Mask",
 ))
 MODEL_MODULES = ("models", "segmentation")
+
+# The experiment's rows (light, so run.py's --help needs no TensorFlow)
+SETTINGS = {"Normal vs VSD": ("normal", "VSD"), "Normal vs VSD vs ASD": ("normal", "VSD", "ASD")}
+MODELS = {"vgg": "VGG", "vgg_mask": "VGG+Mask"}

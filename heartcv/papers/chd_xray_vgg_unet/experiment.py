@@ -35,11 +35,23 @@ from pathlib import Path
 
 import numpy as np
 
-from heartcv.files import atomic_write_json, atomic_write_text
+from heartcv import explain
+from heartcv.config import replace, save_config
+from heartcv.data.images import resize_image, resize_mask
+from heartcv.data.sources import (
+    DataSplits, SplitArrays, bundle_arrays, split_arrays, synthetic_arrays,
+)
+from heartcv.data.splits import assert_disjoint, patient_split
+from heartcv.evaluation.expected import lookup_metric
+from heartcv.files import atomic_path, atomic_write_json, atomic_write_text
+from heartcv.io import load_model
+from heartcv.localization import mass_inside
+from heartcv.papers.chd_xray_vgg_unet import MODELS, SETTINGS
+from heartcv.papers.chd_xray_vgg_unet.models import chain_mask_classifier, mask_images
+from heartcv.report import read_expected
+from heartcv.train import cross_validate, train
 
 PAPER_SOURCES = ("az", "indiana")
-SETTINGS = {"Normal vs VSD": ("normal", "VSD"), "Normal vs VSD vs ASD": ("normal", "VSD", "ASD")}
-MODELS = {"vgg": "VGG", "vgg_mask": "VGG+Mask"}
 SHARES = ("heart_share_saliency", "heart_share_deep_taylor", "heart_share_saliency_end_to_end")
 
 
@@ -92,16 +104,11 @@ def heart_shares(model, images, heart_masks, *, segmenter=None, raw_images=None,
     image is measured too. ``heart_area`` (the heart's share of the image) is the chance
     level: the share of a uniform map.
     """
-    from heartcv import explain
-    from heartcv.localization import mass_inside
-
     masks = np.asarray(heart_masks) > 0
     out = {"heart_area": float(masks.mean()), "n_attention_images": int(len(masks))}
     maps = {"heart_share_saliency": explain.saliency(model, images, class_index=None),
             "heart_share_deep_taylor": explain.deep_taylor(model, images)}
     if segmenter is not None:
-        from heartcv.papers.chd_xray_vgg_unet.models import chain_mask_classifier
-
         chained = chain_mask_classifier(segmenter, model)
         maps["heart_share_saliency_end_to_end"] = explain.saliency(chained, raw_images,
                                                                    class_index=None)
@@ -130,9 +137,6 @@ def attention_hook(*, segmenter=None, raw_by_id=None, n_images=24, seed=0):
 
 def phantom_cohorts(*, n_patients, image_size, seed, segmentation_fraction=0.3):
     """The CHD phantom (frontal views) split by patient into a segmentation and a CV cohort."""
-    from heartcv.data.sources import SplitArrays, synthetic_arrays
-    from heartcv.data.splits import patient_split
-
     arrays, names, _ = synthetic_arrays("chd", n_patients=n_patients, images_per_patient=1,
                                         image_size=image_size, seed=seed,
                                         options={"view": "frontal"})
@@ -146,10 +150,6 @@ def phantom_cohorts(*, n_patients, image_size, seed, segmentation_fraction=0.3):
 
 def train_segmenters(seg_cfgs: dict, seg_arrays, *, seed) -> dict:
     """Train each segmenter config on a patient-wise train/val/test split of ``seg_arrays``."""
-    from heartcv.data.sources import DataSplits, split_arrays
-    from heartcv.io import load_model
-    from heartcv.train import train
-
     any_cfg = next(iter(seg_cfgs.values()))
     splits = split_arrays(seg_arrays, val_fraction=any_cfg.data.val_fraction,
                           test_fraction=any_cfg.data.test_fraction, seed=seed, task="segmentation")
@@ -170,8 +170,6 @@ def _cell(v, digits=3):
 
 
 def _metric(summary, row, metric):
-    from heartcv.evaluation.expected import lookup_metric
-
     return lookup_metric(summary, row, metric)[0]
 
 
@@ -183,8 +181,6 @@ def _rows(setting):
 
 def tables_markdown(results: dict, expected_csv=None, *, source_label="phantom") -> str:
     """The paper's tables (per setting: VGG and VGG+Mask, fold mean and variance) with ours."""
-    from heartcv.report import read_expected
-
     expected = {}
     for e in read_expected(expected_csv) if expected_csv else []:
         expected[(e["table"], e["row"].lower(), e["metric"])] = e["paper"]
@@ -226,8 +222,6 @@ def _segmentation_figure(images, masks, segmenters: dict, path, n=4):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from heartcv.files import atomic_path
-
     n = min(n, len(images))
     preds = {k: np.asarray(m.predict(np.asarray(images[:n], np.float32), verbose=0))[..., 0]
              for k, m in segmenters.items()}
@@ -253,9 +247,6 @@ def _segmentation_figure(images, masks, segmenters: dict, path, n=4):
 
 def _attention_figure(fold_dirs: dict, images, masked, path, n=4):
     """Saliency and deep Taylor overlays of VGG and VGG+Mask (the paper's Fig. 5/7)."""
-    from heartcv import explain
-    from heartcv.io import load_model
-
     maps = {}
     for key, fold_dir in fold_dirs.items():
         model = load_model(Path(fold_dir) / "model.h5")
@@ -280,9 +271,6 @@ def _feature_figures(fold_dirs: dict, images, masked, figures_dir, setting_slug,
     name) on the first test image, the most active channels first, up to 64 of them. The
     VGG+Mask classifier sees the masked image, as in training. Returns ``{key: path}``.
     """
-    from heartcv import explain
-    from heartcv.io import load_model
-
     out = {}
     for key, fold_dir in fold_dirs.items():
         model = load_model(Path(fold_dir) / "model.h5")
@@ -349,12 +337,6 @@ def run_experiment(cls_cfg, seg_cfgs: dict, *, cohorts, out_dir, settings=tuple(
     Returns:
         ``{"segmentation": {name: metrics}, "cv": {setting: {model: summary}}, "paths": {...}}``.
     """
-    from heartcv.config import replace, save_config
-    from heartcv.data.sources import DataSplits
-    from heartcv.data.splits import assert_disjoint
-    from heartcv.papers.chd_xray_vgg_unet.models import mask_images
-    from heartcv.train import cross_validate
-
     seg_arrays, cls_arrays, class_names = cohorts
     assert_disjoint(np.concatenate([seg_arrays.patient_id, cls_arrays.patient_id]),
                     np.array(["segmentation"] * len(seg_arrays) + ["classification"] * len(cls_arrays)))
@@ -438,8 +420,6 @@ def run_experiment(cls_cfg, seg_cfgs: dict, *, cohorts, out_dir, settings=tuple(
 
 
 def _resized(arrays, size):
-    from heartcv.data.images import resize_image, resize_mask
-
     if arrays.images.shape[1] == size:
         return arrays
     images = np.stack([resize_image(im, size) for im in arrays.images])
@@ -463,8 +443,6 @@ def bundle_cohorts(data, masks, *, image_size):
     none (the attention shares are then measured against the segmenter's predicted heart,
     see :func:`run_experiment`).
     """
-    from heartcv.data.sources import SplitArrays, bundle_arrays
-
     _, seg, _, seg_task = bundle_arrays(Path(masks))
     if seg_task != "segmentation":
         raise ValueError(f"{masks}: expected a segmentation bundle (heartcv prep chd --masks DIR). "

@@ -34,6 +34,7 @@ from heartcv.models.blocks import (
 from heartcv.papers.chd_xray_vgg_unet.vgg16 import (
     check_width_batchnorm, uses_applications, vgg16_encoder_model,
 )
+from heartcv.progress import progress_bar
 from heartcv.registry import register_model
 
 PAPER = "chd_xray_vgg_unet"
@@ -318,7 +319,6 @@ def mask_images(segmenter, images, scale=0.2, threshold=0.5, batch_size=16, prog
     if any(e is not None and e != s for e, s in zip(expected, x.shape[1:])):
         raise ValueError(f"Expected `images` of shape (N, {', '.join(map(str, expected))}) for "
                          f"segmenter {segmenter.name!r}. Received: images.shape={np.shape(images)}")
-    from heartcv.progress import progress_bar
 
     as_uint8 = x.dtype == np.uint8
     out = np.empty(x.shape, dtype=np.uint8 if as_uint8 else np.float32)

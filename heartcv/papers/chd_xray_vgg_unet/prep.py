@@ -22,6 +22,8 @@ import sys
 from pathlib import Path
 
 from heartcv.data.datasets._prep import CONVERT_ERRORS, first_line
+from heartcv.files import atomic_write_text, check_output_dir, check_output_file
+from heartcv.papers.chd_xray_vgg_unet import contours
 from heartcv.registry import register_dataset
 
 PROG = "heartcv prep contours"
@@ -77,8 +79,6 @@ def build_parser(prog=PROG):
 
 
 def _tune(args, params):
-    from heartcv.papers.chd_xray_vgg_unet import contours
-
     if args.reference_masks is None:
         raise ValueError("--tune needs --reference-masks (the masks to score against)")
     plan = contours.marked_images(args.images, args.rows, masks_dir=args.from_masks,
@@ -95,8 +95,6 @@ def _tune(args, params):
 
 
 def _figure(args, df, params):
-    from heartcv.papers.chd_xray_vgg_unet import contours
-
     done = df[df["status"] != "failed"].head(max(1, args.figure_count))
     if done.empty:
         print("no outlined image to draw")
@@ -131,8 +129,6 @@ def main(argv=None, prog=PROG) -> int:
 
 def _check_outputs(args):
     """Output folders and files must be writable (or creatable) before any image is read."""
-    from heartcv.files import check_output_dir, check_output_file
-
     for name in ("traces_out", "masks_out"):
         if getattr(args, name, None):
             check_output_dir(getattr(args, name))
@@ -142,8 +138,6 @@ def _check_outputs(args):
 
 
 def _work(args):
-    from heartcv.papers.chd_xray_vgg_unet import contours
-
     params = contours.make_params(None, **dict(args.overrides))
     if args.tune:
         _tune(args, params)
@@ -160,8 +154,6 @@ def _work(args):
         contours.write_rows_csv(args.rows_out, {Path(p).name: (int(t), int(b)) for p, t, b in
                                                 zip(ok["path"], ok["top_row"], ok["bottom_row"])})
     if args.report:
-        from heartcv.files import atomic_write_text
-
         atomic_write_text(args.report, df.to_csv(index=False))
     if args.figure:
         _figure(args, df, params)

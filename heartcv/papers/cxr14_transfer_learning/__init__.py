@@ -19,3 +19,6 @@ PAPER = register_paper(Paper(
     summary="frozen ImageNet backbones, weighted BCE, per-label AUROC, Grad-CAM",
 ))
 MODEL_MODULES = ("models",)
+
+# The experiment's rows (light, so run.py's --help needs no TensorFlow)
+ROWS = ("densenet121_no_da", "densenet121_da", "resnet50_da")  # the order of Tables 1 and 2

@@ -22,9 +22,22 @@ from pathlib import Path
 
 import numpy as np
 
+from heartcv import evaluate
+from heartcv.data.bundle import open_bundle
+from heartcv.data.sources import load_data
+from heartcv.data.synthetic import generate_chest_xrays
+from heartcv.evaluation._common import atomic_save_figure
+from heartcv.evaluation.expected import comparison_markdown, paper_comparison
+from heartcv.explain import gradcam
+from heartcv.explain.topk import save_top_k_figure, top_k_gradcam
 from heartcv.files import atomic_write_json, atomic_write_text
+from heartcv.io import load_model
+from heartcv.localization import iou_iobb, mass_inside, pointing_game
+from heartcv.papers.cxr14_transfer_learning import ROWS  # noqa: F401 (re-exported)
+from heartcv.report import read_expected
+from heartcv.scoring import predict_split
+from heartcv.train import train
 
-ROWS = ("densenet121_no_da", "densenet121_da", "resnet50_da")  # the order of Tables 1 and 2
 ROW_LABELS = {"densenet121_no_da": "DenseNet121 without data augmentation",
               "densenet121_da": "DenseNet121 with data augmentation",
               "resnet50_da": "ResNet50 with data augmentation"}
@@ -36,8 +49,6 @@ ROC_FIGURES = {"densenet121_no_da": "Fig. 4", "densenet121_da": "Fig. 5", "resne
 
 def bundle_boxes(path, image_ids) -> list:
     """Per image id, its ``(label, x, y, w, h)`` boxes (all labels) in the bundle's frame."""
-    from heartcv.data.bundle import open_bundle
-
     with open_bundle(path) as b:
         where = {str(i): k for k, i in enumerate(b.image_id)}
         return [[(x.label, x.x, x.y, x.w, x.h) for x in b.boxes_for(where[str(i)])]
@@ -46,8 +57,6 @@ def bundle_boxes(path, image_ids) -> list:
 
 def phantom_boxes(data_cfg, image_ids) -> list:
     """The boxes of the synthetic findings phantom of ``data_cfg``, per image id (regenerated)."""
-    from heartcv.data.synthetic import generate_chest_xrays
-
     d = generate_chest_xrays(n_patients=data_cfg.n_patients,
                              images_per_patient=data_cfg.images_per_patient,
                              size=data_cfg.image_size, task=data_cfg.synthetic, seed=data_cfg.seed,
@@ -85,9 +94,6 @@ def box_scores(model, images, boxes, class_names, *, frame=None, heat_threshold=
         level), iou_mean, iobb_mean, accuracy_iou {T: acc}, accuracy_iobb {T: acc}}}`` for the
         labels that have boxes; labels outside ``class_names`` are counted under ``skipped``.
     """
-    from heartcv.explain import gradcam
-    from heartcv.localization import iou_iobb, mass_inside, pointing_game
-
     frame = tuple(frame or images.shape[1:3])
     out, skipped = {}, {}
     labels = sorted({b[0] for bs in boxes for b in bs})
@@ -139,8 +145,6 @@ def plot_loss_curves(histories: dict, path) -> Path:
     """Fig. 3: training and validation loss per epoch, one panel per row."""
     from matplotlib.figure import Figure
 
-    from heartcv.evaluation._common import atomic_save_figure
-
     fig = Figure(figsize=(4.2 * max(len(histories), 1), 3.6))
     axes = fig.subplots(1, max(len(histories), 1), squeeze=False)[0]
     for ax, (row, csv_path) in zip(axes, histories.items()):
@@ -164,9 +168,6 @@ def plot_loss_curves(histories: dict, path) -> Path:
 
 def _row_result(run, model, data, cfg) -> dict:
     """Tables 1–2 numbers of one trained row, per-label AUROC, validation-chosen thresholds."""
-    from heartcv import evaluate
-    from heartcv.scoring import predict_split
-
     names = data.class_names
     p_train = predict_split(model, data, "train", cfg)
     y_test = data.splits["test"].targets
@@ -214,9 +215,6 @@ def _lookup(results):
 
 def comparison(results: dict, expected_csv) -> tuple[list, str]:
     """Paper vs heartcv for every expected.csv row (NaN where a row or label was not run)."""
-    from heartcv.evaluation.expected import comparison_markdown, paper_comparison
-    from heartcv.report import read_expected
-
     lookup = _lookup(results)
     rows, parts = [], []
     expected = read_expected(expected_csv)
@@ -247,12 +245,6 @@ def run_experiment(row_cfgs: dict, *, data=None, out_dir=None, expected_csv=None
     Returns:
         ``{"rows": {row: dict}, "runs": {row: RunResult}, "box_scores": ..., "paths": ...}``.
     """
-    from heartcv import evaluate
-    from heartcv.data.sources import load_data
-    from heartcv.explain.topk import save_top_k_figure, top_k_gradcam
-    from heartcv.io import load_model
-    from heartcv.train import train
-
     first = next(iter(row_cfgs.values()))
     data = data if data is not None else load_data(first.data)
     out_dir = Path(out_dir or first.run_dir.parent)

@@ -25,3 +25,8 @@ PAPER = register_paper(Paper(
     summary="13-lead crops of 12-lead printouts into six architectures",
 ))
 MODEL_MODULES = ("models", "attention_vgg")
+
+# The experiment's rows (light, so run.py's --help needs no TensorFlow)
+MODELS = ("ecg_cnn3d", "ecg_cnn2d", "ecg_hybrid", "ecg_timedistributed_cnn", "ecg_attn_lstm",
+          "ecg_attention_vgg")
+BGNORM = "_bgnorm"

@@ -18,6 +18,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from heartcv.config import replace
+from heartcv.data.sources import SplitArrays
+from heartcv.evaluation.roc import percentile_ci
+from heartcv.files import atomic_write_json, atomic_write_text
+from heartcv.papers.ecg_images_5class.experiment import VolumeSplits, row_label
+from heartcv.papers.ecg_images_5class.shortcut import shortcut_probe
+from heartcv.report import markdown_table
+from heartcv.train import train
 
 __all__ = ["credit", "cv_table", "grouped_folds", "pooled_metrics", "run_cv",
            "source_shift_check"]
@@ -63,8 +71,6 @@ def grouped_folds(y, groups, *, k=5, val_folds=8, seed=0) -> list[dict]:
 
 def _ci(stat, n, n_boot, ci, seed):
     """Percentile interval of ``stat(idx)`` over ``n_boot`` resamples of ``n`` ECGs."""
-    from heartcv.evaluation.roc import percentile_ci
-
     rng = np.random.default_rng(seed)
     vals = np.array([stat(rng.integers(0, n, n)) for _ in range(int(n_boot))], float)
     vals = vals[np.isfinite(vals)]
@@ -119,9 +125,6 @@ def _fmt(e) -> str:
 
 def cv_table(rows: dict, probe_key="probe", mi="myocardial_infarction") -> str:
     """Markdown: pooled accuracy and MI recall with CIs, MI precision, credited, per row."""
-    from heartcv.papers.ecg_images_5class.experiment import row_label
-    from heartcv.report import markdown_table
-
     body = []
     for row, r in rows.items():
         pc = r["per_class"].get(mi)
@@ -158,13 +161,6 @@ def run_cv(configs: dict, volumes: dict, *, out_dir, k=5, seed=0, n_boot=2000,
     import time
 
     import keras
-
-    from heartcv.config import replace
-    from heartcv.data.sources import SplitArrays
-    from heartcv.files import atomic_write_json, atomic_write_text
-    from heartcv.papers.ecg_images_5class.experiment import VolumeSplits, row_label
-    from heartcv.papers.ecg_images_5class.shortcut import shortcut_probe
-    from heartcv.train import train
 
     names = list(volumes["class_names"])
     y = np.asarray(volumes["y"], int)
@@ -266,10 +262,6 @@ def source_shift_check(run_dirs: dict, volumes: dict, class_names, *,
             volumes' side differs from the models' input.
     """
     import keras
-
-    from heartcv.files import atomic_write_json, atomic_write_text
-    from heartcv.papers.ecg_images_5class.experiment import row_label
-    from heartcv.report import markdown_table
 
     names = [str(c) for c in class_names]
     theirs = [str(c) for c in volumes["class_names"]]

@@ -22,13 +22,24 @@ from pathlib import Path
 
 import numpy as np
 
+from heartcv import evaluate, report
+from heartcv.config import replace
 from heartcv.data.batches import make_dataset
+from heartcv.data.bundle import read_bundle, write_bundle
+from heartcv.data.datasets.ecg_khan import leads28_dataset
 from heartcv.data.lead_augment import build_lead_augmenter
 from heartcv.data.sources import DataSplits, SplitArrays, split_arrays
+from heartcv.data.splits import leakage_report
+from heartcv.data.synthetic import generate_ecg_printouts
+from heartcv.evaluate import plot_confusion_matrix
+from heartcv.files import atomic_write_json, atomic_write_text
+from heartcv.papers.ecg_images_5class import BGNORM, MODELS  # noqa: F401 (MODELS re-exported)
+from heartcv.papers.ecg_images_5class import shortcut as sc
+from heartcv.papers.ecg_images_5class.layout import crop_leads, preprocess_lead
+from heartcv.report import markdown_table, read_expected
+from heartcv.train import train
 
 #: Table order of the paper's Performance Report.
-MODELS = ("ecg_cnn3d", "ecg_cnn2d", "ecg_hybrid", "ecg_timedistributed_cnn", "ecg_attn_lstm",
-          "ecg_attention_vgg")
 PAPER_NAMES = {"ecg_cnn3d": "CNN3D", "ecg_cnn2d": "CNN2D", "ecg_hybrid": "Hybrid",
                "ecg_timedistributed_cnn": "Time Dist CNN", "ecg_attn_lstm": "Attn LSTM",
                "ecg_attention_vgg": "CNN with Attn"}
@@ -41,7 +52,6 @@ SYNTHETIC_CLASSES = {"normal": "normal", "abnormal_heartbeat": "abnormal_heartbe
                      "mi": "myocardial_infarction", "history_mi": "history_of_mi",
                      "covid": "covid19"}
 #: Row suffix of a model trained with ``model.params.background_norm=true`` (beyond the paper).
-BGNORM = "_bgnorm"
 METRICS = ("precision", "recall", "f1", "specificity")
 METRIC_TITLES = {"precision": "Precision", "recall": "Recall", "f1": "F1 Score",
                  "specificity": "Specificity", "accuracy": "Accuracy"}
@@ -52,8 +62,6 @@ METRIC_TITLES = {"precision": "Precision", "recall": "Recall", "f1": "F1 Score",
 
 def sheet_volume(sheet, size=64, dilate_kernel=3) -> np.ndarray:
     """One printout → (size, size, 13) uint8: the 13 lead crops, preprocessed, as channels."""
-    from heartcv.papers.ecg_images_5class.layout import crop_leads, preprocess_lead
-
     leads = [preprocess_lead(c, size, dilate_kernel=dilate_kernel) for c in crop_leads(sheet)]
     return np.stack(leads, axis=-1)
 
@@ -65,8 +73,6 @@ def synthetic_volumes(n, *, size=64, seed=0, sheet_shape=(540, 940)) -> dict:
         ``{"x": (n, size, size, 13) uint8, "y": (n,) int, "class_names": [...],
         "patient_id": (n,) str, "source": str}``; class names as the dataset's.
     """
-    from heartcv.data.synthetic import generate_ecg_printouts
-
     d = generate_ecg_printouts(n, height=sheet_shape[0], width=sheet_shape[1], seed=seed)
     x = np.stack([sheet_volume(s, size) for s in d["images"]])
     names = [SYNTHETIC_CLASSES[c] for c in d["class_names"]]
@@ -77,8 +83,6 @@ def synthetic_volumes(n, *, size=64, seed=0, sheet_shape=(540, 940)) -> dict:
 
 def leads28_volumes(root) -> dict:
     """The real 28 x 28 lead crops (``leads28/``) as (N, 28, 28, 13) volumes."""
-    from heartcv.data.datasets.ecg_khan import leads28_dataset
-
     d = leads28_dataset(root)
     return {"x": np.ascontiguousarray(np.transpose(d.x, (0, 2, 3, 1))), "y": d.y,
             "class_names": list(d.class_names), "patient_id": d.patient_id,
@@ -91,8 +95,6 @@ def write_volume_bundle(path, volumes: dict, split=None) -> Path:
     Needs :mod:`heartcv.data.bundle` to accept 13-channel ``images`` (schema version 1 takes
     C in (1, 3) only, and raises ValueError here).
     """
-    from heartcv.data.bundle import write_bundle
-
     k = len(volumes["class_names"])
     labels = np.eye(k, dtype=np.float32)[np.asarray(volumes["y"])]
     return write_bundle(path, volumes["x"], labels=labels, patient_id=volumes["patient_id"],
@@ -102,8 +104,6 @@ def write_volume_bundle(path, volumes: dict, split=None) -> Path:
 
 def read_volume_bundle(path) -> dict:
     """Read a bundle of (N, H, W, 13) volumes into the dict form (keeping its splits)."""
-    from heartcv.data.bundle import read_bundle
-
     b = read_bundle(path)
     if b.task != "multiclass" or b.images.shape[-1] != 13:
         raise ValueError(f"Expected a multiclass bundle of (N, H, W, 13) lead volumes in {path}. "
@@ -276,8 +276,6 @@ def split_summary(data: DataSplits, duplicates=None, shared_crops=None) -> dict:
     of a training ECG's crop (:func:`shared_crops_across`); ``shared_crops``: the
     :func:`group_shared_crops` report, if the split was grouped.
     """
-    from heartcv.data.splits import leakage_report
-
     ids = {k: s.patient_id for k, s in data.splits.items()}
     report = leakage_report(ids)
     sharing = (shared_crops_across(data) if {"train", "test"} <= set(data.splits) else None)
@@ -314,8 +312,6 @@ def performance_tables(runs: dict, class_names) -> str:
     paper's column order, classes absent from the data left out); the weighted "Decision"
     table (accuracy and support-weighted precision, recall, F1, specificity).
     """
-    from heartcv.report import markdown_table
-
     cols = [c for c in PAPER_CLASSES if c in class_names] + [
         c for c in class_names if c not in PAPER_CLASSES]
     label = row_label
@@ -342,8 +338,6 @@ def paper_rows(runs: dict, expected_csv) -> list[dict]:
     Tables ``Per-class <model>`` (row = class) and ``Decision`` (row = model; weighted
     averages and accuracy). Rows for models not run or classes not in the data are skipped.
     """
-    from heartcv.report import read_expected
-
     out = []
     for e in read_expected(expected_csv):
         table, row, metric = e["table"], e["row"], e["metric"]
@@ -368,8 +362,6 @@ def paper_rows(runs: dict, expected_csv) -> list[dict]:
 
 
 def _comparison_markdown(rows) -> str:
-    from heartcv.report import markdown_table
-
     body = [[f"{PAPER_NAMES.get(r['model'], r['model'])}: {r['row']}", METRIC_TITLES[r["metric"]],
              _fmt(r["paper"]), _fmt(r["heartcv"]),
              "NaN" if not np.isfinite(r["delta"]) else f"{r['delta']:+.5f}"] for r in rows]
@@ -379,9 +371,6 @@ def _comparison_markdown(rows) -> str:
 
 def write_tables(runs: dict, class_names, out_dir, *, expected_csv=None, title="") -> dict:
     """Write ``performance_report.md`` (+ ``.json``), paper rows and confusion matrices."""
-    from heartcv.evaluate import plot_confusion_matrix
-    from heartcv.files import atomic_write_json, atomic_write_text
-
     out_dir = Path(out_dir)
     md = [f"# {title or 'Performance Report'}", "", performance_tables(runs, class_names)]
     paths = {}
@@ -414,10 +403,6 @@ def bagging_ensemble(cfg, data: DataSplits, *, members=5, seed=0) -> dict:
     confusion matrix) to ``<cfg.run_dir>/bagging``. Returns the ensemble's
     ``classification_report`` with ``members`` (each member's test accuracy) added.
     """
-    from heartcv import evaluate, report
-    from heartcv.config import replace
-    from heartcv.train import train
-
     if isinstance(members, bool) or not isinstance(members, int) or members < 2:
         raise ValueError(f"Expected `members` >= 2. Received: members={members!r}")
     tr, test = data.splits["train"], data.splits["test"]
@@ -460,10 +445,6 @@ def shortcut_report(runs: dict, data: DataSplits, out_dir, *, probe=None, n_boot
         "rows": {row: {...}}, "paths": {...}}``.
     """
     import keras
-
-    from heartcv.files import atomic_write_json, atomic_write_text
-    from heartcv.papers.ecg_images_5class import shortcut as sc
-    from heartcv.report import markdown_table
 
     test = data.splits["test"]
     y_true = np.argmax(test.targets, axis=-1)
@@ -551,9 +532,6 @@ def run_experiment(configs: dict, data: DataSplits, *, out_dir, expected_csv=Non
         ``{"runs": {model: RunResult}, "bagging": {model: results}, "paths": {...}}``.
     """
     import keras
-
-    from heartcv.files import atomic_write_json
-    from heartcv.train import train
 
     out_dir = Path(out_dir)
     summary = split_summary(data, duplicates, shared_crops)

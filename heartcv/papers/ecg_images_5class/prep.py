@@ -44,8 +44,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from heartcv.data.bundle import BundleWriter
+from heartcv.data.conversion_workers import start_pool
 from heartcv.data.datasets import assign_split, ecg_khan
 from heartcv.data.datasets._prep import convert, dataset_parser, run
+from heartcv.data.images import read_image
+from heartcv.files import atomic_write_text, check_output_file
+from heartcv.papers.ecg_images_5class.detect import LayoutError, detect_layout
+from heartcv.papers.ecg_images_5class.layout import LEAD_NAMES
+from heartcv.papers.ecg_images_5class.leads import lead_volume
 from heartcv.progress import progress_bar
 from heartcv.registry import register_dataset
 
@@ -80,10 +87,6 @@ def build_parser(prog=PROG):
 
 def _lead_item(item):
     """Read one sheet and make its lead volume; never raises for a bad sheet."""
-    from heartcv.papers.ecg_images_5class.detect import LayoutError, detect_layout
-    from heartcv.papers.ecg_images_5class.leads import lead_volume
-    from heartcv.data.images import read_image
-
     pos, path, size, dilate, grid = item
     try:
         sheet = read_image(path, grey=False)
@@ -97,8 +100,6 @@ def _lead_item(item):
 
 def check_sheet(image, path):
     """``ValueError`` unless ``image`` looks like a 3 x 4 + 1 ECG sheet (whole-sheet mode)."""
-    from heartcv.papers.ecg_images_5class.detect import LayoutError, detect_layout
-
     try:
         detect_layout(image, name=path)
     except LayoutError as e:
@@ -109,7 +110,6 @@ def _results(items, workers):
     if workers <= 1 or len(items) < 2 * _BATCH:
         yield from map(_lead_item, items)
         return
-    from heartcv.data.conversion_workers import start_pool
 
     pool = start_pool(workers, None)
     try:
@@ -142,16 +142,11 @@ def write_lead_bundle(index, out, *, size=64, dilate_kernel=3, strict=True, work
         ValueError: bad ``size``/``dilate_kernel``; any sheet failed and ``strict``; or none
             could be read.
     """
-    from heartcv.papers.ecg_images_5class.layout import LEAD_NAMES
-    from heartcv.data.bundle import BundleWriter
-    from heartcv.files import atomic_write_text
-
     t0 = time.perf_counter()
     for name, value, low in (("size", size, 8), ("dilate_kernel", dilate_kernel, 1)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
             raise ValueError(f"Expected `{name}` to be an int >= {low}. Received: "
                              f"{name}={value!r}")
-    from heartcv.files import check_output_file
 
     out = check_output_file(out, overwrite=overwrite, what="Bundle")
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -22,6 +22,7 @@ model can score well by learning the background. Two checks follow:
 from __future__ import annotations
 
 import numpy as np
+from heartcv.evaluation.roc import percentile_ci
 
 #: Per-crop statistics the probe sees, in feature order (13 crops x these).
 STATISTICS = ("mean", "background", "zero_share", "std")
@@ -123,8 +124,6 @@ def shortcut_probe(data, *, seed=0) -> dict:
 
 def _bootstrap_mean_ci(values, n_boot, ci, seed) -> list:
     """Percentile interval of the mean of ``values`` over ``n_boot`` seeded resamples."""
-    from heartcv.evaluation.roc import percentile_ci
-
     rng = np.random.default_rng(seed)
     return percentile_ci(values[rng.integers(0, len(values), (n_boot, len(values)))].mean(1), ci)
 

@@ -18,3 +18,6 @@ PAPER = register_paper(Paper(
     summary="VGG16-style classifier of MIT-BIH single-beat images",
 ))
 MODEL_MODULES = ("models",)
+
+# The experiment's rows (light, so run.py's --help needs no TensorFlow)
+VALIDATION = ("test", "none")

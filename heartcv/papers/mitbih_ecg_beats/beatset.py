@@ -46,7 +46,11 @@ from pathlib import Path
 
 import numpy as np
 
-from heartcv.data.synthetic.beats import BEAT_CLASSES, render_beat_image
+from heartcv.data.datasets import mitbih
+from heartcv.data.synthetic.beats import (
+    BEAT_CLASSES, generate_beat_images, render_beat_image, synthetic_rr,
+)
+from heartcv.files import atomic_path
 
 RR_FEATURES = ("pre_rr/mean_rr", "post_rr/mean_rr", "local_rr/mean_rr", "pre_rr/post_rr",
                "pre_rr/local_rr", "mean_rr_s")
@@ -198,8 +202,6 @@ def load_mitdb(root, *, size=64, render_size=128, cache=None, progress=True):
         a dict of arrays (``images, labels, rr, record, sample, split_intra, split_inter``) and
         ``meta`` (settings, seconds taken).
     """
-    from heartcv.data.datasets import mitbih
-
     key = _cache_key(root, size, render_size)
     if cache is not None and Path(cache).is_file():
         with np.load(cache, allow_pickle=False) as z:
@@ -237,8 +239,6 @@ def load_mitdb(root, *, size=64, render_size=128, cache=None, progress=True):
                   flush=True)
     out = {k: np.concatenate(v) for k, v in parts.items()}
     if cache is not None:
-        from heartcv.files import atomic_path
-
         Path(cache).parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(cache) as tmp:
             with open(tmp, "wb") as fh:
@@ -257,8 +257,6 @@ def synthetic_set(n_per_class=120, *, n_patients=10, size=64, render_size=128, s
     seeded 80/20 split by beat; ``split_inter`` puts the first 60% of the pseudo-records in
     ``train`` and the rest in ``test``.
     """
-    from heartcv.data.synthetic.beats import generate_beat_images, synthetic_rr
-
     d = generate_beat_images(n_per_class, size=size, seed=seed, render_size=render_size)
     n = len(d["labels"])
     rng = np.random.default_rng([int(seed), 7])

@@ -30,21 +30,28 @@ from pathlib import Path
 
 import numpy as np
 
+from heartcv import evaluate, report
+from heartcv.config import replace
+from heartcv.data.batches import make_dataset
+from heartcv.data.bundle import open_bundle
 from heartcv.data.datasets.mitbih import BEAT_CLASSES, PROTOCOLS
+from heartcv.data.sources import DataSplits, SplitArrays
+from heartcv.data.splits import leakage_report
 from heartcv.files import atomic_write_json, atomic_write_text
+from heartcv.io import load_model
+from heartcv.papers.mitbih_ecg_beats import VALIDATION
+from heartcv.registry import did_you_mean
+from heartcv.train import train
 
 #: The paper's Table 1 (images per class in the Kaggle set it used).
 PAPER_TABLE1 = {
     "train": {"F": 641, "N": 22122, "Q": 6413, "S": 2222, "V": 5780},
     "test": {"F": 161, "N": 13661, "Q": 1608, "S": 557, "V": 1448},
 }
-VALIDATION = ("test", "none")
 
 
 def _check(name, value, choices):
     if value not in choices:
-        from heartcv.registry import did_you_mean
-
         raise ValueError(f"Unknown {name}.{did_you_mean(value, choices)} Expected one of {list(choices)}. "
                          f"Received: {name}={value!r}")
 
@@ -99,10 +106,6 @@ def protocol_data(path, protocol, *, max_train_per_class=None, max_test_per_clas
         ``(DataSplits, info)``; ``info`` holds the protocol, split sizes and class counts of the
         selection and of the full splits, and the records shared by train and test.
     """
-    from heartcv.data.bundle import open_bundle
-    from heartcv.data.sources import DataSplits, SplitArrays
-    from heartcv.data.splits import leakage_report
-
     _check("validation", validation, VALIDATION)
     with open_bundle(path) as b:
         if list(b.class_names) != list(BEAT_CLASSES):
@@ -163,8 +166,6 @@ def mix_accuracy(confusion, mix):
 
 
 def _evaluate(model, split, batch_size, image_size, channels):
-    from heartcv.data.batches import make_dataset
-
     ds = make_dataset(split.images, None, batch_size=batch_size, image_size=image_size,
                       channels=channels)
     return np.asarray(model.predict(ds, verbose=0), np.float32)
@@ -295,10 +296,6 @@ def run_experiment(base_cfg, protocols=tuple(PROTOCOLS), *, bundle, out_dir=None
     """
     from keras import backend
 
-    from heartcv import evaluate, report
-    from heartcv.config import replace
-    from heartcv.train import train
-
     for p in protocols:
         _check("protocol", p, PROTOCOLS)
     out_dir = Path(out_dir or base_cfg.run_dir)
@@ -332,7 +329,6 @@ def run_experiment(base_cfg, protocols=tuple(PROTOCOLS), *, bundle, out_dir=None
                                        normalize="true", title=f"{table} (rows: recall)")
         # Fig. 4: the same model on its training beats
         model = run.paths["model_h5"]
-        from heartcv.io import load_model
 
         loaded = load_model(model)
         train_split = data.splits["train"]

@@ -3,6 +3,7 @@
 import cv2
 import numpy as np
 
+from heartcv.files import atomic_path
 from heartcv.papers.chd_xray_vgg_unet.contours.outline import check_image
 
 __all__ = ["save_outline_figure"]
@@ -24,8 +25,6 @@ def save_outline_figure(path, images, results, *, references=None, titles=None, 
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
-
-    from heartcv.files import atomic_path
 
     if len(images) != len(results) or not results:
         raise ValueError(f"Expected one result per image (at least one). Received: "

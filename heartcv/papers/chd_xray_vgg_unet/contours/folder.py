@@ -9,11 +9,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from heartcv.papers.chd_xray_vgg_unet.contours.outline import dice, extract_heart_outline, rows_from_mask
-from heartcv.papers.chd_xray_vgg_unet.contours.params import make_params
 from heartcv.data.datasets import did_you_mean, require_dir, require_file
 from heartcv.data.datasets.chd import IMAGE_EXTENSIONS, read_trace, trace_to_mask, write_trace
+from heartcv.data.images import read_image, read_mask
 from heartcv.files import atomic_write_image, atomic_write_text
+from heartcv.papers.chd_xray_vgg_unet.contours.outline import (
+    dice, extract_heart_outline, rows_from_mask,
+)
+from heartcv.papers.chd_xray_vgg_unet.contours.params import make_params
+from heartcv.progress import progress_bar
 
 __all__ = ["ROWS_COLUMNS", "SUBSETS", "list_images", "load_marked", "marked_images",
            "outline_folder", "read_rows_csv", "summarize_outlines", "write_rows_csv"]
@@ -169,8 +173,6 @@ def load_marked(rec):
     Raises:
         ValueError: an unreadable image or mask, a mask of another size, an empty mask.
     """
-    from heartcv.data.images import read_image, read_mask
-
     img = read_image(rec["path"])
     masks = {}
     for key in ("rows_mask", "reference_path"):
@@ -221,8 +223,6 @@ def outline_folder(images_dir, rows=None, *, masks_dir=None, traces_dir=None, ma
             ``subset`` or parameter. Per-image failures (an unreadable image, no heart found)
             do not raise: they are rows with status ``"failed"`` and the message.
     """
-    from heartcv.progress import progress_bar
-
     p = make_params(params)
     plan = marked_images(images_dir, rows, masks_dir=masks_dir,
                          reference_masks=reference_masks, subset=subset)

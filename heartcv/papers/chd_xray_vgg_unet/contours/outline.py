@@ -5,8 +5,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from heartcv.papers.chd_xray_vgg_unet.contours.params import make_params
 from heartcv.data.datasets.chd import check_vertices, trace_to_mask
+from heartcv.data.images import binarize_mask
+from heartcv.papers.chd_xray_vgg_unet.contours.params import make_params
 
 __all__ = ["OutlineResult", "dice", "extract_heart_outline", "rows_from_mask"]
 
@@ -61,8 +62,6 @@ def rows_from_mask(mask):
     Raises:
         ValueError: if the mask is not 2-D or holds no foreground.
     """
-    from heartcv.data.images import binarize_mask
-
     m = binarize_mask(np.asarray(mask))
     if m.ndim != 2:
         raise ValueError(f"Expected a 2-D mask. Received: mask.shape={m.shape}")
