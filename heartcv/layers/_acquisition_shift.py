@@ -69,7 +69,18 @@ def transform_inputs(layer, inputs, training=True):
     return data
 
 
-class AcquisitionShiftLayer(keras.layers.Layer):
+class PairedTransformLayer(keras.layers.Layer):
+    """Base of the layers that transform an image batch, or an ``{"images",
+    "segmentation_masks"}`` dict, through :func:`transform_inputs`: same shape out."""
+
+    def call(self, inputs, training=True):
+        return transform_inputs(self, inputs, training)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+
+class AcquisitionShiftLayer(PairedTransformLayer):
     """Base class: random, image-only, per-image transform in a known ``value_range``.
 
     Subclasses implement ``_draw(images, batch, seed) -> dict`` (the random parameters, each
@@ -145,12 +156,6 @@ class AcquisitionShiftLayer(keras.layers.Layer):
     def transform_segmentation_masks(self, segmentation_masks, transformation, training=True):
         """Masks are not changed: these shifts alter how the image looks, not the anatomy."""
         return segmentation_masks
-
-    def call(self, inputs, training=True):
-        return transform_inputs(self, inputs, training)
-
-    def compute_output_shape(self, input_shape):
-        return input_shape
 
     def get_config(self):
         return {**super().get_config(), "value_range": list(self.value_range), "seed": self.seed}

@@ -7,7 +7,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from heartcv.layers._acquisition_shift import transform_inputs
+from heartcv.layers._acquisition_shift import PairedTransformLayer
 from heartcv.registry import did_you_mean
 
 FILL_MODES = ("constant", "nearest", "reflect", "wrap")
@@ -111,7 +111,7 @@ def _warp_opencv(images, matrices, fill_mode, fill_value, threshold=False):
 
 
 @keras.saving.register_keras_serializable(package="heartcv")
-class RandomAffine(keras.layers.Layer):
+class RandomAffine(PairedTransformLayer):
     """Random rotation, shift, shear, zoom and flips with ``ImageDataGenerator``'s semantics.
 
     ``keras.preprocessing.image.ImageDataGenerator`` draws, per image, an angle
@@ -372,12 +372,6 @@ class RandomAffine(keras.layers.Layer):
         if segmentation_masks is not None:
             segmentation_masks = warp(segmentation_masks, 0.0, True)
         return images, segmentation_masks
-
-    def call(self, inputs, training=True):
-        return transform_inputs(self, inputs, training)
-
-    def compute_output_shape(self, input_shape):
-        return input_shape
 
     def get_config(self):
         return {

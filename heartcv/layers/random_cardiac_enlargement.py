@@ -32,7 +32,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from heartcv.layers._acquisition_shift import check_range, transform_inputs
+from heartcv.layers._acquisition_shift import PairedTransformLayer, check_range
 
 _BORDERS = {"nearest": cv2.BORDER_REPLICATE, "constant": cv2.BORDER_CONSTANT}
 
@@ -104,7 +104,7 @@ def heart_box(masks, heart_channel=0, xp=np):
 
 
 @keras.saving.register_keras_serializable(package="heartcv")
-class RandomCardiacEnlargement(keras.layers.Layer):
+class RandomCardiacEnlargement(PairedTransformLayer):
     """Random heart size and thorax width, moved together with the segmentation masks.
 
     Args:
@@ -227,12 +227,6 @@ class RandomCardiacEnlargement(keras.layers.Layer):
         if segmentation_masks is not None:
             segmentation_masks = remap(segmentation_masks, True)
         return images, segmentation_masks
-
-    def call(self, inputs, training=True):
-        return transform_inputs(self, inputs, training)
-
-    def compute_output_shape(self, input_shape):
-        return input_shape
 
     def get_config(self):
         return {**super().get_config(),

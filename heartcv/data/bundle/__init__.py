@@ -18,24 +18,9 @@ Example:
 
 from heartcv.data.bundle.checks import check_labels
 from heartcv.data.bundle.reader import Bundle, BundleData, open_bundle, read_bundle
-from heartcv.data.bundle.schema import (
-    BOX_COLUMNS,
-    BOXES,
-    FOLD,
-    IMAGE_CHANNELS,
-    IMAGE_ID,
-    IMAGES,
-    LABELS,
-    MASKS,
-    META,
-    PATIENT_ID,
-    SCHEMA_VERSION,
-    SPLIT,
-    SPLITS,
-    TASKS,
-    Box,
-    BundleError,
-)
+from heartcv.data.bundle.schema import (BOX_COLUMNS, BOXES, FOLD, IMAGE_CHANNELS, IMAGE_ID, IMAGES,
+                                        LABELS, MASKS, META, PATIENT_ID, SCHEMA_VERSION, SPLIT,
+                                        SPLITS, TASKS, Box, BundleError)
 from heartcv.data.bundle.writer import BundleWriter, write_bundle
 
 __all__ = [

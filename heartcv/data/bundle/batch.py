@@ -11,27 +11,11 @@ from typing import NamedTuple
 
 import numpy as np
 
-from heartcv.data.bundle.checks import (
-    as_str_array,
-    check_fold,
-    check_image_ids,
-    check_images,
-    check_labels,
-    check_masks,
-    check_splits,
-    meta_array,
-    meta_key,
-)
-from heartcv.data.bundle.schema import (
-    FOLD,
-    IMAGE_ID,
-    IMAGES,
-    LABELS,
-    MASKS,
-    META,
-    PATIENT_ID,
-    SPLIT,
-)
+from heartcv.data.bundle.checks import (as_str_array, check_fold, check_image_ids, check_images,
+                                        check_labels, check_masks, check_splits, meta_array,
+                                        meta_key)
+from heartcv.data.bundle.schema import (FOLD, IMAGE_ID, IMAGES, LABELS, MASKS, META, PATIENT_ID,
+                                        SPLIT)
 
 __all__ = ["Batch", "check_batch", "check_first_batch", "check_same_layout", "layout_of",
            "layout_of_file"]

@@ -15,21 +15,8 @@ import h5py
 import numpy as np
 import pandas as pd
 
-from heartcv.data.bundle.schema import (
-    ATTR_CLASS_NAMES,
-    BOXES,
-    FOLD,
-    IMAGE_ID,
-    IMAGES,
-    LABELS,
-    MASKS,
-    META,
-    PATIENT_ID,
-    SPLIT,
-    SPLITS,
-    Box,
-    BundleError,
-)
+from heartcv.data.bundle.schema import (ATTR_CLASS_NAMES, BOXES, FOLD, IMAGE_ID, IMAGES, LABELS,
+                                        MASKS, META, PATIENT_ID, SPLIT, SPLITS, Box, BundleError)
 from heartcv.data.bundle.validate import check_values, validate
 from heartcv.registry import did_you_mean
 
