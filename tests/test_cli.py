@@ -130,7 +130,7 @@ def test_missing_imagenet_weights_is_bad_input_not_a_traceback(monkeypatch, caps
         raise backbones.WeightsUnavailableError("Could not load ImageNet weights for vgg16: ...")
 
     monkeypatch.setattr(backbones, "build_backbone", unavailable)
-    monkeypatch.setattr("heartcv.papers.chd_xray_vgg_unet.models.build_backbone", unavailable)
+    monkeypatch.setattr("heartcv.papers.chd_xray_vgg_unet.vgg16.build_backbone", unavailable)
     assert main(["train", "--set", "model.name=vgg16_finetune", "--set", "data.image_size=32",
                  "--set", "data.n_patients=4"]) == 2
     assert "Could not load ImageNet weights" in capsys.readouterr().err

@@ -116,17 +116,16 @@ def test_write_comparison_subset_only_when_asked(tmp_path):
 
 def test_overlay_grid_titles_do_not_overlap(tmp_path, monkeypatch):
     """Fig. 7–9 grid: every panel's title stays within its column (issue 14: they overlapped)."""
-    from heartcv.evaluation import _common
-    from heartcv.explain import save_overlay_grid
+    from heartcv.explain import figures, save_overlay_grid
 
     captured = {}
-    real = _common.atomic_save_figure
+    real = figures.atomic_save_figure
 
     def keep(fig, path, **kwargs):
         captured["fig"] = fig
         return real(fig, path, **kwargs)
 
-    monkeypatch.setattr(_common, "atomic_save_figure", keep)
+    monkeypatch.setattr(figures, "atomic_save_figure", keep)
     rng = np.random.default_rng(0)
     x = rng.uniform(0, 255, (3, 64, 64, 1))
     maps = rng.uniform(0, 1, (3, 7, 7))
