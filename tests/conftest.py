@@ -44,15 +44,21 @@ def mitdb_dir():
     return _shared("mitdb")
 
 
-def load_data_prep(name):
-    """The ``data_prep/<name>.py`` script as a module (it is not importable as a package)."""
+def load_module(path, name):
+    """The Python file ``path`` (a script: ``experiments/*/run.py``, ``scripts/``,
+    ``data_prep/``, a fixture maker) as a module named ``name``; scripts are not importable
+    as a package."""
     import importlib.util
 
-    path = REPO_ROOT / "data_prep" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"data_prep_{name}", path)
+    spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def load_data_prep(name):
+    """The ``data_prep/<name>.py`` script as a module."""
+    return load_module(REPO_ROOT / "data_prep" / f"{name}.py", f"data_prep_{name}")
 
 
 @pytest.fixture

@@ -6,6 +6,8 @@ import pathlib
 
 import pytest
 
+from tests.conftest import load_module
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 PKG = ROOT / "heartcv"
 PAPER_KEYS = ("cardio_xattentionnet", "chd_xray_vgg_unet", "cxr14_transfer_learning",
@@ -156,13 +158,7 @@ def test_the_pre_move_import_paths_are_gone(old):
 
 
 def _package_checks():
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("package_checks",
-                                                  ROOT / "scripts" / "package_checks.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_module(ROOT / "scripts" / "package_checks.py", "package_checks")
 
 
 def test_package_structure_limits_of_issue_22():

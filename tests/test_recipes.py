@@ -2,7 +2,6 @@
 ``heartcv/recipes/demo.yaml`` resolve to exactly the settings the Python lists they replaced
 gave. The lists below are those lists, as they were in run.py and heartcv/demo.py."""
 
-import importlib.util
 from pathlib import Path
 
 import pytest
@@ -10,6 +9,7 @@ import pytest
 from heartcv.config import ConfigError, config_to_dict, load_config
 from heartcv.demo import demo_settings
 from heartcv.recipes import DEMO, config_overrides, format_override, read_recipe
+from tests.conftest import load_module
 
 EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
 
@@ -50,10 +50,7 @@ BEFORE_MITBIH = {"n_per_class": 200, "n_patients": 10, "epochs": 8, "batch_size"
 
 
 def _run_module(key):
-    spec = importlib.util.spec_from_file_location(f"{key}_run_recipe", EXPERIMENTS / key / "run.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_module(EXPERIMENTS / key / "run.py", f"{key}_run_recipe")
 
 
 def _same(path, before, after):

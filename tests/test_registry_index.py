@@ -1,21 +1,18 @@
 """heartcv/_registry_index.py (what ``heartcv list-models`` and ``prep --help`` read) matches
 the live registries; ``python scripts/registry_index.py`` rewrites it (issue 25)."""
 
-import importlib.util
 from pathlib import Path
 
 from heartcv import _registry_index
 from heartcv.cli import main
+from tests.conftest import load_module
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "registry_index.py"
 REGENERATE = "out of date: run python scripts/registry_index.py"
 
 
 def _script():
-    spec = importlib.util.spec_from_file_location("registry_index_script", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_module(SCRIPT, "registry_index_script")
 
 
 def test_the_index_equals_the_live_registries():

@@ -1,21 +1,18 @@
 """Numbers in the READMEs come from committed result files (scripts/render_results.py):
 every block matches its file, and a number changed by hand makes the check fail."""
 
-import importlib.util
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from tests.conftest import load_module
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "render_results.py"
 
 
 def _module():
-    spec = importlib.util.spec_from_file_location("render_results", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_module(SCRIPT, "render_results")
 
 
 def test_every_results_block_matches_its_result_file():

@@ -5,22 +5,19 @@
 hold what the old reader returned for them.
 """
 
-import importlib.util
 import json
 import pathlib
 
 import numpy as np
 import pytest
+from tests.conftest import load_module
 
 FIXTURES = pathlib.Path(__file__).resolve().parents[1] / "fixtures" / "premove"
 MANIFEST = json.loads((FIXTURES / "bundles.json").read_text())["bundles"]
 
 
 def _maker():
-    spec = importlib.util.spec_from_file_location("make_bundles", FIXTURES / "make_bundles.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_module(FIXTURES / "make_bundles.py", "make_bundles")
 
 
 def _same(got, want):

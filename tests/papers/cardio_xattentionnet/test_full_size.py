@@ -1,20 +1,17 @@
 """run.py --test-data: every trained model tested on a full-resolution bundle at its own size."""
 
-import importlib.util
 import types
 from pathlib import Path
 
 import numpy as np
 import pytest
+from tests.conftest import load_module
 
 RUN = Path(__file__).resolve().parents[3] / "experiments" / "cardio_xattentionnet" / "run.py"
 
 
 def _run_module():
-    spec = importlib.util.spec_from_file_location("cardio_run", RUN)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_module(RUN, "cardio_run")
 
 
 def _bundle(path, side, splits):

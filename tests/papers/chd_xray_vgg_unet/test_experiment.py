@@ -1,6 +1,5 @@
 """The CHD reproduction (heartcv.papers.chd_xray_vgg_unet.experiment and experiments/chd_xray_vgg_unet/run.py)."""
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -9,6 +8,7 @@ import pytest
 
 from heartcv.data.sources import SplitArrays
 from heartcv.papers.chd_xray_vgg_unet import experiment as chd_xray
+from tests.conftest import load_module
 
 ROOT = Path(__file__).resolve().parents[3]
 EXPERIMENT = ROOT / "experiments" / "chd_xray_vgg_unet"
@@ -63,10 +63,7 @@ def test_expected_csv_reads_and_tables_put_paper_beside_ours():
 
 
 def _run_script():
-    spec = importlib.util.spec_from_file_location("chd_run", EXPERIMENT / "run.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_module(EXPERIMENT / "run.py", "chd_run")
 
 
 def test_run_needs_masks_with_data(tmp_path, capsys):

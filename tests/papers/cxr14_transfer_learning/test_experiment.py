@@ -14,7 +14,7 @@ from heartcv.explain.topk import save_top_k_figure, top_k_gradcam
 from heartcv.papers.cxr14_transfer_learning.experiment import (
     ROWS, box_scores, bundle_boxes, comparison, model_images, phantom_boxes,
 )
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, load_module
 
 EXPECTED = REPO_ROOT / "experiments" / "cxr14_transfer_learning" / "expected.csv"
 
@@ -81,13 +81,8 @@ def test_data_splits_refuse_a_shared_patient():
 
 
 def _load_run_script():
-    import importlib.util
-
     path = REPO_ROOT / "experiments" / "cxr14_transfer_learning" / "run.py"
-    spec = importlib.util.spec_from_file_location("cxr14_run", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_module(path, "cxr14_run")
 
 
 # ----------------------------------------------------------------------------- expected.csv

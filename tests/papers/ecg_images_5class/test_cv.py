@@ -1,6 +1,5 @@
 """Grouped k-fold cross-validation of the ECG-image rows (heartcv.papers.ecg_images_5class.cv)."""
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -8,6 +7,7 @@ import numpy as np
 import pytest
 
 from heartcv.papers.ecg_images_5class.cv import credit, cv_table, grouped_folds, pooled_metrics
+from tests.conftest import load_module
 
 EXP = Path(__file__).resolve().parents[3] / "experiments" / "ecg_images_5class"
 
@@ -60,10 +60,7 @@ def test_pooled_metrics_and_credit():
 
 
 def _run_module():
-    spec = importlib.util.spec_from_file_location("ecg_images_run_cv", EXP / "run.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_module(EXP / "run.py", "ecg_images_run_cv")
 
 
 def test_cv_end_to_end(tmp_path, capsys):

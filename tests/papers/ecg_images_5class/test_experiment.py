@@ -1,6 +1,5 @@
 """The five-class ECG-image experiment: heartcv.papers.ecg_images_5class.experiment, experiments/ecg_images_5class."""
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -15,15 +14,13 @@ from heartcv.papers.ecg_images_5class import experiment as ecg_images
 from heartcv.papers.ecg_images_5class.experiment import (MODELS, PAPER_CLASSES, leads28_volumes, make_splits,
                                        paper_rows, performance_tables, synthetic_volumes)
 from heartcv.report import read_expected
+from tests.conftest import load_module
 
 EXP = Path(__file__).resolve().parents[3] / "experiments" / "ecg_images_5class"
 
 
 def _run_module():
-    spec = importlib.util.spec_from_file_location("ecg_images_run", EXP / "run.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_module(EXP / "run.py", "ecg_images_run")
 
 
 def test_models_and_configs():

@@ -1,6 +1,5 @@
 """The MIT-BIH array path: RR features, de Chazal's table, threshold tuning, the RR model, run.py."""
 
-import importlib.util
 import json
 
 import numpy as np
@@ -8,18 +7,14 @@ import pytest
 
 from heartcv.data.synthetic.beats import BEAT_CLASSES, generate_beat_images, synthetic_rr
 from heartcv.papers.mitbih_ecg_beats import beatset, fast
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, load_module
 
 F, N, Q, S, V = range(5)
 MITDB = REPO_ROOT.parent / "shared" / "data" / "mitdb"
 
 
 def _main():
-    spec = importlib.util.spec_from_file_location(
-        "mitbih_run", REPO_ROOT / "experiments" / "mitbih_ecg_beats" / "run.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main
+    return load_module(REPO_ROOT / "experiments" / "mitbih_ecg_beats" / "run.py", "mitbih_run").main
 
 
 def test_rr_intervals_pre_post_local_and_record_mean():
