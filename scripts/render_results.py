@@ -182,8 +182,13 @@ ECG_ARCH = {"ecg_cnn2d": "CNN2D", "ecg_cnn3d": "CNN3D", "ecg_hybrid": "Hybrid",
             "ecg_attention_vgg": "CNN with Attn"}
 
 
+def _ecg_base(row: str) -> str:
+    """The architecture key a row name starts with (the longest that matches)."""
+    return next(k for k in sorted(ECG_ARCH, key=len, reverse=True) if row.startswith(k))
+
+
 def _ecg_label(row: str) -> str:
-    base = next(k for k in sorted(ECG_ARCH, key=len, reverse=True) if row.startswith(k))
+    base = _ecg_base(row)
     label = ECG_ARCH[base]
     label += " + background norm" if "_bgnorm" in row[len(base):] else ""
     label += " + lead augmentation" if row.endswith("_aug") else ""
@@ -193,7 +198,7 @@ def _ecg_label(row: str) -> str:
 def _ecg_rows(r: dict) -> list:
     order = list(ECG_ARCH)
     rows = [k for k in r["rows"] if k != "probe"]
-    return sorted(rows, key=lambda k: (order.index(next(a for a in sorted(ECG_ARCH, key=len, reverse=True) if k.startswith(a))), k))
+    return sorted(rows, key=lambda k: (order.index(_ecg_base(k)), k))
 
 
 def _v(m, digits=3):
