@@ -39,11 +39,8 @@ from heartcv.engine import (build_for_run, check_jit, fit_batches, fit_verbosity
                             is_multiworker, local_copy, make_optimizer, precision_policy,
                             sample_images, shard_for_workers, synchronize_batchnorm,
                             tensorflow_installed, worker_identity, worker_run_dir)
-from heartcv.engine import precision_policy as _precision_policy
 from heartcv.files import atomic_write_json
-from heartcv.history import best_so_far as _best_so_far
-from heartcv.history import plot_history, read_history
-from heartcv.history import truncate_history as _truncate_history
+from heartcv.history import best_so_far, plot_history, read_history, truncate_history
 from heartcv.io import save_model
 from heartcv.registry import get_spec
 from heartcv.rundir import (FOLD_RESULTS, RunResult, clear_run, completed_run, cv_paths,
@@ -93,7 +90,7 @@ def make_callbacks(cfg: RunConfig, run_dir: Path, monitor: str, sample_images=No
         AtomicBackupAndRestore(run_dir / "backup", restore=restore),
         keras.callbacks.TerminateOnNaN(),
         BestModelCheckpoint(run_dir / "model.h5", monitor=monitor, mode=mode,
-                            best=_best_so_far(run_dir / "history.csv", monitor)),
+                            best=best_so_far(run_dir / "history.csv", monitor)),
         keras.callbacks.ReduceLROnPlateau(monitor=monitor, mode=mode, factor=t.reduce_lr_factor,
                                           patience=t.reduce_lr_patience, min_lr=t.min_lr),
     ]
@@ -132,7 +129,7 @@ def fit_model(cfg: RunConfig, data, run_dir: Path, *, strategy=None, extra_callb
     restore, warning = find_restore_point(backup)
     if warning:
         print(warning, file=sys.stderr)
-    _truncate_history(run_dir / "history.csv", int(restore["epoch"]) if restore else 0)
+    truncate_history(run_dir / "history.csv", int(restore["epoch"]) if restore else 0)
     has_val = "val" in data.splits and len(data.splits["val"]) > 0
     monitor = cfg.train.monitor if has_val else cfg.train.monitor.replace("val_", "")
     multiworker = is_multiworker(strategy)
@@ -192,7 +189,7 @@ def _trained_model(cfg: RunConfig, data, run_dir: Path):
         weights = run_dir / "backup" / restore["weights"]
     print(f"heartcv train: {run_dir} finished training before it stopped; evaluating "
           f"{weights.name} instead of training again", file=sys.stderr)
-    with _precision_policy(cfg.train.mixed_precision):
+    with precision_policy(cfg.train.mixed_precision):
         model = build_for_run(cfg, data)
     model.load_weights(weights)
     return model
